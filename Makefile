@@ -1,0 +1,43 @@
+# The README's two commands. Each does its own set-up on a fresh machine (a venv in .venv).
+#   make say TEXT="Hello there." OUT=hello.wav   text to wav with the real models from the Hugging Face Hub
+#   make test                                    the offline test suite (what .ci/run runs)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEXT ?= Hello, my dog is cute [laughs]
+OUT ?= hello.wav
+BARK ?= suno/bark-small
+VOCODER ?= hf-audio/vocos-encodec-24khz
+VOICE ?= v2/en_speaker_6
+SEED ?= 0
+
+.PHONY: setup browser test say say-tiny lint
+
+setup: $(VENV)/.installed
+
+# torch is pinned to the CPU build that lies on this project's machines; elsewhere any torch>=2.1 works
+# (an unpinned install may pull several GB of CUDA wheels). vocos 0.1.0 and encodec 0.1.1 are the original
+# reference implementations, installed without their dependencies (torchaudio has no build for this torch):
+# only the parity tests import them.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
+	touch $@
+
+# Debian's Chromium for the report page's browser test (needs root or sudo; skipped when already present).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+say: setup
+	$(BIN)/bark-vocos say "$(TEXT)" -o $(OUT) --bark $(BARK) --vocoder $(VOCODER) --voice $(VOICE) --seed $(SEED)
+
+lint: setup
+	$(BIN)/ruff check bark_vocos pipelines tests

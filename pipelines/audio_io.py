@@ -1,0 +1,107 @@
+"""The one place bark-vocos reads and writes audio files (soundfile) and resamples (scipy.signal)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+__all__ = ["read_audio", "resample", "write_audio"]
+
+_SUBTYPE_BY_SUFFIX = {".wav": "FLOAT", ".flac": "PCM_24"}
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with a polyphase filter (scipy.signal.resample_poly).
+
+    Args:
+        audio: Samples, shape `(..., T)`.
+        orig_sr: Sampling rate of `audio` in Hz.
+        target_sr: Wanted sampling rate in Hz.
+
+    Returns:
+        float32 array of shape `(..., ceil(T * target_sr / orig_sr))`.
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sampling rates must be positive, got {orig_sr} and {target_sr}")
+    audio = np.asarray(audio, dtype=np.float32)
+    if orig_sr == target_sr:
+        return audio
+    g = math.gcd(int(orig_sr), int(target_sr))
+    return resample_poly(audio, int(target_sr) // g, int(orig_sr) // g, axis=-1).astype(np.float32)
+
+
+def read_audio(path: str | os.PathLike, sampling_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read any file soundfile reads (wav, flac, ogg, mp3, ...) as mono float32.
+
+    Args:
+        path: The audio file.
+        sampling_rate: Resample to this rate when given; keep the file's rate otherwise.
+
+    Returns:
+        `(audio, sampling_rate)` with `audio` of shape `(T,)`, channels averaged.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: soundfile cannot read it, or it holds no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        audio, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as error:
+        raise ValueError(f"cannot read audio file {path}: {error}") from error
+    if audio.shape[0] == 0:
+        raise ValueError(f"audio file {path} holds no samples")
+    audio = audio.mean(axis=1)
+    if sampling_rate is not None and sampling_rate != file_sr:
+        return resample(audio, file_sr, sampling_rate), sampling_rate
+    return audio, file_sr
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
+    """Write mono audio atomically: to a temporary file beside `path`, renamed into place when complete.
+
+    The format follows the suffix: `.wav` (32-bit float) or `.flac` (24-bit). A failure leaves no file at `path`.
+
+    Args:
+        path: Destination, ending in `.wav` or `.flac`.
+        audio: Samples, shape `(T,)`.
+        sampling_rate: In Hz.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: Unsupported suffix, or audio that is not one-dimensional, empty, or not finite.
+        OSError: The folder does not exist or is not writable.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _SUBTYPE_BY_SUFFIX:
+        raise ValueError(f"unsupported output format '{suffix or path.name}': use one of {sorted(_SUBTYPE_BY_SUFFIX)}")
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.size == 0:
+        raise ValueError(f"expected non-empty mono audio of shape (T,), got shape {audio.shape}")
+    if not np.isfinite(audio).all():
+        raise ValueError("audio contains NaN or infinite samples; refusing to write it")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=folder)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, int(sampling_rate), subtype=_SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

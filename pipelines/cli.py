@@ -1,0 +1,62 @@
+"""The `bark-vocos` command line: one dispatcher, one module per command, one way to report user errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from bark_vocos.errors import BarkVocosError
+
+__all__ = ["main"]
+
+# command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+# Errors a user can meet and fix; anything else is a bug and keeps its traceback.
+USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered command (nested ones such as `bench vocoder` included)."""
+    parser = argparse.ArgumentParser(
+        prog="bark-vocos",
+        description="Text to speech with Bark, decoded by Vocos. Set BARK_VOCOS_DEBUG=1 for full tracebacks.",
+    )
+    top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        words = name.split()
+        subparsers = top
+        if len(words) == 2:
+            if words[0] not in groups:
+                group = top.add_parser(words[0], help=f"{words[0]} commands")
+                groups[words[0]] = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+            subparsers = groups[words[0]]
+        sub = subparsers.add_parser(words[-1], help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code (0 ok, 1 user error, 2 usage error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except USER_ERRORS as error:
+        if os.environ.get("BARK_VOCOS_DEBUG"):
+            raise
+        message = str(error) or type(error).__name__
+        print(f"bark-vocos: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bark-vocos: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
