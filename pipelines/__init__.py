@@ -1,3 +1,5 @@
 """What users call: text-to-wav, long-form text, the EnCodec-vs-Vocos comparison, and the command line."""
 
-__all__: list[str] = []
+from .text_to_wav import TextToWavOutput, TextToWavPipeline
+
+__all__ = ["TextToWavOutput", "TextToWavPipeline"]

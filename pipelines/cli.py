@@ -13,7 +13,10 @@ from bark_vocos.errors import BarkVocosError
 __all__ = ["main"]
 
 # command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "say": ("pipelines.say", "text to a wav/flac file with Bark, decoded by Vocos"),
+    "make-tiny": ("pipelines.make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
+}
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)

@@ -1,0 +1,118 @@
+"""`bark-vocos say`: text to a wav/flac file with Bark and Vocos, a progress bar per stage."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["RANDOM_WEIGHTS_MARKER", "add_arguments", "run"]
+
+# make-tiny writes this file into its checkpoint folders; `say` then says plainly that the audio is noise.
+RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS.txt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `say` options."""
+    parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
+    parser.add_argument("-o", "--output", help="output file, .wav or .flac")
+    parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
+    parser.add_argument("--bark", default="suno/bark-small", help="Bark hub id or local folder (default: %(default)s)")
+    parser.add_argument(
+        "--vocoder",
+        default="hf-audio/vocos-encodec-24khz",
+        help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
+    )
+    parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
+    parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same audio on CPU")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    parser.add_argument("--decoder", default="vocos", choices=["vocos", "encodec"], help="default: %(default)s")
+    parser.add_argument(
+        "--pause", type=float, default=0.2, help="seconds of silence between chunks (default: %(default)s)"
+    )
+    parser.add_argument("--max-chunk-tokens", type=int, default=48, help="token budget of one Bark generation")
+    parser.add_argument("--batch-size", type=int, default=4, help="chunks generated together")
+    parser.add_argument(
+        "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
+    )
+    parser.add_argument("--save-voice", help="also save the generation as a voice preset .npz")
+    parser.add_argument("--list-voices", action="store_true", help="list the Bark model's voice presets and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if (args.text is None) == (args.text_file is None):
+        raise ValueError("give the text either as an argument or with --text-file, not both or neither")
+    if args.text_file is not None:
+        return Path(args.text_file).read_text(encoding="utf-8")
+    return args.text
+
+
+def _check_output(path: str | None) -> None:
+    """Fail before loading any model when the output cannot be written."""
+    if path is None:
+        raise ValueError("no output file: pass -o FILE.wav (or .flac)")
+    output = Path(path)
+    if output.suffix.lower() not in (".wav", ".flac"):
+        raise ValueError(f"unsupported output format '{output.suffix or output.name}': use .wav or .flac")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    if output.is_dir() or not os.access(folder, os.W_OK):
+        raise PermissionError(f"cannot write {output}: not a writable file path")
+
+
+def _random_weights_note(*paths: str | None) -> str | None:
+    marked = [p for p in paths if p is not None and (Path(p) / RANDOM_WEIGHTS_MARKER).is_file()]
+    if marked:
+        return f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
+    from .text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+
+    if args.list_voices:
+        from transformers import BarkProcessor
+
+        from bark_vocos.hub import explain_unavailable
+
+        with explain_unavailable(args.bark, "Bark model", "--bark PATH"):
+            processor = BarkProcessor.from_pretrained(args.bark)
+        print("\n".join(processor.available_voice_presets))
+        return 0
+    text = _read_text(args)
+    if not text.strip():
+        raise ValueError("text is empty or only whitespace: give some words to speak")
+    _check_output(args.output)
+    if args.save_voice is not None and not args.save_voice.endswith(".npz"):
+        raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+    resolve_device(args.device)
+    resolve_dtype(args.dtype)
+    vocoder = args.vocoder if args.decoder == "vocos" else None
+
+    pipe = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype)
+    output = pipe(
+        text,
+        voice_preset=args.voice,
+        seed=args.seed,
+        decoder=args.decoder,
+        max_chunk_tokens=args.max_chunk_tokens,
+        pause_seconds=args.pause,
+        batch_size=args.batch_size,
+        prompt_with_previous=args.prompt_with_previous,
+        output_full=args.save_voice is not None,
+        progress=not args.no_progress,
+    )
+    path = output.save(args.output)
+    seconds = output.audio.shape[0] / output.sampling_rate
+    print(f"wrote {path}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), {args.decoder}")
+    if args.save_voice is not None:
+        print(f"wrote voice preset {output.save_voice_preset(args.save_voice)}")
+    note = _random_weights_note(args.bark, vocoder)
+    if note:
+        print(note, file=sys.stderr)
+    return 0

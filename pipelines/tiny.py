@@ -1,0 +1,182 @@
+"""Tiny random Bark + Vocos checkpoints in the real on-disk layouts, for offline tests and smoke runs (noise only).
+
+`make_tiny(DIR)` writes:
+- `DIR/bark/`: a `BarkModel.save_pretrained` folder (config with semantic/coarse/fine/codec sub-configs,
+  `generation_config.json`), BERT WordPiece tokenizer files, and `speaker_embeddings_path.json` with two voice presets
+  stored as `.npy` files under `speaker_embeddings/v2/` like suno's repositories;
+- `DIR/vocos/`: a tiny random Vocos-EnCodec checkpoint from `bark_vocos.testing.save_tiny_vocos`.
+
+The weights are random, so the audio is noise. The token layout follows Bark's real one at a small scale: semantic ids
+`[0, TINY_SEMANTIC_VOCAB)`, then the end/pad token, then the text ids at `text_encoding_offset`; the coarse model
+sees semantic ids plus two EnCodec codebooks of 1024 bins each (the real codebook size, so the codes are valid input
+for any EnCodec-24 kHz vocoder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .say import RANDOM_WEIGHTS_MARKER
+
+__all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
+
+TINY_VOICE_PRESETS = ("v2/en_speaker_0", "v2/en_speaker_1")
+
+TINY_SEMANTIC_VOCAB = 64  # real Bark: 10_000
+CODEBOOK_SIZE = 1024  # real Bark and EnCodec 24 kHz: 1024 bins per codebook
+N_COARSE = 2
+N_FINE = 8
+
+# A small cased WordPiece vocabulary: specials, every ASCII letter/digit/punctuation mark as a word start and as a
+# "##" continuation (so any ASCII text tokenizes without [UNK]), and a few whole words.
+_WORDS = "Hello hello my dog is cute the a and of to in it that was he she you I [laughs] laughs".split()
+
+
+_RANDOM_NOTE = "Random weights written by `bark-vocos make-tiny` for offline tests: audio made with them is noise.\n"
+
+
+def _tiny_vocab() -> list[str]:
+    chars = [chr(c) for c in range(33, 127)]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+    vocab += ["##" + c for c in chars if c.isalnum()]
+    vocab += [w for w in _WORDS if w not in vocab]
+    return vocab
+
+
+def _generation_config(text_vocab_size: int):
+    from transformers.models.bark.generation_configuration_bark import BarkGenerationConfig
+
+    text_encoding_offset = TINY_SEMANTIC_VOCAB + 8
+    text_pad_token = text_encoding_offset + text_vocab_size
+    coarse_semantic_pad_token = TINY_SEMANTIC_VOCAB + N_COARSE * CODEBOOK_SIZE
+    semantic = {
+        "eos_token_id": TINY_SEMANTIC_VOCAB,
+        "max_new_tokens": 32,  # real: 768 (about 15 s); 32 tokens give 48 frames (0.64 s)
+        "do_sample": True,
+        "temperature": 0.7,
+        "text_encoding_offset": text_encoding_offset,
+        "text_pad_token": text_pad_token,
+        "semantic_infer_token": text_pad_token + 4,
+        "semantic_vocab_size": TINY_SEMANTIC_VOCAB,
+        "max_input_semantic_length": 256,  # Bark's real text limit, so chunking is tested against it
+        "semantic_rate_hz": 49.9,
+    }
+    coarse = {
+        "do_sample": True,
+        "temperature": 0.7,
+        "coarse_semantic_pad_token": coarse_semantic_pad_token,
+        "coarse_rate_hz": 75,
+        "n_coarse_codebooks": N_COARSE,
+        "coarse_infer_token": coarse_semantic_pad_token + 2,
+        "max_coarse_input_length": 64,  # real: 256
+        "max_coarse_history": 60,  # real: 630
+        "sliding_window_len": 30,  # real: 60; 96 coarse tokens take 4 windows
+    }
+    fine = {"temperature": 0.5, "max_fine_history_length": 32, "max_fine_input_length": 64, "n_fine_codebooks": N_FINE}
+    return BarkGenerationConfig(
+        semantic_config=semantic,
+        coarse_acoustics_config=coarse,
+        fine_acoustics_config=fine,
+        codebook_size=CODEBOOK_SIZE,
+    )
+
+
+def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Write a tiny random Bark checkpoint folder (model, generation config, tokenizer, two voice presets).
+
+    Args:
+        path: Folder to write (created if missing).
+        seed: Seed for the random weights and voice presets; the same seed writes the same files.
+
+    Returns:
+        The folder, loadable by `BarkModel.from_pretrained` and `BarkProcessor.from_pretrained`.
+    """
+    from transformers import BarkConfig, BarkModel, BertTokenizer, EncodecConfig, GenerationConfig
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = _tiny_vocab()
+    generation_config = _generation_config(len(vocab))
+    sem = generation_config.semantic_config
+    coarse = generation_config.coarse_acoustics_config
+    fine = generation_config.fine_acoustics_config
+    sub = {"num_layers": 1, "num_heads": 2, "hidden_size": 32}
+    config = BarkConfig(
+        semantic_config={
+            **sub,
+            "block_size": sem.max_input_semantic_length + 1 + sem.max_new_tokens,
+            "input_vocab_size": sem.semantic_infer_token + 1,
+            "output_vocab_size": sem.text_encoding_offset,
+        },
+        coarse_acoustics_config={
+            **sub,
+            "block_size": coarse.max_coarse_input_length + 1 + coarse.max_coarse_history + coarse.sliding_window_len,
+            "input_vocab_size": coarse.coarse_infer_token + 1,
+            "output_vocab_size": coarse.coarse_infer_token + 1,
+        },
+        fine_acoustics_config={
+            **sub,
+            "block_size": fine.max_fine_input_length,
+            "input_vocab_size": CODEBOOK_SIZE + 1,
+            "output_vocab_size": CODEBOOK_SIZE,
+            "n_codes_total": N_FINE,
+            "n_codes_given": N_COARSE - 1,
+        },
+        codec_config=EncodecConfig(
+            hidden_size=16, num_filters=4, num_lstm_layers=1, codebook_size=CODEBOOK_SIZE
+        ).to_dict(),
+    )
+    torch.manual_seed(seed)
+    model = BarkModel(config).eval()
+    # BarkModel keeps its generation config as a plain GenerationConfig whose sub-configs are dicts (as in suno's
+    # generation_config.json); BarkModel.generate rebuilds the Bark*GenerationConfig classes from them.
+    model.generation_config = GenerationConfig.from_dict(generation_config.to_dict())
+    model.save_pretrained(path)
+
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=False)
+    tokenizer.save_pretrained(path)
+
+    rng = np.random.default_rng(seed)
+    index: dict[str, object] = {"repo_or_path": "."}  # BarkProcessor.from_pretrained replaces it
+    for preset in TINY_VOICE_PRESETS:
+        frames = 30
+        arrays = {
+            "semantic_prompt": rng.integers(0, TINY_SEMANTIC_VOCAB, size=20, dtype=np.int64),
+            "coarse_prompt": rng.integers(0, CODEBOOK_SIZE, size=(N_COARSE, frames), dtype=np.int64),
+            "fine_prompt": rng.integers(0, CODEBOOK_SIZE, size=(N_FINE, frames), dtype=np.int64),
+        }
+        entry = {}
+        for key, array in arrays.items():
+            relative = f"speaker_embeddings/{preset}_{key}.npy"
+            (path / relative).parent.mkdir(parents=True, exist_ok=True)
+            np.save(path / relative, array, allow_pickle=False)
+            entry[key] = relative
+        index[preset] = entry
+    (path / "speaker_embeddings_path.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    (path / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
+    return path
+
+
+def make_tiny(path: str | os.PathLike, *, seed: int = 0) -> Path:
+    """Write `path/bark/` (tiny random Bark) and `path/vocos/` (tiny random Vocos-EnCodec). Random weights: noise.
+
+    Args:
+        path: Folder to write (created if missing).
+        seed: Seed for every random weight; the same seed writes the same checkpoints.
+
+    Returns:
+        `path`, for `TextToWavPipeline.from_pretrained(bark=path / "bark", vocoder=path / "vocos")`.
+    """
+    from bark_vocos.testing import save_tiny_vocos
+
+    path = Path(path)
+    save_tiny_bark(path / "bark", seed=seed)
+    save_tiny_vocos(path / "vocos", seed=seed)
+    (path / "vocos" / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
+    return path

@@ -1,0 +1,108 @@
+"""Parity: the pipeline's Bark stages give the fine codes (and EnCodec audio) of transformers' BarkModel.generate."""
+
+import numpy as np
+import pytest
+import torch
+
+from bark_vocos.bark import BarkGenerationConfigs, BarkStages, generate_bark_tokens
+from pipelines import TextToWavPipeline
+
+TEXT = "Hello, my dog is cute [laughs]"
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_bark_dir):
+    return TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None)
+
+
+def _reference(pipe, monkeypatch, texts, seed, **kwargs):
+    """BarkModel.generate on the same weights; returns (audio, fine codes handed to codec_decode, output lengths)."""
+    seen = {}
+    original = pipe.bark.codec_decode
+
+    def spy(fine_output, output_lengths=None):
+        seen["fine"], seen["lengths"] = fine_output.clone(), output_lengths
+        return original(fine_output, output_lengths)
+
+    monkeypatch.setattr(pipe.bark, "codec_decode", spy)
+    inputs = pipe.processor(texts, voice_preset="v2/en_speaker_0")
+    torch.manual_seed(seed)
+    audio = pipe.bark.generate(**inputs, **kwargs)
+    monkeypatch.undo()
+    return audio, seen["fine"], seen["lengths"]
+
+
+def test_sampling_parity_with_bark_generate(pipe, monkeypatch):
+    audio, fine, _ = _reference(pipe, monkeypatch, TEXT, seed=3)
+    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=False)
+    assert out.codes.shape == (8, fine.shape[-1])
+    np.testing.assert_array_equal(out.codes, fine[0].numpy())
+    # Bark's own decoder on the same codes: the audio BarkModel.generate returns, bit for bit
+    np.testing.assert_array_equal(out.audio, audio[0].numpy())
+    assert out.sampling_rate == 24000
+    assert out.audio.dtype == np.float32 and out.audio.shape == (out.codes.shape[1] * 320,)
+
+
+def test_progress_bars_do_not_change_the_result(pipe, capsys):
+    quiet = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=False)
+    loud = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
+    np.testing.assert_array_equal(quiet.audio, loud.audio)
+    assert "semantic" in capsys.readouterr().err
+
+
+TEXTS = ["Hello, my dog is cute [laughs]", "A much longer text, that is it, and the dog was cute and I was he."]
+
+
+def test_batch_parity_and_trimming_to_output_lengths(pipe, monkeypatch):
+    _, fine, lengths = _reference(pipe, monkeypatch, TEXTS, seed=0, return_output_lengths=True)
+    outs = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False)
+    assert len(outs) == 2
+    assert len({int(n) for n in lengths}) == 2, "with this seed the two texts stop at different lengths"
+    for out, codes, n in zip(outs, fine, lengths, strict=True):
+        assert out.codes.shape == (8, int(n))
+        np.testing.assert_array_equal(out.codes, codes[:, : int(n)].numpy())
+        assert out.audio.shape == (int(n) * 320,)
+
+
+def test_greedy_parity(pipe, monkeypatch):
+    greedy = {"do_sample": False, "fine_temperature": 1.0}
+    _, fine, lengths = _reference(pipe, monkeypatch, TEXTS, seed=0, return_output_lengths=True, **greedy)
+    outs = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False, **greedy)
+    for out, codes, n in zip(outs, fine, lengths, strict=True):
+        np.testing.assert_array_equal(out.codes, codes[:, : int(n)].numpy())
+    # greedy decoding does not depend on the seed; sampling does
+    again = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=123, decoder="encodec", progress=False, **greedy)
+    for a, b in zip(outs, again, strict=True):
+        np.testing.assert_array_equal(a.codes, b.codes)
+
+
+def test_stages_object_is_the_seam(pipe):
+    """Any object with the three sub-model generate methods can stand in for the BarkModel's own sub-models."""
+    calls = []
+
+    class Recording:
+        def __init__(self, name, stage):
+            self.name, self.stage = name, stage
+
+        def generate(self, *args, **kwargs):
+            calls.append(self.name)
+            return self.stage.generate(*args, **kwargs)
+
+    own = BarkStages.from_bark(pipe.bark)
+    stages = BarkStages(
+        semantic=Recording("semantic", own.semantic),
+        coarse_acoustics=Recording("coarse", own.coarse_acoustics),
+        fine_acoustics=Recording("fine", own.fine_acoustics),
+    )
+    swapped = TextToWavPipeline(pipe.bark, pipe.processor, None, stages=stages)
+    a = swapped(TEXT, seed=1, decoder="encodec", progress=False)
+    b = pipe(TEXT, seed=1, decoder="encodec", progress=False)
+    assert calls == ["semantic", "coarse", "fine"]
+    np.testing.assert_array_equal(a.codes, b.codes)
+    # the helper itself returns per-stage tokens with consistent lengths
+    inputs = pipe.processor([TEXT])
+    torch.manual_seed(0)
+    tokens = generate_bark_tokens(own, BarkGenerationConfigs.from_bark(pipe.bark), inputs["input_ids"])
+    assert tokens.coarse[0].shape[0] == 2 and tokens.fine[0].shape[0] == 8
+    assert tokens.coarse[0].shape[1] == tokens.fine[0].shape[1]
+    assert tokens.semantic[0].max() < 64 and tokens.fine[0].max() < 1024
