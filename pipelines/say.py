@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
     resolve_device(args.device)
     resolve_dtype(args.dtype)
+    if args.no_progress:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # its "Loading weights" bars
     vocoder = args.vocoder if args.decoder == "vocos" else None
 
     pipe = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype)

@@ -32,22 +32,17 @@ def _reference(pipe, monkeypatch, texts, seed, **kwargs):
     return audio, seen["fine"], seen["lengths"]
 
 
-def test_sampling_parity_with_bark_generate(pipe, monkeypatch):
+def test_sampling_parity_with_bark_generate(pipe, monkeypatch, capsys):
     audio, fine, _ = _reference(pipe, monkeypatch, TEXT, seed=3)
-    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=False)
+    # with progress bars on: the token streamers that drive them change nothing
+    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
+    assert "semantic" in capsys.readouterr().err
     assert out.codes.shape == (8, fine.shape[-1])
     np.testing.assert_array_equal(out.codes, fine[0].numpy())
     # Bark's own decoder on the same codes: the audio BarkModel.generate returns, bit for bit
     np.testing.assert_array_equal(out.audio, audio[0].numpy())
     assert out.sampling_rate == 24000
     assert out.audio.dtype == np.float32 and out.audio.shape == (out.codes.shape[1] * 320,)
-
-
-def test_progress_bars_do_not_change_the_result(pipe, capsys):
-    quiet = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=False)
-    loud = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
-    np.testing.assert_array_equal(quiet.audio, loud.audio)
-    assert "semantic" in capsys.readouterr().err
 
 
 TEXTS = ["Hello, my dog is cute [laughs]", "A much longer text, that is it, and the dog was cute and I was he."]

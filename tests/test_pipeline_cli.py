@@ -1,0 +1,89 @@
+"""`bark-vocos say` and `make-tiny` from the shell: files written, determinism, and one-line errors with no output."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipelines.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _say(tiny_bark_dir, out, *extra):
+    return main(["say", "Hello, my dog is cute", "-o", str(out), "--bark", str(tiny_bark_dir), "--decoder", "encodec",
+                 "--seed", "0", "--voice", "v2/en_speaker_0", "--no-progress", *extra])  # fmt: skip
+
+
+def test_say_writes_a_deterministic_wav(tiny_bark_dir, tmp_path, capsys):
+    assert _say(tiny_bark_dir, tmp_path / "a.wav") == 0
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out
+    assert "random weights" in captured.err and "noise" in captured.err
+    # the same text from a file, same seed: the same samples, bit for bit
+    (tmp_path / "in.txt").write_text("Hello, my dog is cute", encoding="utf-8")
+    code = main(["say", "--text-file", str(tmp_path / "in.txt"), "-o", str(tmp_path / "b.wav"), "--bark",
+                 str(tiny_bark_dir), "--decoder", "encodec", "--seed", "0", "--voice", "v2/en_speaker_0",
+                 "--no-progress", "--save-voice", str(tmp_path / "voice.npz")])  # fmt: skip
+    assert code == 0
+    a, sr = sf.read(tmp_path / "a.wav", dtype="float32")
+    b, _ = sf.read(tmp_path / "b.wav", dtype="float32")
+    assert sr == 24000 and a.ndim == 1 and a.shape[0] % 320 == 0 and a.shape[0] > 0
+    assert a.tobytes() == b.tobytes()
+    with np.load(tmp_path / "voice.npz") as preset:
+        assert sorted(preset.files) == ["coarse_prompt", "fine_prompt", "semantic_prompt"]
+        assert preset["fine_prompt"].shape == (8, a.shape[0] // 320)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav", "in.txt", "voice.npz"]
+
+
+def test_list_voices(tiny_bark_dir, capsys):
+    assert main(["say", "--list-voices", "--bark", str(tiny_bark_dir)]) == 0
+    assert capsys.readouterr().out.split() == ["v2/en_speaker_0", "v2/en_speaker_1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["say", "   ", "-o", "{tmp}/x.wav"], "empty"),
+        (["say", "Hi", "-o", "{tmp}/x.wav", "--device", "tpu"], "unknown device 'tpu'"),
+        (["say", "Hi", "-o", "{tmp}/x.wav", "--dtype", "int8"], "unknown dtype 'int8'"),
+        (["say", "Hi", "-o", "{tmp}/missing/x.wav"], "output folder does not exist"),
+        (["say", "Hi", "-o", "{tmp}/x.mp3"], "unsupported output format"),
+        (
+            ["say", "Hi", "-o", "{tmp}/x.wav", "--bark", "nobody/no-such-bark"],
+            "cannot load Bark model 'nobody/no-such-bark'",
+        ),
+        (["say", "Hi", "-o", "{tmp}/x.wav", "--voice", "v9/xx"], "unknown voice preset 'v9/xx'"),
+    ],
+)
+def test_say_errors_are_one_line_and_leave_no_file(tiny_bark_dir, tmp_path, capsys, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--bark" not in args:
+        args += ["--bark", str(tiny_bark_dir), "--decoder", "encodec"]
+    assert main(args + ["--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bark-vocos: error: ") and message in err
+    assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_voice_lists_how_to_find_valid_ones(tiny_bark_dir, tmp_path, capsys):
+    main(["say", "Hi", "-o", str(tmp_path / "x.wav"), "--bark", str(tiny_bark_dir), "--decoder", "encodec",
+          "--voice", "nope", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "v2/en_speaker_0" in err and "--list-voices" in err
+
+
+def test_say_error_from_a_real_process(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bark_vocos", "say", "", "-o", str(tmp_path / "x.wav")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "bark-vocos: error: text is empty or only whitespace: give some words to speak"
+    ]
+    assert list(tmp_path.iterdir()) == []
