@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from transformers import BarkModel, BarkProcessor
 
 from bark_vocos.bark import BarkGenerationConfigs
@@ -60,12 +59,8 @@ def test_processor_loads_presets_by_name_and_tokenizes(tiny_bark_dir):
 
 def test_same_seed_same_checkpoint(tiny_bark_dir, tmp_path):
     again = save_tiny_bark(tmp_path / "bark", seed=0)
-    other = save_tiny_bark(tmp_path / "other", seed=1)
-    a = BarkModel.from_pretrained(tiny_bark_dir).state_dict()
-    b = BarkModel.from_pretrained(again).state_dict()
-    c = BarkModel.from_pretrained(other).state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not all(torch.equal(a[k], c[k]) for k in a)
+    for name in ("model.safetensors", "speaker_embeddings/v2/en_speaker_0_coarse_prompt.npy", "vocab.txt"):
+        assert (again / name).read_bytes() == (tiny_bark_dir / name).read_bytes()
 
 
 def test_make_tiny_command_writes_bark_and_vocos(tiny_dir, tmp_path, capsys):
