@@ -39,5 +39,10 @@ test: setup browser
 say: setup
 	$(BIN)/bark-vocos say "$(TEXT)" -o $(OUT) --bark $(BARK) --vocoder $(VOCODER) --voice $(VOICE) --seed $(SEED)
 
+# Offline smoke test of the whole chain on tiny RANDOM checkpoints (make-tiny): the wav is noise, not speech.
+say-tiny: setup
+	$(BIN)/bark-vocos make-tiny tiny
+	$(BIN)/bark-vocos say "$(TEXT)" -o tiny.wav --bark tiny/bark --vocoder tiny/vocos --voice v2/en_speaker_0 --seed $(SEED)
+
 lint: setup
 	$(BIN)/ruff check bark_vocos pipelines tests
