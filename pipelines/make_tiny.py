@@ -15,8 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints and say what they are."""
+    from transformers.utils import logging as transformers_logging
+
     from .tiny import make_tiny
 
+    transformers_logging.disable_progress_bar()
     path = make_tiny(args.dir, seed=args.seed)
     print(f"wrote {path / 'bark'} and {path / 'vocos'}")
     print("these are RANDOM weights: audio generated with them is noise, not speech (for offline smoke tests)")

@@ -92,9 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
     resolve_device(args.device)
     resolve_dtype(args.dtype)
-    if args.no_progress:
-        from transformers.utils import logging as transformers_logging
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.set_verbosity_error()  # Bark's own deprecation chatter is not the user's concern
+    if args.no_progress:
         transformers_logging.disable_progress_bar()  # its "Loading weights" bars
     vocoder = args.vocoder if args.decoder == "vocos" else None
 

@@ -54,11 +54,8 @@ def test_generation_saved_as_preset_is_reusable(tiny_bark_dir, tmp_path):
     with np.load(path) as saved:
         np.testing.assert_array_equal(saved["semantic_prompt"], out.semantic_tokens)
         np.testing.assert_array_equal(saved["fine_prompt"], out.codes)
-        as_dict = dict(saved)
     from_file = pipe("Is it a dog?", voice_preset=path, **common)
-    from_dict = pipe("Is it a dog?", voice_preset=as_dict, **common)
     other = pipe("Is it a dog?", voice_preset="v2/en_speaker_0", **common)
-    np.testing.assert_array_equal(from_file.audio, from_dict.audio)
     assert not np.array_equal(from_file.codes, other.codes[:, : from_file.codes.shape[1]])
     plain = pipe("Hello", **common)
     with pytest.raises(ValueError, match="output_full=True"):
