@@ -106,3 +106,38 @@ def test_two_thousand_words_end_to_end(pipe):
     out = pipe(text, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", batch_size=8, progress=False)
     assert len(out.chunks) > 40
     assert out.audio.shape[0] == out.codes.shape[1] * 320 + (len(out.chunks) - 1) * 4800
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"text": "  \n "}, ValueError, "empty or only whitespace"),
+        ({"text": []}, ValueError, "no text"),
+        ({"text": ["ok", 3]}, TypeError, "got int at 1"),
+        ({"decoder": "griffin-lim"}, ValueError, "unknown decoder 'griffin-lim'"),
+        ({"decoder": "vocos"}, ValueError, "needs a vocoder"),
+        ({"max_chunk_tokens": 300}, ValueError, r"max_chunk_tokens must be in \[1, 256\]"),
+        ({"pause_seconds": -1}, ValueError, "pause_seconds"),
+        ({"voice_preset": "v2/nope"}, ValueError, "unknown voice preset"),
+    ],
+)
+def test_caller_mistakes(pipe, kwargs, error, message):
+    kwargs = {"text": "Hello", "decoder": "encodec", **kwargs}
+    with pytest.raises(error, match=message):
+        pipe(kwargs.pop("text"), progress=False, **kwargs)
+
+
+def test_devices_and_dtypes():
+    from pipelines.text_to_wav import resolve_device, resolve_dtype
+
+    assert resolve_device(None) == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "gpu0", "mps"):
+        with pytest.raises(ValueError, match=f"unknown device '{bad}'"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+    assert resolve_dtype("bf16") == torch.bfloat16 and resolve_dtype(None) is None
+    with pytest.raises(ValueError, match="unknown dtype 'int8'"):
+        resolve_dtype("int8")
