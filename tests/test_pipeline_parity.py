@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from bark_vocos.bark import BarkGenerationConfigs, BarkStages, generate_bark_tokens
+from bark_vocos.bark import BarkStages
 from pipelines import TextToWavPipeline
 
 TEXT = "Hello, my dog is cute [laughs]"
@@ -65,10 +65,6 @@ def test_greedy_parity(pipe, monkeypatch):
     outs = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False, **greedy)
     for out, codes, n in zip(outs, fine, lengths, strict=True):
         np.testing.assert_array_equal(out.codes, codes[:, : int(n)].numpy())
-    # greedy decoding does not depend on the seed; sampling does
-    again = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=123, decoder="encodec", progress=False, **greedy)
-    for a, b in zip(outs, again, strict=True):
-        np.testing.assert_array_equal(a.codes, b.codes)
 
 
 def test_stages_object_is_the_seam(pipe):
@@ -94,10 +90,3 @@ def test_stages_object_is_the_seam(pipe):
     b = pipe(TEXT, seed=1, decoder="encodec", progress=False)
     assert calls == ["semantic", "coarse", "fine"]
     np.testing.assert_array_equal(a.codes, b.codes)
-    # the helper itself returns per-stage tokens with consistent lengths
-    inputs = pipe.processor([TEXT])
-    torch.manual_seed(0)
-    tokens = generate_bark_tokens(own, BarkGenerationConfigs.from_bark(pipe.bark), inputs["input_ids"])
-    assert tokens.coarse[0].shape[0] == 2 and tokens.fine[0].shape[0] == 8
-    assert tokens.coarse[0].shape[1] == tokens.fine[0].shape[1]
-    assert tokens.semantic[0].max() < 64 and tokens.fine[0].max() < 1024

@@ -23,8 +23,8 @@ def pipe(tiny_dir):
 
 
 def test_vocos_decodes_the_same_fine_codes_as_encodec_would(pipe):
-    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=0, progress=False)
-    ab = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False)
+    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=0, progress=False, **FAST)
+    ab = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False, **FAST)
     np.testing.assert_array_equal(out.codes, ab.codes)  # the decoder is the only change
     assert out.sampling_rate == 24000
     assert out.audio.dtype == np.float32 and out.audio.shape == (out.codes.shape[1] * 320,)
