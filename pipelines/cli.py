@@ -13,7 +13,11 @@ from bark_vocos.errors import BarkVocosError
 __all__ = ["main"]
 
 # command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "decode": ("pipelines.decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
+    "convert": ("pipelines.convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
+    "bench vocoder": ("pipelines.bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
+}
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)
