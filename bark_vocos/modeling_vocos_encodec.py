@@ -72,14 +72,28 @@ class VocosEncodecConvNeXtBlock(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
         """(B, T, H) contiguous -> (B, T, H) contiguous."""
-        # The transposed view of channels-last memory is what the depthwise convolution reads; its result comes
-        # back channels-first and the layer norm below makes it contiguous channels-last again in the same pass.
         residual = hidden_states
-        hidden_states = self.dwconv(hidden_states.transpose(1, 2)).transpose(1, 2)
+        hidden_states = self.depthwise_conv(hidden_states)
         hidden_states = self.norm(hidden_states, bandwidth_id)
         hidden_states = F.gelu(self.pwconv1(hidden_states))
         hidden_states = self.pwconv2(hidden_states)
         return torch.addcmul(residual, hidden_states, self.layer_scale_parameter)
+
+    def depthwise_conv(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`self.dwconv` on channels-last (B, T, H) -> (B, T, H), as kernel_size shifted multiply-adds.
+
+        Written out because on CPU torch's depthwise `conv1d` (oneDNN) is an order of magnitude slower on these
+        shapes (about 40 ms vs 4 ms for 750 x 384 on 2 threads) and needs channels-first memory; the sums are
+        the same products added in the same order.
+        """
+        conv = self.dwconv
+        num_frames = hidden_states.shape[1]
+        padded = F.pad(hidden_states, (0, 0, conv.padding[0], conv.padding[0]))
+        weight = conv.weight[:, 0, :]  # (H, kernel_size)
+        output = torch.addcmul(conv.bias, padded[:, :num_frames], weight[:, 0])
+        for offset in range(1, conv.kernel_size[0]):
+            output.addcmul_(padded[:, offset : offset + num_frames], weight[:, offset])
+        return output
 
 
 class VocosEncodecISTFTHead(nn.Module):

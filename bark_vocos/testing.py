@@ -16,9 +16,23 @@ from .modeling_vocos_encodec import VocosEncodecModel
 from .processing_vocos_encodec import VocosEncodecProcessor
 from .reference import original_config_yaml
 
-__all__ = ["AUDIO_TOKENIZER_FOLDER", "save_tiny_vocos", "tiny_encodec", "tiny_vocos_config"]
+__all__ = [
+    "AUDIO_TOKENIZER_FOLDER",
+    "RANDOM_WEIGHTS_MARKER",
+    "is_random_checkpoint",
+    "save_tiny_vocos",
+    "tiny_encodec",
+    "tiny_vocos_config",
+]
 
 AUDIO_TOKENIZER_FOLDER = "audio_tokenizer"
+# A file written into every tiny checkpoint so that commands can say the output is noise.
+RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS.txt"
+
+
+def is_random_checkpoint(name_or_path: str | os.PathLike) -> bool:
+    """Whether `name_or_path` is a local folder written by `save_tiny_vocos` (random weights, noise output)."""
+    return (Path(name_or_path) / RANDOM_WEIGHTS_MARKER).is_file()
 
 
 def tiny_vocos_config() -> VocosEncodecConfig:
@@ -59,6 +73,8 @@ def save_tiny_vocos(path: str | os.PathLike, *, layout: str = "transformers", se
     - `layout="original"`: `config.yaml` (class_path/init_args) + `pytorch_model.bin` as in
       charactr/vocos-encodec-24khz, with the same weights (no processor: the original has none).
 
+    Both also get `RANDOM_WEIGHTS.txt`, which `is_random_checkpoint` looks for.
+
     The processor config refers to the EnCodec folder by its absolute path: move the folder and
     `VocosEncodecProcessor.from_pretrained` no longer finds it (the model itself still loads).
 
@@ -74,6 +90,11 @@ def save_tiny_vocos(path: str | os.PathLike, *, layout: str = "transformers", se
         raise ValueError(f"layout {layout!r} is not supported; valid layouts are 'transformers', 'original'")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    (path / RANDOM_WEIGHTS_MARKER).write_text(
+        f"Tiny VocosEncodec with RANDOM weights (seed {seed}, {layout} layout), written by "
+        "bark_vocos.testing.save_tiny_vocos for tests: its audio is noise, not speech.\n",
+        encoding="utf-8",
+    )
     encodec = tiny_encodec(seed)
     torch.manual_seed(seed)
     model = VocosEncodecModel(tiny_vocos_config()).eval()

@@ -16,6 +16,9 @@ __all__ = ["main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("pipelines.say", "text to a wav/flac file with Bark, decoded by Vocos"),
     "make-tiny": ("pipelines.make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
+    "decode": ("pipelines.decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
+    "convert": ("pipelines.convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
+    "bench vocoder": ("pipelines.bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
 }
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.

@@ -1,0 +1,107 @@
+"""`bark-vocos bench vocoder`: our Vocos decoder vs the original Vocos code and transformers' EnCodec decoder.
+
+All three run in this one process on identical inputs, full-size random weights (Vocos: dim 384, 8 layers,
+intermediate 1152, n_fft 1280, hop 320; the original gets exactly our weights; EnCodec: the default 24 kHz config),
+8 codebooks (6 kbps, what Bark emits). Each timing is the best of `--repeats` runs after one warm-up, the three
+decoders taking turns so that background load hits them alike. Printed: milliseconds, x-real-time, and the
+speed ratios, plus our audio's max difference to the original's (relative to its peak). Random weights: the
+audio is noise, only the timing and the parity mean something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from bark_vocos import VocosEncodecModel
+from bark_vocos.reference import build_original_vocos, original_config_yaml
+
+__all__ = ["add_arguments", "benchmark", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--durations", type=float, nargs="+", default=[2.0, 10.0, 30.0], help="seconds of audio")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per decoder and duration (best is kept)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and codes")
+    parser.add_argument("--tiny", action="store_true", help="tiny models instead of full size (smoke test only)")
+
+
+def _best_time(function, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) -> list[dict]:
+    """Times the three decoders; returns one row per duration (seconds per decode, x-real-time, parity)."""
+    from transformers import EncodecConfig, EncodecModel
+
+    sizes = dict(dim=32, intermediate_dim=48, num_layers=1) if tiny else {}
+    config = original_config_yaml(**sizes)
+    original = build_original_vocos(config, seed=seed, scale=0.02)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        state = {k: v for k, v in original.state_dict().items() if not k.startswith("feature_extractor.encodec.")}
+        torch.save(state, Path(folder) / "pytorch_model.bin")
+        ours = VocosEncodecModel.from_pretrained(folder).eval()
+    torch.manual_seed(seed)
+    encodec_config = EncodecConfig(hidden_size=16, num_filters=4, num_lstm_layers=1) if tiny else EncodecConfig()
+    encodec = EncodecModel(encodec_config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for seconds in durations:
+        frames = max(1, round(seconds * 75))
+        codes = torch.randint(0, 1024, (8, 1, frames), generator=generator)
+        bandwidth_id = torch.tensor([2])  # 6 kbps
+
+        def run_ours(codes=codes):
+            return ours(codes=codes).audio
+
+        def run_original(codes=codes, bandwidth_id=bandwidth_id):
+            return original.decode(original.codes_to_features(codes), bandwidth_id=bandwidth_id)
+
+        def run_encodec(codes=codes):
+            return encodec.decode(codes.transpose(0, 1)[None], [None]).audio_values
+
+        with torch.inference_mode():
+            reference = run_original()
+            error = float((run_ours() - reference).abs().max() / reference.abs().max())
+            run_encodec()
+            times = {"ours": float("inf"), "original": float("inf"), "encodec": float("inf")}
+            for _ in range(repeats):
+                for name, function in (("ours", run_ours), ("original", run_original), ("encodec", run_encodec)):
+                    times[name] = min(times[name], _best_time(function, 1))
+        audio_seconds = frames * 320 / 24000
+        rows.append({"seconds": audio_seconds, "parity": error, **times})
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeats < 1 or args.threads < 1 or min(args.durations) <= 0:
+        raise ValueError("--repeats and --threads must be >= 1 and --durations > 0")
+    torch.set_num_threads(args.threads)
+    print(f"bark-vocos bench vocoder: {torch.get_num_threads()} threads, best of {args.repeats}, random weights")
+    rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny)
+    header = (
+        f"{'audio':>7} {'ours ms':>9} {'orig ms':>9} {'EnCodec ms':>10} {'ours xRT':>9} {'orig xRT':>9} "
+        f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8}"
+    )
+    print(header)
+    for row in rows:
+        ours, original, encodec, seconds = row["ours"], row["original"], row["encodec"], row["seconds"]
+        print(
+            f"{seconds:6.2f}s {ours * 1e3:9.1f} {original * 1e3:9.1f} {encodec * 1e3:10.1f} {seconds / ours:9.1f} "
+            f"{seconds / original:9.1f} {seconds / encodec:8.1f} {original / ours:9.2f}x {encodec / ours:8.2f}x "
+            f"{row['parity']:8.1e}"
+        )
+    print("ours/orig and ours/EnC: how many times faster our decoder is; parity: max |ours - orig| / max |orig|")
+    return 0

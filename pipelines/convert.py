@@ -1,0 +1,20 @@
+"""`bark-vocos convert SRC DST`: an original-layout Vocos checkpoint (config.yaml) -> the transformers layout."""
+
+from __future__ import annotations
+
+import argparse
+
+from bark_vocos.conversion import convert_checkpoint
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="folder or hub id in the original (config.yaml) or transformers layout")
+    parser.add_argument("destination", help="new folder to write (config.json + model.safetensors)")
+
+
+def run(args: argparse.Namespace) -> int:
+    destination = convert_checkpoint(args.source, args.destination)
+    print(f"wrote {destination} (transformers layout: config.json + model.safetensors)")
+    return 0

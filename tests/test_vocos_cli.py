@@ -1,0 +1,55 @@
+"""The model layer's commands: `decode`, `convert` and a tiny smoke run of `bench vocoder` (in-process)."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import soundfile
+
+from bark_vocos.testing import save_tiny_vocos
+from pipelines.cli import main
+
+
+@pytest.fixture(scope="module")
+def tiny_original(tmp_path_factory):
+    return save_tiny_vocos(tmp_path_factory.mktemp("cli") / "vocos", layout="original", seed=0)
+
+
+def test_decode_writes_frames_times_320_samples_and_says_random(tiny_original, tmp_path, capsys):
+    codes = np.random.default_rng(0).integers(0, 1024, size=(8, 30))
+    np.save(tmp_path / "codes.npy", codes)
+    out = tmp_path / "out.wav"
+    assert main(["decode", str(tmp_path / "codes.npy"), "-o", str(out), "--vocoder", str(tiny_original)]) == 0
+    audio, sampling_rate = soundfile.read(out)
+    assert sampling_rate == 24000 and audio.shape == (30 * 320,) and np.abs(audio).max() > 0
+    printed = capsys.readouterr().out
+    assert "RANDOM weights" in printed and "noise" in printed
+
+
+def test_decode_errors_are_one_line_and_leave_no_file(tiny_original, tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.full((8, 5), 2000))
+    out = tmp_path / "out.wav"
+    assert main(["decode", str(tmp_path / "bad.npy"), "-o", str(out), "--vocoder", str(tiny_original)]) == 1
+    assert "bark-vocos: error: code 2000 is outside the valid range [0, 1024)" in capsys.readouterr().err
+    np.save(tmp_path / "codes.npy", np.zeros((8, 5), dtype=np.int64))
+    args = ["decode", str(tmp_path / "codes.npy"), "-o", str(out), "--vocoder", str(tiny_original), "--bandwidth", "3"]
+    assert main(args) == 1
+    assert "8 codebooks but bandwidth 3.0 kbps uses 4" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_convert_writes_transformers_layout_and_refuses_to_overwrite(tiny_original, tmp_path, capsys):
+    destination = tmp_path / "converted"
+    assert main(["convert", str(tiny_original), str(destination)]) == 0
+    assert (destination / "config.json").is_file() and (destination / "model.safetensors").is_file()
+    assert main(["convert", str(tiny_original), str(destination)]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vocos") is None, reason="needs the original vocos package")
+def test_bench_vocoder_smoke_prints_ratios(capsys):
+    assert main(["bench", "vocoder", "--tiny", "--durations", "0.2", "--repeats", "1", "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "ours/orig" in printed and "random weights" in printed
+    parity = float(printed.strip().splitlines()[-2].split()[-1])
+    assert parity <= 1e-4
