@@ -7,10 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["RANDOM_WEIGHTS_MARKER", "add_arguments", "run"]
-
-# make-tiny writes this file into its checkpoint folders; `say` then says plainly that the audio is noise.
-RANDOM_WEIGHTS_MARKER = "RANDOM_WEIGHTS.txt"
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +62,9 @@ def _check_output(path: str | None) -> None:
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
-    marked = [p for p in paths if p is not None and (Path(p) / RANDOM_WEIGHTS_MARKER).is_file()]
+    from bark_vocos.testing import is_random_checkpoint
+
+    marked = [p for p in paths if p is not None and is_random_checkpoint(p)]
     if marked:
         return f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech"
     return None

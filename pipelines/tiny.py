@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .say import RANDOM_WEIGHTS_MARKER
+from bark_vocos.testing import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 
 __all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
 
@@ -173,10 +173,7 @@ def make_tiny(path: str | os.PathLike, *, seed: int = 0) -> Path:
     Returns:
         `path`, for `TextToWavPipeline.from_pretrained(bark=path / "bark", vocoder=path / "vocos")`.
     """
-    from bark_vocos.testing import save_tiny_vocos
-
     path = Path(path)
     save_tiny_bark(path / "bark", seed=seed)
-    save_tiny_vocos(path / "vocos", seed=seed)
-    (path / "vocos" / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
+    save_tiny_vocos(path / "vocos", seed=seed)  # writes its own RANDOM_WEIGHTS.txt marker
     return path
