@@ -13,7 +13,9 @@ from bark_vocos.errors import BarkVocosError
 __all__ = ["main"]
 
 # command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("pipelines.compare_cli", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+}
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)
