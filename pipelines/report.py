@@ -74,17 +74,18 @@ def _flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
 
 def _spectrogram_png_data_uri(item: ComparisonItem, roles: list[str], sampling_rate: int) -> str:
     """Side-by-side log-power spectrograms on one shared colour scale, as a PNG data URI."""
-    powers = {}
+    spectra = {}  # role -> (frequencies in Hz, frame times in s, power in dB of shape (freq, frames))
     for role in roles:
         frequencies, times, power = spectrogram(item.audio[role], fs=sampling_rate, nperseg=1024, noverlap=768)
-        powers[role] = 10 * np.log10(power + 1e-12)
-    top = max(float(power.max()) for power in powers.values())
+        spectra[role] = (frequencies, times, 10 * np.log10(power + 1e-12))
+    top = max(float(power.max()) for _, _, power in spectra.values())
     figure = Figure(figsize=(3.6 * len(roles), 2.8), dpi=80, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(roles), sharey=True, squeeze=False)[0]
     for axis, role in zip(axes, roles, strict=True):
+        frequencies, times, power = spectra[role]
         image = axis.pcolormesh(
-            times, frequencies / 1000, powers[role], vmin=top - SPECTROGRAM_RANGE_DB, vmax=top, shading="auto"
+            times, frequencies / 1000, power, vmin=top - SPECTROGRAM_RANGE_DB, vmax=top, shading="auto"
         )
         axis.set_title(role)
         axis.set_xlabel("time (s)")
