@@ -413,21 +413,23 @@ def compare_text(texts: Sequence[str], pipeline: Any, seed: int = 0, **generate_
 
     Args:
         texts: Prompts; item names are `text00`, `text01`, ...
-        pipeline: A `pipelines.TextToWavPipeline`.
+        pipeline: A `pipelines.TextToWavPipeline`; its `decode(codes, decoder=...)` decodes both ways.
         seed: Generation seed (text `i` uses `seed + i`).
         **generate_kwargs: Passed to the pipeline call (e.g. `voice=`).
 
     Returns:
         A `Comparison` with mode `"text"`, candidates `["encodec", "vocos"]` and the no-reference measures.
     """
+    import torch
+
     if not texts:
         raise ValueError("give at least one text")
     width = max(2, len(str(len(texts) - 1)))
     items = []
     for index, text in enumerate(texts):
         output = pipeline(text, decoder="vocos", seed=seed + index, **generate_kwargs)
-        codes = output.codes
-        decoded = decode_both(codes, pipeline.bark.codec_model, pipeline.vocoder, bandwidth=6.0)
+        codes = torch.as_tensor(output.codes)  # (8, frames): Bark's fine codes, decoded twice below
+        decoded = {name: pipeline.decode(codes, decoder=name) for name in ("encodec", "vocos")}
         items.append(score_item(f"text{index:0{width}d}", decoded, ANALYSIS_SAMPLING_RATE))
     return Comparison(
         mode="text",

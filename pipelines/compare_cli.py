@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .compare import DEFAULT_MAX_LAG_MS, Comparison, compare_dirs, compare_files, compare_resynthesis, compare_text
@@ -85,18 +86,35 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
     if mode == "dirs":
         return compare_dirs(dict(args.candidate_dir), reference_dir=args.reference_dir, max_lag_ms=args.max_lag_ms)
     if mode == "resynthesis":
-        return compare_resynthesis(
+        comparison = compare_resynthesis(
             args.audio,
             _load_encodec(args.encodec),
             _load_vocoder(args.vocoder),
             args.bandwidth,
             max_lag_ms=args.max_lag_ms,
         )
+        comparison.settings.update(encodec=args.encodec, vocoder=args.vocoder)
+        comparison.notes.extend(_random_weights_notes(args.encodec, args.vocoder))
+        return comparison
     from . import TextToWavPipeline
 
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
-    extra = {"voice": args.voice} if args.voice else {}
-    return compare_text(args.text, pipeline, seed=args.seed, **extra)
+    extra = {"voice_preset": args.voice} if args.voice else {}
+    comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
+    comparison.settings.update(bark=args.bark, vocoder=args.vocoder, voice=args.voice)
+    comparison.notes.extend(_random_weights_notes(args.bark, args.vocoder))
+    return comparison
+
+
+def _random_weights_notes(*paths: str) -> list[str]:
+    """One note per checkpoint folder that `bark-vocos make-tiny` (or a test) marked as random weights."""
+    from .say import RANDOM_WEIGHTS_MARKER
+
+    return [
+        f"{path} holds RANDOM weights (test checkpoint): its audio is noise, not speech, and the scores mean nothing"
+        for path in paths
+        if (Path(path) / RANDOM_WEIGHTS_MARKER).is_file()
+    ]
 
 
 def _load_encodec(name_or_path: str):
@@ -120,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     mode = _mode(args)
     comparison = _comparison(args, mode)
     paths = write_report(comparison, Path(args.out))
+    for note in comparison.notes:
+        print(f"bark-vocos: note: {note}", file=sys.stderr)
     print(format_table(comparison))
     print(f"wrote {paths['json']} and {paths['html']}")
     return 0
