@@ -1,0 +1,406 @@
+"""The VocosEncodec vocoder: EnCodec codes or codebook features -> ConvNeXt backbone -> ISTFT -> 24 kHz audio.
+
+The math is that of the original Vocos (gemelo-ai/vocos 0.1.0, `VocosBackbone` + `ISTFTHead`), with the weight
+names of the transformers port (hf-audio/vocos-encodec-24khz). The forward pass is arranged for CPU speed without
+changing the math: activations stay channels-last `(B, T, H)` through the backbone (no transposes per block), the
+adaptive layer norm's scale and shift go straight into `F.layer_norm`, the layer scale and residual add are one
+`addcmul`, and the ISTFT head builds its spectrum, inverse FFT and overlap-add on contiguous frames-major memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
+from .configuration_vocos_encodec import VocosEncodecConfig
+from .hub import explain_unavailable
+
+__all__ = ["VocosEncodecModel", "VocosEncodecOutput", "VocosEncodecPreTrainedModel"]
+
+
+@dataclass
+class VocosEncodecOutput(ModelOutput):
+    """Output of `VocosEncodecModel`.
+
+    Args:
+        audio (`torch.FloatTensor` of shape `(batch_size, frames * hop_length)`): The waveform, float32.
+        attention_mask (`torch.LongTensor` of shape `(batch_size, frames * hop_length)`, *optional*): 1 where a
+            sample belongs to the item, 0 where it comes from padding; trim item `i` with
+            `audio[i][attention_mask[i].bool()]`. `None` when every item fills the whole length.
+    """
+
+    audio: torch.FloatTensor | None = None
+    attention_mask: torch.LongTensor | None = None
+
+
+class VocosEncodecAdaptiveLayerNorm(nn.Module):
+    """Layer norm whose scale and shift are looked up by bandwidth id (the original `AdaLayerNorm`).
+
+    Weights: `weight` and `bias` of shape `(num_bandwidths, hidden_size)`.
+    """
+
+    def __init__(self, config: VocosEncodecConfig):
+        super().__init__()
+        self.eps = config.layer_norm_eps
+        self.weight = nn.Parameter(torch.ones(len(config.bandwidths), config.hidden_size))
+        self.bias = nn.Parameter(torch.zeros(len(config.bandwidths), config.hidden_size))
+
+    def forward(self, hidden_states: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
+        """(B, T, H) -> (B, T, H), normalized over H then scaled and shifted for `bandwidth_id`."""
+        size = (hidden_states.shape[-1],)
+        return F.layer_norm(hidden_states, size, self.weight[bandwidth_id], self.bias[bandwidth_id], self.eps)
+
+
+class VocosEncodecConvNeXtBlock(nn.Module):
+    """ConvNeXt block on channels-last activations: depthwise conv, adaptive norm, MLP, layer scale, residual."""
+
+    def __init__(self, config: VocosEncodecConfig):
+        super().__init__()
+        hidden = config.hidden_size
+        self.dwconv = nn.Conv1d(hidden, hidden, config.kernel_size, padding=config.padding, groups=hidden)
+        self.norm = VocosEncodecAdaptiveLayerNorm(config)
+        self.pwconv1 = nn.Linear(hidden, config.intermediate_size)
+        self.pwconv2 = nn.Linear(config.intermediate_size, hidden)
+        self.layer_scale_parameter = nn.Parameter(torch.full((hidden,), float(config.layer_scale_init_value)))
+
+    def forward(self, hidden_states: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
+        """(B, T, H) contiguous -> (B, T, H) contiguous."""
+        # The transposed view of channels-last memory is what the depthwise convolution reads; its result comes
+        # back channels-first and the layer norm below makes it contiguous channels-last again in the same pass.
+        residual = hidden_states
+        hidden_states = self.dwconv(hidden_states.transpose(1, 2)).transpose(1, 2)
+        hidden_states = self.norm(hidden_states, bandwidth_id)
+        hidden_states = F.gelu(self.pwconv1(hidden_states))
+        hidden_states = self.pwconv2(hidden_states)
+        return torch.addcmul(residual, hidden_states, self.layer_scale_parameter)
+
+
+class VocosEncodecISTFTHead(nn.Module):
+    """Linear projection to log-magnitude and phase, then an inverse STFT (always in float32).
+
+    Weights: `out` (hidden_size -> n_fft + 2) and the persistent Hann `window` of shape `(n_fft,)`.
+    """
+
+    def __init__(self, config: VocosEncodecConfig):
+        super().__init__()
+        self.n_fft = config.n_fft
+        self.hop_length = config.hop_length
+        self.padding = config.istft_padding
+        self.out = nn.Linear(config.hidden_size, config.n_fft + 2)
+        self.register_buffer("window", torch.hann_window(config.n_fft))
+        self._envelope_cache: tuple[int, torch.device, torch.Tensor] | None = None
+
+    def spectrum(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
+        projected = self.out(hidden_states).float()
+        log_magnitude, phase = projected.chunk(2, dim=-1)
+        magnitude = torch.exp(log_magnitude).clamp_(max=1e2)
+        return torch.polar(magnitude, phase)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(B, T, H) -> float32 audio (B, T * hop_length) for "same" padding."""
+        spectrum = self.spectrum(hidden_states)
+        window = self.window.float()
+        if self.padding == "center":
+            return torch.istft(spectrum.transpose(1, 2), self.n_fft, self.hop_length, self.n_fft, window, center=True)
+        frames = torch.fft.irfft(spectrum, n=self.n_fft, dim=-1) * window  # (B, T, n_fft)
+        num_frames = frames.shape[1]
+        pad = (self.n_fft - self.hop_length) // 2
+        audio = self._overlap_add(frames)[:, pad : pad + num_frames * self.hop_length]
+        return audio * self._inverse_envelope(num_frames, window)
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_fft) windowed frames -> (B, (T - 1) * hop_length + n_fft) summed at hop_length strides."""
+        batch, num_frames, n_fft = frames.shape
+        hop = self.hop_length
+        if n_fft % hop == 0:
+            # Each frame spans n_fft // hop whole hops: the overlap-add is that many shifted slice additions,
+            # much cheaper than `F.fold` (what the original uses) on the same contiguous memory.
+            ratio = n_fft // hop
+            blocks = frames.view(batch, num_frames, ratio, hop)
+            output = frames.new_zeros(batch, num_frames + ratio - 1, hop)
+            for index in range(ratio):
+                output[:, index : index + num_frames] += blocks[:, :, index]
+            return output.view(batch, -1)
+        length = (num_frames - 1) * hop + n_fft
+        folded = F.fold(frames.transpose(1, 2), output_size=(1, length), kernel_size=(1, n_fft), stride=(1, hop))
+        return folded.view(batch, length)
+
+    def _inverse_envelope(self, num_frames: int, window: torch.Tensor) -> torch.Tensor:
+        """1 / (overlap-added squared window) over the kept samples, (num_frames * hop_length,); cached per length."""
+        cache = self._envelope_cache
+        if cache is not None and cache[0] == num_frames and cache[1] == window.device:
+            return cache[2]
+        squared = window.square().expand(1, num_frames, self.n_fft)
+        pad = (self.n_fft - self.hop_length) // 2
+        envelope = self._overlap_add(squared.contiguous())[0, pad : pad + num_frames * self.hop_length]
+        if bool((envelope <= 1e-11).any()):
+            raise ValueError(f"n_fft={self.n_fft} and hop_length={self.hop_length} leave samples with no window")
+        inverse = envelope.reciprocal()
+        self._envelope_cache = (num_frames, window.device, inverse)
+        return inverse
+
+
+class VocosEncodecPreTrainedModel(PreTrainedModel):
+    """Weight initialization and the transformers plumbing for VocosEncodec."""
+
+    config_class = VocosEncodecConfig
+    base_model_prefix = "vocos_encodec"
+    main_input_name = "input_features"
+    supports_gradient_checkpointing = False
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, VocosEncodecISTFTHead):
+            module.window.copy_(torch.hann_window(module.n_fft))
+        elif isinstance(module, VocosEncodecAdaptiveLayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+        elif isinstance(module, (nn.Linear, nn.Conv1d)):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            module.weight.fill_(1.0)
+            module.bias.zero_()
+
+
+class VocosEncodecModel(VocosEncodecPreTrainedModel):
+    """Vocos vocoder for EnCodec 24 kHz: decodes EnCodec codes (or their codebook features) to a waveform.
+
+    Weights (transformers layout): `codebook_weights` `(num_quantizers, codebook_dim)`, `embed.*`, `norm.weight`/
+    `norm.bias` `(num_bandwidths, hidden_size)`, `layers.N.{dwconv,norm,pwconv1,pwconv2,layer_scale_parameter}`,
+    `final_layer_norm.*`, `decoder.out.*`, `decoder.window`.
+    """
+
+    def __init__(self, config: VocosEncodecConfig):
+        super().__init__(config)
+        self.embed = nn.Conv1d(config.codebook_dim, config.hidden_size, config.kernel_size, padding=config.padding)
+        self.norm = VocosEncodecAdaptiveLayerNorm(config)
+        self.layers = nn.ModuleList([VocosEncodecConvNeXtBlock(config) for _ in range(config.num_layers)])
+        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = VocosEncodecISTFTHead(config)
+        self.register_buffer("codebook_weights", torch.zeros(config.num_quantizers, config.codebook_dim))
+        self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args, **kwargs) -> VocosEncodecModel:
+        """Loads a checkpoint in either layout, strictly, from a local folder or a hub id.
+
+        The transformers layout is `config.json` (model_type `vocos_encodec`) plus weights; the original layout of
+        `charactr/vocos-encodec-24khz` is `config.yaml` (`class_path`/`init_args`) plus `pytorch_model.bin`.
+        Any missing, unexpected or mis-shaped tensor is a `ValueError` naming it (the EnCodec weights an original
+        checkpoint may carry under `feature_extractor.encodec.` are the one exception: they are not used).
+
+        Args:
+            pretrained_model_name_or_path: Local folder or hub id.
+            **kwargs: Passed on to `PreTrainedModel.from_pretrained` (e.g. `dtype`, `device_map`, `revision`).
+
+        Raises:
+            ModelNotAvailableError: When it is neither a local folder nor reachable on the hub.
+            ValueError: When the checkpoint's tensors do not match the model exactly.
+        """
+        from .conversion import find_layout, load_original_checkpoint
+
+        with explain_unavailable(pretrained_model_name_or_path, "Vocos vocoder", "--vocoder PATH or a local folder"):
+            layout = find_layout(pretrained_model_name_or_path, **_hub_kwargs(kwargs))
+            if layout == "original":
+                return load_original_checkpoint(pretrained_model_name_or_path, cls=cls, **kwargs)
+            for name in ("output_loading_info", "ignore_mismatched_sizes"):
+                if kwargs.pop(name, False):
+                    raise ValueError(f"{name} is not supported: loading is strict, any mismatch raises")
+            # Mismatched shapes are collected (not raised anonymously by transformers) so the error can name them.
+            model, info = super().from_pretrained(
+                pretrained_model_name_or_path, *args, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            )
+        problems = {name: sorted(info.get(name) or []) for name in ("missing_keys", "unexpected_keys")}
+        problems["mismatched_keys"] = sorted(str(item) for item in info.get("mismatched_keys") or [])
+        problems = {name: keys for name, keys in problems.items() if keys}
+        if problems:
+            details = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in problems.items())
+            raise ValueError(
+                f"checkpoint {os.fspath(pretrained_model_name_or_path)} does not match the model: {details}"
+            )
+        return model
+
+    def resolve_bandwidth(
+        self, bandwidth: float | None = None, bandwidth_id: int | torch.Tensor | None = None, num_codebooks=None
+    ) -> float:
+        """The bandwidth in kbps from `bandwidth`, `bandwidth_id` (index into `config.bandwidths`) or the codes.
+
+        Args:
+            bandwidth: Bandwidth in kbps, one of `config.bandwidths`.
+            bandwidth_id: Index into `config.bandwidths` (int or one-element tensor), an alternative to `bandwidth`.
+            num_codebooks: Number of codebooks of the codes being decoded, if any; infers the bandwidth when neither
+                of the others is given and must agree with it otherwise.
+
+        Raises:
+            ValueError: On an unknown bandwidth or id, disagreeing arguments, or no way to tell the bandwidth.
+        """
+        bandwidths = list(self.config.bandwidths)
+        if bandwidth_id is not None:
+            index = int(bandwidth_id.reshape(-1)[0]) if isinstance(bandwidth_id, torch.Tensor) else bandwidth_id
+            if isinstance(bandwidth_id, torch.Tensor) and bandwidth_id.numel() != 1:
+                raise ValueError(f"bandwidth_id must hold one index, got shape {tuple(bandwidth_id.shape)}")
+            if not isinstance(index, int) or not 0 <= index < len(bandwidths):
+                raise ValueError(f"bandwidth_id {bandwidth_id!r} is not valid; valid ids are 0..{len(bandwidths) - 1}")
+            if bandwidth is not None and float(bandwidth) != bandwidths[index]:
+                raise ValueError(f"bandwidth {bandwidth} and bandwidth_id {index} ({bandwidths[index]}) disagree")
+            bandwidth = bandwidths[index]
+        if bandwidth is None:
+            if num_codebooks is None:
+                raise ValueError(f"input_features need a bandwidth (one of {bandwidths} kbps) or a bandwidth_id")
+            bandwidth = bandwidth_for_num_codebooks(num_codebooks)
+        num_codebooks_for_bandwidth(bandwidth)  # a ValueError listing the valid values for an unknown bandwidth
+        if float(bandwidth) not in bandwidths:
+            raise ValueError(f"bandwidth {bandwidth} kbps is not supported by this model; valid: {bandwidths}")
+        if num_codebooks is not None and num_codebooks != num_codebooks_for_bandwidth(bandwidth):
+            raise ValueError(
+                f"codes have {num_codebooks} codebooks but bandwidth {bandwidth} kbps uses "
+                f"{num_codebooks_for_bandwidth(bandwidth)}; pass the bandwidth that produced the codes or none"
+            )
+        return float(bandwidth)
+
+    def codes_to_features(self, codes: torch.Tensor) -> torch.Tensor:
+        """EnCodec codes -> summed codebook embeddings, from the model's own codebook table.
+
+        Args:
+            codes: Integer tensor `(K, T)` or `(K, B, T)` with K codebooks (2, 4, 8 or 16), values in `[0, 1024)`.
+
+        Returns:
+            Features of shape `(B, codebook_dim, T)` in the codebook table's dtype.
+
+        Raises:
+            TypeError: If `codes` is not an integer tensor.
+            ValueError: On a wrong number of dimensions or codebooks, or a code outside `[0, 1024)`.
+        """
+        codes = _check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
+        bins = self.config.codebook_size
+        offsets = torch.arange(0, bins * codes.shape[0], bins, device=codes.device).view(-1, 1, 1)
+        features = F.embedding(codes.to(self.codebook_weights.device) + offsets, self.codebook_weights).sum(dim=0)
+        return features.transpose(1, 2)
+
+    def forward(
+        self,
+        input_features: torch.Tensor | None = None,
+        codes: torch.Tensor | None = None,
+        bandwidth: float | None = None,
+        bandwidth_id: int | torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        lengths: torch.Tensor | list[int] | None = None,
+        return_dict: bool | None = None,
+    ) -> VocosEncodecOutput:
+        """Decodes codes or features to audio.
+
+        Args:
+            input_features: Codebook features `(B, codebook_dim, T)` (from the processor or `codes_to_features`).
+            codes: EnCodec codes `(K, T)` or `(K, B, T)`, decoded with the model's own codebook table.
+            bandwidth: Bandwidth in kbps (1.5, 3, 6 or 12). Inferred from K for codes; required for features
+                unless `bandwidth_id` is given.
+            bandwidth_id: Index into `config.bandwidths`, an alternative to `bandwidth`.
+            attention_mask: `(B, T * hop_length)` sample mask of padded audio (from the processor); passed through.
+            lengths: Valid frames per item `(B,)` of a padded batch of codes or features; gives the output's
+                `attention_mask` in samples. Not together with `attention_mask`.
+            return_dict: Ignored unless False, which returns the tuple `(audio, attention_mask)`.
+
+        Returns:
+            `VocosEncodecOutput` with `audio` float32 `(B, T * hop_length)` and `attention_mask` (or None).
+        """
+        if (input_features is None) == (codes is None):
+            raise ValueError("pass exactly one of input_features (B, codebook_dim, T) or codes (K, T) / (K, B, T)")
+        if codes is not None:
+            codes = _check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
+            bandwidth = self.resolve_bandwidth(bandwidth, bandwidth_id, num_codebooks=codes.shape[0])
+            input_features = self.codes_to_features(codes)
+        else:
+            bandwidth = self.resolve_bandwidth(bandwidth, bandwidth_id)
+            _check_features(input_features, self.config.codebook_dim)
+        batch, _, num_frames = input_features.shape
+        attention_mask = _output_mask(attention_mask, lengths, batch, num_frames, self.config.hop_length)
+        with torch.inference_mode(not torch.is_grad_enabled()):
+            audio = self.decode(input_features, self.config.bandwidths.index(bandwidth))
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(audio.device)
+        if return_dict is False:
+            return (audio, attention_mask)
+        return VocosEncodecOutput(audio=audio, attention_mask=attention_mask)
+
+    def decode(self, input_features: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
+        """Features (B, codebook_dim, T) -> float32 audio (B, T * hop_length), no input checks."""
+        weight = self.embed.weight
+        hidden_states = self.embed(input_features.to(device=weight.device, dtype=weight.dtype)).transpose(1, 2)
+        hidden_states = self.norm(hidden_states, bandwidth_id)  # (B, T, H) contiguous from here on
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, bandwidth_id)
+        hidden_states = self.final_layer_norm(hidden_states)
+        return self.decoder(hidden_states)
+
+
+def _hub_kwargs(kwargs: dict) -> dict:
+    """The kwargs of `from_pretrained` that matter for finding files."""
+    names = ("revision", "cache_dir", "token", "local_files_only", "subfolder", "force_download")
+    return {name: kwargs[name] for name in names if name in kwargs}
+
+
+def _check_codes(codes, codebook_size: int, max_codebooks: int) -> torch.Tensor:
+    """Validated codes as a (K, B, T) int64 tensor."""
+    if not isinstance(codes, torch.Tensor):
+        try:
+            codes = torch.as_tensor(codes)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"codes must be an integer tensor or array, got {type(codes).__name__}") from error
+    if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+        raise TypeError(f"codes must hold integers, got dtype {codes.dtype}")
+    if codes.dim() == 2:
+        codes = codes.unsqueeze(1)
+    if codes.dim() != 3:
+        raise ValueError(f"codes must have shape (K, T) or (K, B, T), got {tuple(codes.shape)}")
+    num_codebooks = codes.shape[0]
+    bandwidth_for_num_codebooks(num_codebooks)  # a ValueError listing the valid numbers of codebooks
+    if num_codebooks > max_codebooks:
+        raise ValueError(f"codes have {num_codebooks} codebooks but this model's table holds {max_codebooks}")
+    if codes.shape[2] == 0 or codes.shape[1] == 0:
+        raise ValueError(f"codes are empty: shape {tuple(codes.shape)}")
+    low, high = int(codes.min()), int(codes.max())
+    if low < 0 or high >= codebook_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"code {bad} is outside the valid range [0, {codebook_size})")
+    return codes.long()
+
+
+def _check_features(input_features, codebook_dim: int) -> None:
+    if not isinstance(input_features, torch.Tensor) or not input_features.dtype.is_floating_point:
+        raise TypeError(f"input_features must be a float tensor, got {type(input_features).__name__}")
+    if input_features.dim() != 3 or input_features.shape[1] != codebook_dim or input_features.shape[2] == 0:
+        raise ValueError(
+            f"input_features must have shape (B, {codebook_dim}, T) with T > 0, got {tuple(input_features.shape)}"
+        )
+
+
+def _output_mask(
+    attention_mask: torch.Tensor | None, lengths, batch: int, num_frames: int, hop_length: int
+) -> torch.Tensor | None:
+    """The output's sample mask (B, T * hop_length) from a given mask or from per-item frame lengths."""
+    num_samples = num_frames * hop_length
+    if attention_mask is not None and lengths is not None:
+        raise ValueError("pass attention_mask (samples) or lengths (frames), not both")
+    if attention_mask is not None:
+        if tuple(attention_mask.shape) != (batch, num_samples):
+            raise ValueError(
+                f"attention_mask must have shape (B, T * {hop_length}) = {(batch, num_samples)}, "
+                f"got {tuple(attention_mask.shape)}"
+            )
+        return attention_mask
+    if lengths is None:
+        return None
+    lengths = torch.as_tensor(lengths).reshape(-1).long()
+    if lengths.numel() != batch or bool(((lengths < 1) | (lengths > num_frames)).any()):
+        raise ValueError(f"lengths must hold {batch} frame counts in [1, {num_frames}], got {lengths.tolist()}")
+    positions = torch.arange(num_samples)
+    return (positions[None, :] < (lengths[:, None] * hop_length)).long()
