@@ -60,6 +60,7 @@ class ComparisonItem:
         metrics: Candidate -> metric -> value.
         lag_ms: Candidate -> shift applied before the reference measures, in ms (empty without a reference).
         sources: Role -> the file the audio was read from; generated audio has no entry.
+        codes: The EnCodec codes all candidates were decoded from, int64 of shape `(K, frames)`, when generated.
     """
 
     name: str
@@ -67,6 +68,7 @@ class ComparisonItem:
     metrics: dict[str, dict[str, float]]
     lag_ms: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    codes: np.ndarray | None = None
 
 
 @dataclass
@@ -347,6 +349,7 @@ def decode_both(codes: Any, codec_model: Any, vocoder: Any, bandwidth: float) ->
         `{"encodec": audio, "vocos": audio}`, float32 arrays of shape `(frames * 320,)`.
     """
     import torch
+
     from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     expected = num_codebooks_for_bandwidth(bandwidth)
@@ -381,6 +384,7 @@ def compare_resynthesis(
         A `Comparison` with mode `"resynthesis"`, candidates `["encodec", "vocos"]`, one item per file.
     """
     import torch
+
     from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     num_codebooks_for_bandwidth(bandwidth)  # raises ValueError listing the valid bandwidths
@@ -397,6 +401,7 @@ def compare_resynthesis(
         }
         item = score_item(Path(path).stem, decoded, ANALYSIS_SAMPLING_RATE, reference=speech, max_lag_ms=max_lag_ms)
         item.sources = {REFERENCE: str(path)}
+        item.codes = codes.numpy()
         items.append(item)
     return Comparison(
         mode="resynthesis",
@@ -430,7 +435,9 @@ def compare_text(texts: Sequence[str], pipeline: Any, seed: int = 0, **generate_
         output = pipeline(text, decoder="vocos", seed=seed + index, **generate_kwargs)
         codes = torch.as_tensor(output.codes)  # (8, frames): Bark's fine codes, decoded twice below
         decoded = {name: pipeline.decode(codes, decoder=name) for name in ("encodec", "vocos")}
-        items.append(score_item(f"text{index:0{width}d}", decoded, ANALYSIS_SAMPLING_RATE))
+        item = score_item(f"text{index:0{width}d}", decoded, ANALYSIS_SAMPLING_RATE)
+        item.codes = codes.numpy()
+        items.append(item)
     return Comparison(
         mode="text",
         sampling_rate=ANALYSIS_SAMPLING_RATE,

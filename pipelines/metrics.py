@@ -26,6 +26,7 @@ sampling rate and already aligned (see `align`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,9 +176,18 @@ def stoi(reference: np.ndarray, candidate: np.ndarray, sampling_rate: int) -> fl
         reference: Shape `(T,)`.
         candidate: Shape `(T,)`.
         sampling_rate: Their rate in Hz.
+
+    Raises:
+        ValueError: The reference holds too little active speech for STOI.
     """
     reference, candidate = _check_pair(reference, candidate)
-    return float(pystoi_stoi(reference, candidate, sampling_rate, extended=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(pystoi_stoi(reference, candidate, sampling_rate, extended=False))
+    # pystoi only warns (and returns 1e-5) when too little active speech remains: a number that would mislead.
+    if any("Not enough STFT frames" in str(warning.message) for warning in caught):
+        raise ValueError("STOI needs at least about 0.4 s of active speech in the reference (30 frames of 25.6 ms)")
+    return value
 
 
 def si_sdr(reference: np.ndarray, candidate: np.ndarray) -> float:

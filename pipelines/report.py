@@ -192,7 +192,7 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
     """Write the generated wavs, report.json and report.html into `out_dir` (created if missing).
 
     Audio that was read from a file is not written again (report.json names its source); generated audio is
-    written as `<item>_<candidate>.wav`.
+    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`).
 
     Returns:
         `{"json": path, "html": path}`.
@@ -207,6 +207,10 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
                 continue
             path = write_audio(out_dir / f"{item.name}_{role}.wav", audio, comparison.sampling_rate)
             record["files"][role] = path.name
+        if item.codes is not None:
+            codes_path = out_dir / f"{item.name}_codes.npy"
+            np.save(codes_path, item.codes)
+            record["files"]["codes"] = codes_path.name
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     _write_text_atomic(html_path, render_html(comparison))

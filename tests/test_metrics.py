@@ -79,6 +79,8 @@ def test_reference_measures_reject_unaligned_or_silent_input():
     reference = chirp(SR)
     with pytest.raises(ValueError, match="differ in length"):
         M.si_sdr(reference, reference[:-1])
+    with pytest.raises(ValueError, match="STOI needs"):
+        M.stoi(reference[: SR // 10], reference[: SR // 10], SR)
     with pytest.raises(ValueError, match="PESQ cannot score"):
         M.pesq_wb(np.zeros(SR, np.float32), reference, SR)
 
