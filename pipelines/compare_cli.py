@@ -38,9 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     score = parser.add_argument_group("scoring existing files")
     score.add_argument("--reference", metavar="FILE", help="clean reference; without it, no-reference measures")
-    score.add_argument("--candidate", metavar="NAME=FILE", type=_named_path, action="append", default=[])
+    score.add_argument(
+        "--candidate", metavar="NAME=FILE", type=_named_path, action="append", default=[], help="repeatable"
+    )
     score.add_argument("--reference-dir", metavar="DIR", help="folder of references, paired by file name")
-    score.add_argument("--candidate-dir", metavar="NAME=DIR", type=_named_path, action="append", default=[])
+    score.add_argument(
+        "--candidate-dir", metavar="NAME=DIR", type=_named_path, action="append", default=[], help="repeatable"
+    )
     resynth = parser.add_argument_group("resynthesis of real speech")
     resynth.add_argument("--audio", metavar="FILE", action="append", default=[], help="speech to encode (repeatable)")
     resynth.add_argument("--bandwidth", type=_bandwidth, default=6.0, help="EnCodec kbps: 1.5, 3, 6 or 12 (default 6)")
