@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .compare import DEFAULT_MAX_LAG_MS, Comparison, compare_dirs, compare_files, compare_resynthesis, compare_text
@@ -142,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
     mode = _mode(args)
     comparison = _comparison(args, mode)
     paths = write_report(comparison, Path(args.out))
-    for note in comparison.notes:
-        print(f"bark-vocos: note: {note}", file=sys.stderr)
     print(format_table(comparison))
     print(f"wrote {paths['json']} and {paths['html']}")
     return 0
