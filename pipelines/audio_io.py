@@ -98,10 +98,31 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=folder)
     os.close(fd)
     try:
-        sf.write(tmp, audio, int(sampling_rate), subtype=_SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; an output file gets the usual permissions
+        with sf.SoundFile(tmp, "w", int(sampling_rate), 1, _SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper()) as f:
+            _disable_peak_chunk(f)
+            f.write(audio)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command to turn off the PEAK chunk
+
+
+def _disable_peak_chunk(f: sf.SoundFile) -> None:
+    """Leave out the PEAK chunk libsndfile adds to float wavs: it holds a timestamp, so the same samples written twice
+    would give different bytes. soundfile has no public switch for it, hence its low-level `sf_command`; where that is
+    not reachable the file is still correct, only not byte-identical across runs."""
+    snd, file_handle, ffi = getattr(sf, "_snd", None), getattr(f, "_file", None), getattr(sf, "_ffi", None)
+    if snd is not None and file_handle is not None and ffi is not None:
+        snd.sf_command(file_handle, _SFC_SET_ADD_PEAK_CHUNK, ffi.NULL, 0)

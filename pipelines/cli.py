@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("pipelines.decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
     "convert": ("pipelines.convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
     "bench vocoder": ("pipelines.bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
+    "compare": ("pipelines.compare_cli", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
 }
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.

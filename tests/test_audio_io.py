@@ -43,7 +43,7 @@ def test_failed_write_keeps_previous_file_and_no_temp(tmp_path, monkeypatch):
     def broken_write(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sf, "write", broken_write)
+    monkeypatch.setattr(sf.SoundFile, "write", broken_write)
     with pytest.raises(OSError, match="disk full"):
         write_audio(path, _tone(freq=880.0), 24000)
     assert path.read_bytes() == before
@@ -76,3 +76,22 @@ def test_resample_identity_and_length():
     assert resample(x, 24000, 16000).shape == (8000,)
     with pytest.raises(ValueError, match="positive"):
         resample(x, 0, 16000)
+
+
+def test_same_samples_give_identical_bytes_and_normal_permissions(tmp_path):
+    audio = _tone()
+    first = write_audio(tmp_path / "a.wav", audio, 24000).read_bytes()
+    import time
+
+    time.sleep(1.1)  # libsndfile's PEAK chunk would carry a different timestamp
+    second = write_audio(tmp_path / "b.wav", audio, 24000).read_bytes()
+    assert first == second
+    assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,146 @@
+"""`bark-vocos compare`: EnCodec decoder versus Vocos, from text, by resynthesis, or by scoring existing files."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .compare import DEFAULT_MAX_LAG_MS, Comparison, compare_dirs, compare_files, compare_resynthesis, compare_text
+from .report import format_table, write_report
+
+__all__ = ["add_arguments", "run"]
+
+BANDWIDTHS = (1.5, 3.0, 6.0, 12.0)
+
+
+def _named_path(value: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. vocos=out/vocos.wav), got {value!r}")
+    return name, path
+
+
+def _bandwidth(value: str) -> float:
+    try:
+        bandwidth = float(value)
+    except ValueError:
+        bandwidth = float("nan")
+    if bandwidth not in BANDWIDTHS:
+        raise argparse.ArgumentTypeError(f"invalid bandwidth {value!r}: choose one of 1.5, 3, 6, 12 (kbps)")
+    return bandwidth
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Modes: scoring (--candidate NAME=FILE..., optional --reference; or --candidate-dir NAME=DIR..., optional "
+        "--reference-dir), resynthesis (--audio FILE... --bandwidth), text (--text TEXT...)."
+    )
+    score = parser.add_argument_group("scoring existing files")
+    score.add_argument("--reference", metavar="FILE", help="clean reference; without it, no-reference measures")
+    score.add_argument(
+        "--candidate", metavar="NAME=FILE", type=_named_path, action="append", default=[], help="repeatable"
+    )
+    score.add_argument("--reference-dir", metavar="DIR", help="folder of references, paired by file name")
+    score.add_argument(
+        "--candidate-dir", metavar="NAME=DIR", type=_named_path, action="append", default=[], help="repeatable"
+    )
+    resynth = parser.add_argument_group("resynthesis of real speech")
+    resynth.add_argument("--audio", metavar="FILE", action="append", default=[], help="speech to encode (repeatable)")
+    resynth.add_argument("--bandwidth", type=_bandwidth, default=6.0, help="EnCodec kbps: 1.5, 3, 6 or 12 (default 6)")
+    resynth.add_argument("--encodec", default="facebook/encodec_24khz", help="EnCodec model id or local path")
+    text = parser.add_argument_group("from text")
+    text.add_argument("--text", action="append", default=[], help="prompt to generate with Bark (repeatable)")
+    text.add_argument("--bark", default="suno/bark-small", help="Bark model id or local path")
+    text.add_argument("--voice", default=None, help="Bark voice preset, e.g. v2/en_speaker_6")
+    text.add_argument("--seed", type=int, default=0, help="generation seed (text i uses seed + i)")
+    parser.add_argument("--vocoder", default="hf-audio/vocos-encodec-24khz", help="Vocos model id or local path")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
+    parser.add_argument(
+        "--max-lag-ms",
+        type=float,
+        default=DEFAULT_MAX_LAG_MS,
+        help=f"align each candidate to its reference within +- this many ms (default {DEFAULT_MAX_LAG_MS:g}; 0: off)",
+    )
+
+
+def _mode(args: argparse.Namespace) -> str:
+    used = {
+        "files": bool(args.candidate or args.reference),
+        "dirs": bool(args.candidate_dir or args.reference_dir),
+        "resynthesis": bool(args.audio),
+        "text": bool(args.text),
+    }
+    chosen = [mode for mode, on in used.items() if on]
+    if len(chosen) != 1:
+        raise ValueError(
+            "choose exactly one mode: --candidate NAME=FILE (with optional --reference), --candidate-dir NAME=DIR "
+            f"(with optional --reference-dir), --audio FILE, or --text TEXT; got {chosen or 'none'}"
+        )
+    if chosen[0] == "files" and not args.candidate:
+        raise ValueError("--reference needs at least one --candidate NAME=FILE")
+    if chosen[0] == "dirs" and not args.candidate_dir:
+        raise ValueError("--reference-dir needs at least one --candidate-dir NAME=DIR")
+    return chosen[0]
+
+
+def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
+    if mode == "files":
+        return compare_files(dict(args.candidate), reference=args.reference, max_lag_ms=args.max_lag_ms)
+    if mode == "dirs":
+        return compare_dirs(dict(args.candidate_dir), reference_dir=args.reference_dir, max_lag_ms=args.max_lag_ms)
+    if mode == "resynthesis":
+        comparison = compare_resynthesis(
+            args.audio,
+            _load_encodec(args.encodec),
+            _load_vocoder(args.vocoder),
+            args.bandwidth,
+            max_lag_ms=args.max_lag_ms,
+        )
+        comparison.settings.update(encodec=args.encodec, vocoder=args.vocoder)
+        comparison.notes.extend(_random_weights_notes(args.encodec, args.vocoder))
+        return comparison
+    from . import TextToWavPipeline
+
+    pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
+    extra = {"voice_preset": args.voice} if args.voice else {}
+    comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
+    comparison.settings.update(bark=args.bark, vocoder=args.vocoder, voice=args.voice)
+    comparison.notes.extend(_random_weights_notes(args.bark, args.vocoder))
+    return comparison
+
+
+def _random_weights_notes(*paths: str) -> list[str]:
+    """One note per checkpoint folder that `bark-vocos make-tiny` (or a test) marked as random weights."""
+    from .say import RANDOM_WEIGHTS_MARKER
+
+    return [
+        f"{path} holds RANDOM weights (test checkpoint): its audio is noise, not speech, and the scores mean nothing"
+        for path in paths
+        if (Path(path) / RANDOM_WEIGHTS_MARKER).is_file()
+    ]
+
+
+def _load_encodec(name_or_path: str):
+    from transformers import EncodecModel
+
+    from bark_vocos.hub import explain_unavailable
+
+    with explain_unavailable(name_or_path, "EnCodec model", "--encodec PATH"):
+        return EncodecModel.from_pretrained(name_or_path).eval()
+
+
+def _load_vocoder(name_or_path: str):
+    from bark_vocos import VocosEncodecModel
+    from bark_vocos.hub import explain_unavailable
+
+    with explain_unavailable(name_or_path, "Vocos vocoder", "--vocoder PATH"):
+        return VocosEncodecModel.from_pretrained(name_or_path).eval()
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = _mode(args)
+    comparison = _comparison(args, mode)
+    paths = write_report(comparison, Path(args.out))
+    print(format_table(comparison))
+    print(f"wrote {paths['json']} and {paths['html']}")
+    return 0

@@ -1,0 +1,217 @@
+"""Reports of a `Comparison`: report.json, a terminal table, and one self-contained report.html to listen and look.
+
+report.html embeds everything as data URIs (audio as 16-bit FLAC, spectrograms as PNG drawn by matplotlib), so
+the single file can be mailed or opened offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from scipy.signal import spectrogram
+
+from . import metrics as M
+from .audio_io import write_audio
+from .compare import REFERENCE, Comparison, ComparisonItem
+
+__all__ = ["format_table", "render_html", "write_report"]
+
+_MODE_TITLES = {
+    "score": "scoring existing files",
+    "resynthesis": "resynthesis of real speech",
+    "text": "Bark codes decoded both ways",
+}
+SPECTROGRAM_RANGE_DB = 80.0
+
+
+def _format_value(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def format_table(comparison: Comparison) -> str:
+    """The summary as a plain-text table: mean per metric and candidate (best marked `*`) and win counts.
+
+    Returns:
+        Lines joined by newlines, without a trailing newline.
+    """
+    summary, wins, ties = comparison.summary(), comparison.wins(), comparison.ties()
+    candidates = comparison.candidates
+    header = ["metric", *candidates, "wins " + "/".join([*candidates, "ties"])]
+    rows = []
+    for metric in comparison.metrics:
+        means = {candidate: summary[candidate][metric] for candidate in candidates}
+        best = comparison.best(means, metric)
+        direction = {True: " ^", False: " v", None: ""}[M.METRICS[metric].higher_is_better]
+        cells = [_format_value(means[c]) + ("*" if c == best else "") for c in candidates]
+        win_cell = "/".join(str(wins[c][metric]) for c in candidates) + f"/{ties[metric]}" if metric in ties else "-"
+        rows.append([M.METRICS[metric].label + direction, *cells, win_cell])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [f"EnCodec decoder vs Vocos: {_MODE_TITLES[comparison.mode]}, {len(comparison.items)} item(s)"]
+    lines += [f"NOTE: {note}" for note in comparison.notes]
+    lines.append("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines.append("^ higher is better, v lower is better, * best mean; wins count items with a strictly best value.")
+    return "\n".join(lines)
+
+
+def _flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
+    # In memory rather than through audio_io.write_audio (which writes files): the bytes go into the page.
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0), sampling_rate, format="FLAC", subtype="PCM_16")
+    return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _spectrogram_png_data_uri(item: ComparisonItem, roles: list[str], sampling_rate: int) -> str:
+    """Side-by-side log-power spectrograms on one shared colour scale, as a PNG data URI."""
+    spectra = {}  # role -> (frequencies in Hz, frame times in s, power in dB of shape (freq, frames))
+    for role in roles:
+        frequencies, times, power = spectrogram(item.audio[role], fs=sampling_rate, nperseg=1024, noverlap=768)
+        spectra[role] = (frequencies, times, 10 * np.log10(power + 1e-12))
+    top = max(float(power.max()) for _, _, power in spectra.values())
+    figure = Figure(figsize=(3.6 * len(roles), 2.8), dpi=80, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(roles), sharey=True, squeeze=False)[0]
+    for axis, role in zip(axes, roles, strict=True):
+        frequencies, times, power = spectra[role]
+        image = axis.pcolormesh(
+            times, frequencies / 1000, power, vmin=top - SPECTROGRAM_RANGE_DB, vmax=top, shading="auto"
+        )
+        axis.set_title(role)
+        axis.set_xlabel("time (s)")
+    axes[0].set_ylabel("frequency (kHz)")
+    figure.colorbar(image, ax=list(axes), label="dB")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _metrics_table(comparison: Comparison, values: dict[str, dict[str, float]], extra_rows: str = "") -> str:
+    """HTML table: a row per metric, a column per candidate, the best value marked."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in comparison.candidates)
+    rows = []
+    for metric in comparison.metrics:
+        per_candidate = {c: values[c][metric] for c in comparison.candidates}
+        best = comparison.best(per_candidate, metric)
+        direction = {True: " (higher is better)", False: " (lower is better)", None: ""}[
+            M.METRICS[metric].higher_is_better
+        ]
+        cells = "".join(
+            f'<td class="best">{_format_value(v)} &#9733;</td>' if c == best else f"<td>{_format_value(v)}</td>"
+            for c, v in per_candidate.items()
+        )
+        rows.append(f"<tr><th scope='row'>{html.escape(M.METRICS[metric].label + direction)}</th>{cells}</tr>")
+    return f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{''.join(rows)}{extra_rows}</tbody></table>"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: right; }
+th[scope=row] { text-align: left; font-weight: normal; }
+td.best { background: #d9f2d9; font-weight: bold; }
+.note { background: #fff3cd; border: 1px solid #e0c36c; padding: 0.5em 1em; }
+.players { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0; }
+img { max-width: 100%; }
+section { border-top: 1px solid #ddd; margin-top: 1.5em; }
+"""
+
+
+def render_html(comparison: Comparison) -> str:
+    """The self-contained report page: notes, summary with win counts, then per item players, spectrograms, table."""
+    summary, wins, ties = comparison.summary(), comparison.wins(), comparison.ties()
+    title = f"EnCodec decoder vs Vocos: {_MODE_TITLES[comparison.mode]}"
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    parts += [f'<p class="note">{html.escape(note)}</p>' for note in comparison.notes]
+    settings = ", ".join(f"{key}: {value}" for key, value in comparison.settings.items())
+    parts.append(f"<p>{len(comparison.items)} item(s) at {comparison.sampling_rate} Hz. {html.escape(settings)}</p>")
+    win_rows = "".join(
+        f"<tr><th scope='row'>items won on {html.escape(M.METRICS[metric].label)}</th>"
+        + "".join(f"<td>{wins[c][metric]}</td>" for c in comparison.candidates)
+        + "</tr>"
+        for metric in ties
+    )
+    tie_note = ", ".join(f"{M.METRICS[m].label}: {n}" for m, n in ties.items())
+    parts += ["<h2>Summary (mean over items)</h2>", _metrics_table(comparison, summary, win_rows)]
+    if ties:
+        parts.append(f"<p>Ties (no single winner): {html.escape(tie_note)}.</p>")
+    for item in comparison.items:
+        roles = [role for role in [REFERENCE, *comparison.candidates] if role in item.audio]
+        parts.append(f'<section id="item-{html.escape(item.name)}"><h2>{html.escape(item.name)}</h2>')
+        parts.append('<div class="players">')
+        for role in roles:
+            uri = _flac_data_uri(item.audio[role], comparison.sampling_rate)
+            parts.append(
+                f"<figure><figcaption>{html.escape(role)}</figcaption>"
+                f'<audio controls preload="auto" src="{uri}"></audio></figure>'
+            )
+        parts.append("</div>")
+        png = _spectrogram_png_data_uri(item, roles, comparison.sampling_rate)
+        parts.append(f'<img src="{png}" alt="spectrograms of {html.escape(item.name)}: {", ".join(roles)}">')
+        parts.append(_metrics_table(comparison, item.metrics))
+        if item.lag_ms:
+            lags = ", ".join(f"{c}: {lag:+.2f} ms" for c, lag in item.lag_ms.items())
+            parts.append(f"<p>Lag applied before measuring: {html.escape(lags)}.</p>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file renamed into place, so a failure leaves no partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the generated wavs, report.json and report.html into `out_dir` (created if missing).
+
+    Audio that was read from a file is not written again (report.json names its source); generated audio is
+    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`).
+
+    Returns:
+        `{"json": path, "html": path}`.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = comparison.to_dict()
+    for item, record in zip(comparison.items, data["items"], strict=True):
+        record["files"] = {}
+        for role, audio in item.audio.items():
+            if role in item.sources:
+                continue
+            path = write_audio(out_dir / f"{item.name}_{role}.wav", audio, comparison.sampling_rate)
+            record["files"][role] = path.name
+        if item.codes is not None:
+            codes_path = out_dir / f"{item.name}_codes.npy"
+            np.save(codes_path, item.codes)
+            record["files"]["codes"] = codes_path.name
+    json_path, html_path = out_dir / "report.json", out_dir / "report.html"
+    _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_text_atomic(html_path, render_html(comparison))
+    return {"json": json_path, "html": html_path}

@@ -1,0 +1,90 @@
+"""report.html in a real headless browser (Debian's chromium driven by Playwright): it loads without console
+errors, every audio player can play, every image loads. Skipped without chromium, except under CI=1."""
+
+import os
+import shutil
+
+import pytest
+from synthetic_audio import chirp, noise_burst, voiced_syllables
+
+from pipelines.compare import Comparison, score_item
+from pipelines.report import write_report
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+# Resolves, per <audio>, to its duration and whether playback advanced, after `canplay` (or -1 on error).
+PLAY_EVERY_AUDIO = """
+async () => Promise.all([...document.querySelectorAll('audio')].map(audio => new Promise(resolve => {
+  audio.addEventListener('error', () => resolve({duration: -1, played: false}), {once: true});
+  audio.addEventListener('canplay', async () => {
+    audio.muted = true;
+    await audio.play();
+    await new Promise(done => setTimeout(done, 300));
+    audio.pause();
+    resolve({duration: audio.duration, played: audio.currentTime > 0});
+  }, {once: true});
+  audio.load();
+})))
+"""
+
+
+def _browser_or_skip():
+    reason = None
+    if shutil.which(CHROMIUM) is None:
+        reason = f"{CHROMIUM} not found (install Debian's chromium: make browser)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser test: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+def test_report_page_loads_plays_and_shows_images(tmp_path):
+    sync_playwright = _browser_or_skip()
+    items = []
+    for index in range(2):
+        speech = voiced_syllables(24000, seconds=2.0, seed=index)
+        candidates = {"encodec": speech + noise_burst(speech.size, seed=index, level=0.01), "vocos": chirp(24000, 1.9)}
+        items.append(score_item(f"clip{index}", candidates, 24000, reference=speech))
+    comparison = Comparison("score", 24000, ["encodec", "vocos"], ["pesq", "stoi", "si_sdr", "mr_stft", "mel"], items)
+    page_path = write_report(comparison, tmp_path)["html"]
+
+    errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(page_path.as_uri(), wait_until="load")
+            players = page.evaluate(PLAY_EVERY_AUDIO)
+            images = page.evaluate(
+                "() => [...document.images].map(img => ({complete: img.complete, width: img.naturalWidth}))"
+            )
+            best_cells = page.locator("td.best").count()
+        finally:
+            browser.close()
+
+    assert errors == []
+    assert len(players) == 6  # reference + two candidates, two items
+    for player, seconds in zip(players, [2.0, 2.0, 1.9] * 2, strict=True):
+        assert player["duration"] == pytest.approx(seconds, abs=0.01)
+        assert player["played"]
+    assert len(images) == 2
+    assert all(image["complete"] and image["width"] > 0 for image in images)
+    assert best_cells >= 5  # at least the summary marks a better value per metric
