@@ -111,12 +111,12 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
 
 def _random_weights_notes(*paths: str) -> list[str]:
     """One note per checkpoint folder that `bark-vocos make-tiny` (or a test) marked as random weights."""
-    from .say import RANDOM_WEIGHTS_MARKER
+    from bark_vocos.testing import is_random_checkpoint
 
     return [
         f"{path} holds RANDOM weights (test checkpoint): its audio is noise, not speech, and the scores mean nothing"
         for path in paths
-        if (Path(path) / RANDOM_WEIGHTS_MARKER).is_file()
+        if is_random_checkpoint(path)
     ]
 
 
