@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+
+from .files import atomic_output
 
 __all__ = ["read_audio", "resample", "write_audio"]
 
@@ -92,28 +92,11 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
         raise ValueError(f"expected non-empty mono audio of shape (T,), got shape {audio.shape}")
     if not np.isfinite(audio).all():
         raise ValueError("audio contains NaN or infinite samples; refusing to write it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"output folder does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".part", dir=folder)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; an output file gets the usual permissions
+    with atomic_output(path) as tmp:
         with sf.SoundFile(tmp, "w", int(sampling_rate), 1, _SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper()) as f:
             _disable_peak_chunk(f)
             f.write(audio)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command to turn off the PEAK chunk

@@ -7,12 +7,10 @@ the single file can be mailed or opened offline.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from scipy.signal import spectrogram
 from . import metrics as M
 from .audio_io import write_audio
 from .compare import REFERENCE, Comparison, ComparisonItem
+from .files import atomic_output
 
 __all__ = ["format_table", "render_html", "write_report"]
 
@@ -175,17 +174,9 @@ def render_html(comparison: Comparison) -> str:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file renamed into place, so a failure leaves no partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write a text file through `atomic_output`, so a failure leaves no partial file."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str, Path]:
@@ -209,7 +200,8 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
             record["files"][role] = path.name
         if item.codes is not None:
             codes_path = out_dir / f"{item.name}_codes.npy"
-            np.save(codes_path, item.codes)
+            with atomic_output(codes_path, suffix=".npy") as tmp:
+                np.save(tmp, item.codes)
             record["files"]["codes"] = codes_path.name
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
     _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
