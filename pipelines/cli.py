@@ -13,7 +13,12 @@ from bark_vocos.errors import BarkVocosError
 __all__ = ["main"]
 
 # command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench pipeline": (
+        "pipelines.bench_pipeline",
+        "time transformers' Bark against our faster stages (random weights)",
+    ),
+}
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)
