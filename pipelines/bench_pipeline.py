@@ -249,6 +249,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-form-mode", choices=FAST_BARK_MODES, default="exact", help="mode of the batching test")
     parser.add_argument("--quick", action="store_true", help="tiny random model: a smoke run of the code path")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's); 1 is steadiest on a busy machine"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
 
 
@@ -259,6 +262,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.long_form_sentences < 0:
         raise ValueError(f"--long-form-sentences must be >= 0, got {args.long_form_sentences}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     size = QUICK if args.quick else BARK_SMALL
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
     print(f"model: 3 x {size} (bark-small shape), torch threads: {torch.get_num_threads()}")
