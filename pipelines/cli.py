@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pipelines.convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
     "bench vocoder": ("pipelines.bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
     "compare": ("pipelines.compare_cli", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+    "bench pipeline": (
+        "pipelines.bench_pipeline",
+        "time transformers' Bark against our faster stages (random weights)",
+    ),
 }
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.

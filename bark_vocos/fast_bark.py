@@ -1,0 +1,665 @@
+"""Faster drop-in for the three generation stages of transformers' `BarkModel` (semantic, coarse, fine).
+
+`FastBarkStages(bark_model)` exposes `.semantic.generate`, `.coarse_acoustics.generate` and
+`.fine_acoustics.generate` with the signatures and outputs of transformers' `BarkSemanticModel.generate`,
+`BarkCoarseModel.generate` and `BarkFineModel.generate`, plus `.generate(...)` mirroring `BarkModel.generate`
+up to (not including) the audio decode. It reuses the transformers sub-models' modules and weights and only
+replaces what is slow on CPU:
+
+- attention runs through `torch.nn.functional.scaled_dot_product_attention` instead of an eager matmul/softmax;
+- the autoregressive stages keep keys/values in a preallocated cache (no `torch.cat` per token) and run a
+  plain decode loop (no generic `GenerationMixin` machinery per token), computing the LM head on the last
+  position only;
+- the coarse stage keeps its cache between its 60-token sliding windows and re-reads only the part of the
+  window that changed: while the window still starts at position 0 (the first ~630 coarse tokens) the next
+  window is the previous one plus the tokens just generated, so only the last token is fed again.
+
+Modes:
+- `"exact"` (default): fp32, same algorithm; with greedy decoding the codes equal transformers' (up to float
+  rounding in a different but equivalent order of operations, which can only matter on exact logit ties).
+- `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) are replaced by int8
+  dynamically quantised copies (`torch.ao.quantization.quantize_dynamic`); the original model is not modified.
+  Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
+
+Generation options this module does not speed up (beam search, repetition penalty, `return_dict_in_generate`,
+...) are passed to the transformers method unchanged (and then run at transformers' speed, in fp32).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BarkCoarseModel, BarkFineModel, BarkModel, BarkSemanticModel
+from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers.models.bark.generation_configuration_bark import (
+    BarkCoarseGenerationConfig,
+    BarkFineGenerationConfig,
+    BarkSemanticGenerationConfig,
+)
+
+__all__ = ["FAST_BARK_MODES", "FastBarkStages"]
+
+FAST_BARK_MODES = ("exact", "fast")
+
+# Generation options the fast decode loop implements itself; any other option goes to transformers unchanged.
+_DECODE_OPTIONS = {"max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p"}
+
+# Generation-config settings that add logits processors or outputs the fast loop does not implement, with the
+# value (or values) for which they are inactive.
+_INACTIVE_SETTINGS: dict[str, tuple[Any, ...]] = {
+    "num_beams": (None, 1),
+    "repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0),
+    "bad_words_ids": (None,),
+    "sequence_bias": (None,),
+    "forced_bos_token_id": (None,),
+    "forced_eos_token_id": (None,),
+    "suppress_tokens": (None,),
+    "begin_suppress_tokens": (None,),
+    "min_length": (None, 0),
+    "typical_p": (None, 1.0),
+    "min_p": (None,),
+    "epsilon_cutoff": (None, 0.0),
+    "eta_cutoff": (None, 0.0),
+    "top_h": (None,),
+    "exponential_decay_length_penalty": (None,),
+    "return_dict_in_generate": (None, False),
+    "output_scores": (None, False),
+    "output_logits": (None, False),
+    "output_attentions": (None, False),
+    "output_hidden_states": (None, False),
+    "watermarking_config": (None,),
+}
+
+
+def _decode_config(config: Any, kwargs: dict[str, Any]) -> Any | None:
+    """The generation config updated with `kwargs`, or None when the fast loop cannot honour them exactly."""
+    options = {key: value for key, value in kwargs.items() if value is not None}
+    if set(options) - _DECODE_OPTIONS:
+        return None
+    merged = copy.deepcopy(config)
+    for key, value in options.items():
+        setattr(merged, key, value)
+    for name, inactive in _INACTIVE_SETTINGS.items():
+        if getattr(merged, name, None) not in inactive:
+            return None
+    return merged
+
+
+def _sampling_warpers(config: Any) -> list:
+    """transformers' sampling warpers for `config`, in the order `GenerationMixin` applies them."""
+    if not config.do_sample:
+        return []
+    warpers = []
+    if config.temperature is not None and config.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(config.temperature))
+    if config.top_k is not None and config.top_k != 0:
+        warpers.append(TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=1))
+    if config.top_p is not None and config.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=1))
+    return warpers
+
+
+def _choose(scores: torch.Tensor, config: Any, warpers: list) -> torch.Tensor:
+    """Next tokens from processed scores: greedy argmax, or sampling after the warpers.
+
+    Args:
+        scores: `(B, V)` float32 scores after the stage's logits processors.
+    Returns:
+        `(B,)` int64 token ids.
+    """
+    for warper in warpers:
+        scores = warper(None, scores)
+    if config.renormalize_logits:
+        scores = torch.log_softmax(scores, dim=-1)
+    if not config.do_sample:
+        return torch.argmax(scores, dim=-1)
+    return torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+
+
+def _block_forward(
+    block: nn.Module,
+    hidden: torch.Tensor,
+    key_cache: torch.Tensor | None,
+    value_cache: torch.Tensor | None,
+    start: int,
+    causal: bool,
+) -> torch.Tensor:
+    """One `BarkBlock` (pre-norm attention + MLP) with SDPA and an optional preallocated key/value cache.
+
+    Args:
+        block: a transformers `BarkBlock` (possibly with quantised linear layers).
+        hidden: `(B, T, C)` input of the block.
+        key_cache, value_cache: `(B, H, L, D)` buffers holding positions `[0, start)`; positions
+            `[start, start + T)` are written by this call. None for the non-causal fine model.
+        start: number of positions already in the cache.
+        causal: whether position i attends only to positions <= i.
+    Returns:
+        `(B, T, C)` output of the block.
+    """
+    attn = block.attn
+    batch, length, channels = hidden.shape
+    heads = attn.num_heads
+    normed = block.layernorm_1(hidden)
+    query, key, value = attn.att_proj(normed).split(channels, dim=2)
+    query = query.view(batch, length, heads, -1).transpose(1, 2)
+    key = key.view(batch, length, heads, -1).transpose(1, 2)
+    value = value.view(batch, length, heads, -1).transpose(1, 2)
+    mask = None
+    is_causal = False
+    if key_cache is not None:
+        key_cache[:, :, start : start + length] = key
+        value_cache[:, :, start : start + length] = value
+        key = key_cache[:, :, : start + length]
+        value = value_cache[:, :, : start + length]
+    if causal and length > 1:
+        if start == 0:
+            is_causal = True
+        else:  # queries sit at the end of the keys: bottom-right aligned causal mask
+            mask = torch.ones(length, start + length, dtype=torch.bool, device=hidden.device).tril(diagonal=start)
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
+    out = attn.out_proj(out.transpose(1, 2).reshape(batch, length, channels))
+    hidden = hidden + out
+    return hidden + block.mlp(block.layernorm_2(hidden))
+
+
+def _quantized(modules: nn.Module) -> nn.Module:
+    """An int8 dynamically quantised copy of every `nn.Linear` in `modules` (the original is left unchanged)."""
+    return torch.ao.quantization.quantize_dynamic(modules, {nn.Linear}, dtype=torch.qint8, inplace=False)
+
+
+class _CausalDecoder:
+    """A `BarkCausalModel` run with SDPA and a preallocated key/value cache that remembers which ids it holds."""
+
+    def __init__(self, model: BarkSemanticModel | BarkCoarseModel, mode: str):
+        self.model = model
+        parts = nn.ModuleDict({"layers": model.layers, "lm_head": model.lm_head})
+        if mode == "fast":
+            parts = _quantized(parts)
+        self.layers = parts["layers"]
+        self.lm_head = parts["lm_head"]
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
+
+    def allocate(self, batch: int, capacity: int) -> None:
+        """Empty the cache and make room for `capacity` positions of `batch` sequences."""
+        config = self.model.config
+        weight = self.model.position_embeds_layer.weight
+        shape = (batch, config.num_heads, capacity, config.hidden_size // config.num_heads)
+        if not self.keys or self.keys[0].shape != shape:
+            self.keys = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.layers]
+            self.values = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.layers]
+        self.cached_ids = None
+
+    def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits of the last position after feeding `inputs_embeds` at positions `[start, start + T)`.
+
+        Args:
+            inputs_embeds: `(B, T, C)` token embeddings.
+            start: number of positions already in the cache.
+        Returns:
+            `(B, V)` float32 logits of position `start + T - 1`.
+        """
+        length = inputs_embeds.shape[1]
+        if start + length > self.keys[0].shape[2]:
+            raise ValueError(f"sequence of {start + length} positions exceeds the cache of {self.keys[0].shape[2]}")
+        positions = torch.arange(start, start + length, device=inputs_embeds.device)
+        hidden = inputs_embeds + self.model.position_embeds_layer(positions)[None]
+        for block, keys, values in zip(self.layers, self.keys, self.values, strict=True):
+            hidden = _block_forward(block, hidden, keys, values, start, causal=True)
+        hidden = self.model.layernorm_final(hidden[:, -1])
+        return self.lm_head(hidden).float()
+
+    def feed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits after `input_ids`, re-reading only what differs from the ids already cached.
+
+        Positions are absolute from 0, so the keys/values of a common prefix are those a fresh run would
+        compute; the rest of the window is fed on top of it.
+
+        Args:
+            input_ids: `(B, T)` the whole window, from position 0.
+        Returns:
+            `(B, V)` float32 logits of the last position.
+        """
+        start = 0
+        if self.cached_ids is not None:
+            common = min(self.cached_ids.shape[1], input_ids.shape[1] - 1)
+            same = (self.cached_ids[:, :common] == input_ids[:, :common]).all(dim=0)
+            start = common if bool(same.all()) else int(torch.argmin(same.int()))
+        logits = self.forward(self.model.input_embeds_layer(input_ids[:, start:]), start)
+        self.cached_ids = input_ids
+        return logits
+
+    def feed_token(self, token: torch.Tensor) -> torch.Tensor:
+        """Logits after appending `token` `(B,)` to the cached ids; returns `(B, V)` float32 logits."""
+        start = self.cached_ids.shape[1]
+        logits = self.forward(self.model.input_embeds_layer(token[:, None]), start)
+        self.cached_ids = torch.cat([self.cached_ids, token[:, None].to(self.cached_ids.dtype)], dim=1)
+        return logits
+
+
+class FastSemanticStage:
+    """Drop-in for `BarkSemanticModel.generate` (text ids -> semantic tokens)."""
+
+    def __init__(self, model: BarkSemanticModel, mode: str):
+        self.model = model
+        self.decoder = _CausalDecoder(model, mode)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        semantic_generation_config: BarkSemanticGenerationConfig | None = None,
+        history_prompt: dict[str, torch.Tensor] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        **kwargs,
+    ) -> torch.LongTensor:
+        """Semantic tokens for tokenised text, as `BarkSemanticModel.generate`.
+
+        Args:
+            input_ids: `(B, S)` tokenised text (truncated to `max_input_semantic_length`).
+            semantic_generation_config: the semantic generation config (required).
+            history_prompt: optional speaker prompt with `semantic_prompt` `(N,)`.
+            attention_mask: optional `(B, S)` mask; masked text positions become the text pad token.
+            **kwargs: `min_eos_p` and generation options (`max_new_tokens`, `min_new_tokens`, `do_sample`,
+                `temperature`, `top_k`, `top_p`); anything else runs transformers' method.
+        Returns:
+            `(B, N)` semantic tokens (EOS and padding after it included, as transformers returns them).
+        """
+        if semantic_generation_config is None:
+            raise ValueError("`semantic_generation_config` has to be provided")
+        options = dict(kwargs)
+        min_eos_p = options.pop("min_eos_p", semantic_generation_config.min_eos_p)
+        config = _decode_config(semantic_generation_config, options)
+        if config is None:
+            return self.model.generate(
+                input_ids,
+                semantic_generation_config=semantic_generation_config,
+                history_prompt=history_prompt,
+                attention_mask=attention_mask,
+                **kwargs,
+            )
+        model = self.model
+        device = model.device
+        batch = input_ids.shape[0]
+        max_input = config.max_input_semantic_length
+        input_ids = input_ids + config.text_encoding_offset
+        if attention_mask is not None:
+            input_ids = input_ids.masked_fill((1 - attention_mask).bool(), config.text_pad_token)
+        if history_prompt is not None:
+            history = history_prompt["semantic_prompt"][-max_input:]
+            history = F.pad(history, (0, max_input - len(history)), value=config.semantic_pad_token)
+        else:
+            history = torch.full((max_input,), config.semantic_pad_token, device=device, dtype=torch.int)
+        history = history[None].expand(batch, -1).to(device)
+        infer = torch.full((batch, 1), config.semantic_infer_token, dtype=torch.int, device=device)
+        embed = model.input_embeds_layer
+        inputs_embeds = torch.cat(
+            [embed(input_ids[:, :max_input].to(device)) + embed(history[:, : max_input + 1]), embed(infer)], dim=1
+        )
+
+        vocab = model.config.output_vocab_size
+        suppress = torch.zeros(vocab, dtype=torch.bool, device=device)
+        suppress[config.semantic_vocab_size : config.semantic_pad_token] = True
+        suppress[config.semantic_pad_token + 1 :] = True
+        eos = config.eos_token_id
+        eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        pad = config.pad_token_id if config.pad_token_id is not None else (eos_ids[0] if eos_ids else None)
+        min_new = config.min_new_tokens or 0
+        warpers = _sampling_warpers(config)
+
+        max_new = config.max_new_tokens
+        self.decoder.allocate(batch, inputs_embeds.shape[1] + max_new)
+        logits = self.decoder.forward(inputs_embeds, 0)
+        position = inputs_embeds.shape[1]
+        unfinished = torch.ones(batch, dtype=torch.bool, device=device)
+        tokens = []
+        for step in range(max_new):
+            scores = logits
+            if step < min_new and eos_ids:
+                scores = scores.clone()
+                scores[:, eos_ids] = -float("inf")
+            scores = scores.masked_fill(suppress, -float("inf"))
+            if min_eos_p:
+                probs = torch.softmax(scores.float(), dim=-1)
+                early = torch.full_like(scores, -float("inf"))
+                early[:, eos_ids] = scores[:, eos_ids]
+                stop = (probs[:, eos_ids] > min_eos_p).any(dim=1, keepdim=True)
+                scores = torch.where(stop, early, scores)
+            token = _choose(scores, config, warpers)
+            if pad is not None:
+                token = torch.where(unfinished, token, torch.full_like(token, pad))
+            tokens.append(token)
+            if eos_ids:
+                unfinished &= ~torch.isin(token, torch.tensor(eos_ids, device=device))
+                if not bool(unfinished.any()):
+                    break
+            if step + 1 < max_new:
+                logits = self.decoder.forward(embed(token[:, None]), position)
+                position += 1
+        return torch.stack(tokens, dim=1)
+
+
+class FastCoarseStage:
+    """Drop-in for `BarkCoarseModel.generate` (semantic tokens -> first two codebooks, interleaved)."""
+
+    def __init__(self, model: BarkCoarseModel, mode: str):
+        self.model = model
+        self.decoder = _CausalDecoder(model, mode)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        semantic_output: torch.Tensor,
+        semantic_generation_config: BarkSemanticGenerationConfig | None = None,
+        coarse_generation_config: BarkCoarseGenerationConfig | None = None,
+        codebook_size: int = 1024,
+        history_prompt: dict[str, torch.Tensor] | None = None,
+        return_output_lengths: bool | None = None,
+        **kwargs,
+    ) -> torch.LongTensor | tuple[torch.LongTensor, torch.LongTensor]:
+        """Coarse tokens for semantic tokens, as `BarkCoarseModel.generate`.
+
+        Like transformers, semantic pad tokens in `semantic_output` are replaced in place by the coarse pad token.
+
+        Args:
+            semantic_output: `(B, N)` semantic tokens (output of the semantic stage).
+            semantic_generation_config, coarse_generation_config: the stage configs (required).
+            codebook_size: entries per codebook (1024).
+            history_prompt: optional speaker prompt with `semantic_prompt` and `coarse_prompt` `(2, M)`.
+            return_output_lengths: also return the number of valid coarse tokens per sample.
+            **kwargs: generation options (`do_sample`, `temperature`, `top_k`, `top_p`); anything else runs
+                transformers' method.
+        Returns:
+            `(B, M)` coarse tokens (two codebooks interleaved, offset by the semantic vocabulary), and with
+            `return_output_lengths` also `(B,)` int lengths.
+        """
+        if semantic_generation_config is None:
+            raise ValueError("`semantic_generation_config` has to be provided")
+        if coarse_generation_config is None:
+            raise ValueError("`coarse_generation_config` has to be provided")
+        config = _decode_config(coarse_generation_config, kwargs)
+        # an EOS or pad token would make transformers stop early or mask the window: leave those cases to it
+        if config is None or config.eos_token_id is not None or config.pad_token_id is not None:
+            return self.model.generate(
+                semantic_output,
+                semantic_generation_config=semantic_generation_config,
+                coarse_generation_config=coarse_generation_config,
+                codebook_size=codebook_size,
+                history_prompt=history_prompt,
+                return_output_lengths=return_output_lengths,
+                **kwargs,
+            )
+        model = self.model
+        device = model.device
+        max_input = config.max_coarse_input_length
+        max_history = config.max_coarse_history
+        window = config.sliding_window_len
+        semantic_vocab = semantic_generation_config.semantic_vocab_size
+
+        semantic_output.masked_fill_(
+            semantic_output == semantic_generation_config.semantic_pad_token, config.coarse_semantic_pad_token
+        )
+        ratio = config.coarse_rate_hz / semantic_generation_config.semantic_rate_hz * config.n_coarse_codebooks
+        max_semantic_history = int(np.floor(max_history / ratio))
+        output_lengths = (semantic_output != config.coarse_semantic_pad_token).sum(1)
+        output_lengths = torch.floor(output_lengths * ratio / config.n_coarse_codebooks)
+        output_lengths = torch.round(output_lengths * config.n_coarse_codebooks).int()
+        max_generated = int(torch.max(output_lengths).item())
+        batch = semantic_output.shape[0]
+
+        semantic_history, coarse = model.preprocess_histories(
+            history_prompt=history_prompt,
+            max_coarse_history=max_history,
+            semantic_to_coarse_ratio=ratio,
+            batch_size=batch,
+            semantic_generation_config=semantic_generation_config,
+            codebook_size=codebook_size,
+        )
+        base_semantic_idx = semantic_history.shape[1]
+        semantic_output = torch.hstack([semantic_history, semantic_output])
+        history_len = coarse.shape[1]
+
+        # first-codebook and second-codebook masks of AlternatingCodebooksLogitsProcessor
+        vocab = model.config.output_vocab_size
+        not_first = torch.ones(vocab, dtype=torch.bool, device=device)
+        not_first[semantic_vocab : semantic_vocab + codebook_size] = False
+        not_second = torch.zeros(vocab, dtype=torch.bool, device=device)
+        not_second[: semantic_vocab + codebook_size] = True
+        warpers = _sampling_warpers(config)
+        infer = torch.full((batch, 1), config.coarse_infer_token, dtype=semantic_output.dtype, device=device)
+
+        self.decoder.allocate(batch, max_input + 1 + max_history + window)
+        generated = 0
+        for _ in range(int(np.ceil(max_generated / window))):
+            semantic_idx = base_semantic_idx + int(round(generated / ratio))
+            window_input = semantic_output[:, max(0, semantic_idx - max_semantic_history) :][:, :max_input]
+            window_input = F.pad(
+                window_input, (0, max_input - window_input.shape[-1]), "constant", config.coarse_semantic_pad_token
+            )
+            window_input = torch.hstack([window_input, infer, coarse[:, -max_history:].to(window_input.dtype)])
+            new_tokens = min(window, max_generated - generated)
+            logits = self.decoder.feed_ids(window_input.long())
+            tokens = []
+            for step in range(new_tokens):
+                scores = logits.masked_fill(not_first if step % 2 == 0 else not_second, -float("inf"))
+                token = _choose(scores, config, warpers)
+                tokens.append(token)
+                if step + 1 < new_tokens:
+                    logits = self.decoder.feed_token(token)
+            coarse = torch.hstack([coarse, torch.stack(tokens, dim=1).to(coarse.dtype)])
+            generated = coarse.shape[1] - history_len
+        coarse_output = coarse[:, history_len:]
+        if return_output_lengths:
+            return coarse_output, output_lengths
+        return coarse_output
+
+
+class FastFineStage:
+    """Drop-in for `BarkFineModel.generate` (coarse tokens -> all eight codebooks)."""
+
+    def __init__(self, model: BarkFineModel, mode: str):
+        self.model = model
+        parts = nn.ModuleDict({"layers": model.layers, "lm_heads": model.lm_heads})
+        if mode == "fast":
+            parts = _quantized(parts)
+        self.layers = parts["layers"]
+        self.lm_heads = parts["lm_heads"]
+
+    def logits(self, codebook_idx: int, input_ids: torch.Tensor) -> torch.Tensor:
+        """Logits of codebook `codebook_idx` for every position, as `BarkFineModel.forward(...).logits`.
+
+        Args:
+            codebook_idx: codebook to predict (>= `n_codes_given`).
+            input_ids: `(B, T, n_codes_total)` codes; codebooks `<= codebook_idx` are read.
+        Returns:
+            `(B, T, V)` logits.
+        """
+        model = self.model
+        embeds = torch.cat(
+            [layer(input_ids[:, :, i]).unsqueeze(-1) for i, layer in enumerate(model.input_embeds_layers)], dim=-1
+        )
+        hidden = embeds[:, :, :, : codebook_idx + 1].sum(dim=-1)
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        hidden = hidden + model.position_embeds_layer(positions)[None]
+        for block in self.layers:
+            hidden = _block_forward(block, hidden, None, None, 0, causal=False)
+        hidden = model.layernorm_final(hidden)
+        return self.lm_heads[codebook_idx - model.config.n_codes_given](hidden)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        coarse_output: torch.Tensor,
+        semantic_generation_config: BarkSemanticGenerationConfig | None = None,
+        coarse_generation_config: BarkCoarseGenerationConfig | None = None,
+        fine_generation_config: BarkFineGenerationConfig = None,
+        codebook_size: int = 1024,
+        history_prompt: dict[str, torch.Tensor] | None = None,
+        **kwargs,
+    ) -> torch.LongTensor:
+        """All codebooks for coarse tokens, as `BarkFineModel.generate`.
+
+        Args:
+            coarse_output: `(B, M)` coarse tokens (output of the coarse stage).
+            semantic_generation_config, coarse_generation_config, fine_generation_config: stage configs (required).
+            codebook_size: entries per codebook (1024).
+            history_prompt: optional speaker prompt with `fine_prompt` `(n_fine_codebooks, K)`.
+            **kwargs: `temperature` (None or 1.0: argmax, as transformers).
+        Returns:
+            `(B, n_fine_codebooks, M / n_coarse_codebooks)` codes in `[0, codebook_size)`.
+        """
+        if semantic_generation_config is None:
+            raise ValueError("`semantic_generation_config` has to be provided")
+        if coarse_generation_config is None:
+            raise ValueError("`coarse_generation_config` has to be provided")
+        if fine_generation_config is None:
+            raise ValueError("`fine_generation_config` has to be provided")
+        temperature = kwargs.get("temperature", fine_generation_config.temperature)
+        history_len = fine_generation_config.max_fine_history_length
+        input_len = fine_generation_config.max_fine_input_length
+        n_fine = fine_generation_config.n_fine_codebooks
+        n_coarse = coarse_generation_config.n_coarse_codebooks
+
+        coarse_output = coarse_output.view(coarse_output.shape[0], -1, n_coarse)
+        coarse_output = torch.remainder(coarse_output - semantic_generation_config.semantic_vocab_size, codebook_size)
+        batch = coarse_output.shape[0]
+        fine_input = F.pad(coarse_output, (0, n_fine - n_coarse), "constant", codebook_size)
+        n_history = 0
+        if history_prompt is not None:
+            fine_history = history_prompt["fine_prompt"].T[None].expand(batch, -1, -1)[:, -history_len:, :]
+            fine_input = torch.cat([fine_history.to(fine_input.dtype), fine_input], dim=1)
+            n_history = fine_history.shape[1]
+        n_remove_from_end = 0
+        if fine_input.shape[1] < input_len:
+            n_remove_from_end = input_len - fine_input.shape[1]
+            fine_input = F.pad(fine_input, (0, 0, 0, n_remove_from_end), mode="constant", value=codebook_size)
+
+        n_loops = max(0, int(np.ceil((coarse_output.shape[1] - (input_len - n_history)) / history_len))) + 1
+        for n_outer in range(n_loops):
+            start = min(n_outer * history_len, fine_input.shape[1] - input_len)
+            start_fill = min(n_history + n_outer * history_len, fine_input.shape[1] - history_len)
+            rel_fill = start_fill - start
+            buffer = fine_input[:, start : start + input_len, :]
+            for n_inner in range(n_coarse, n_fine):
+                logits = self.logits(n_inner, buffer)
+                if temperature is None or temperature == 1.0:
+                    preds = torch.argmax(logits[:, rel_fill:, :codebook_size], -1)
+                else:
+                    probs = F.softmax(logits[:, :, :codebook_size] / temperature, dim=-1)[:, rel_fill:input_len]
+                    preds = torch.multinomial(probs.reshape(-1, codebook_size), num_samples=1).view(batch, -1)
+                buffer[:, rel_fill:, n_inner] = preds.to(buffer.dtype)
+            fine_input[:, start_fill : start_fill + (input_len - rel_fill), n_coarse:] = buffer[:, rel_fill:, n_coarse:]
+
+        fine_input = fine_input.transpose(1, 2)[:, :, n_history:]
+        if n_remove_from_end > 0:
+            fine_input = fine_input[:, :, :-n_remove_from_end]
+        if fine_input.shape[-1] != coarse_output.shape[-2]:
+            raise ValueError("input and output should have the same seq_len")
+        return fine_input
+
+
+class FastBarkStages:
+    """The three Bark generation stages of a transformers `BarkModel`, made faster (see the module docstring).
+
+    Args:
+        bark_model: a loaded transformers `BarkModel`; its modules and weights are reused, never modified.
+        mode: `"exact"` (fp32, same codes as transformers with greedy decoding) or `"fast"` (int8 dynamic
+            quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
+    """
+
+    def __init__(self, bark_model: BarkModel, mode: str = "exact"):
+        if not isinstance(bark_model, BarkModel):
+            raise TypeError(f"bark_model must be a transformers BarkModel, got {type(bark_model).__name__}")
+        if mode not in FAST_BARK_MODES:
+            raise ValueError(f"mode must be one of {FAST_BARK_MODES}, got {mode!r}")
+        if mode == "fast" and bark_model.device.type != "cpu":
+            raise ValueError(
+                f"mode 'fast' (int8 dynamic quantisation) runs on CPU only, model is on {bark_model.device}"
+            )
+        self.bark_model = bark_model
+        self.mode = mode
+        self.semantic = FastSemanticStage(bark_model.semantic, mode)
+        self.coarse_acoustics = FastCoarseStage(bark_model.coarse_acoustics, mode)
+        self.fine_acoustics = FastFineStage(bark_model.fine_acoustics, mode)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        history_prompt: dict[str, torch.Tensor] | None = None,
+        return_output_lengths: bool | None = None,
+        **kwargs,
+    ) -> torch.LongTensor | tuple[torch.LongTensor, torch.Tensor]:
+        """Fine codes for tokenised text, as `BarkModel.generate` does before its EnCodec decode.
+
+        Keyword arguments follow `BarkModel.generate`: `attention_mask` and `min_eos_p` go to the semantic stage;
+        a `semantic_`, `coarse_` or `fine_` prefix sends an option to one stage; other options go to all three.
+
+        Args:
+            input_ids: `(B, S)` tokenised text.
+            history_prompt: optional speaker prompt (`semantic_prompt`, `coarse_prompt`, `fine_prompt`).
+            return_output_lengths: also return the number of valid frames per sample.
+        Returns:
+            `(B, n_fine_codebooks, T)` codes, and with `return_output_lengths` also `(B,)` frame counts.
+        """
+        generation_config = self.bark_model.generation_config
+        semantic_config = BarkSemanticGenerationConfig(**generation_config.semantic_config)
+        coarse_config = BarkCoarseGenerationConfig(**generation_config.coarse_acoustics_config)
+        fine_config = BarkFineGenerationConfig(**generation_config.fine_acoustics_config)
+        stage_kwargs: dict[str, dict[str, Any]] = {
+            "semantic": {
+                "attention_mask": kwargs.pop("attention_mask", None),
+                "min_eos_p": kwargs.pop("min_eos_p", None),
+            },
+            "coarse": {},
+            "fine": {},
+        }
+        for key, value in kwargs.items():
+            prefix = key.split("_", 1)[0]
+            if prefix in stage_kwargs and key != prefix:
+                stage_kwargs[prefix][key[len(prefix) + 1 :]] = value
+        for key, value in kwargs.items():
+            if key.split("_", 1)[0] not in stage_kwargs:
+                for options in stage_kwargs.values():
+                    options.setdefault(key, value)
+        for options in stage_kwargs.values():
+            options.pop("generation_config", None)
+
+        semantic = self.semantic.generate(
+            input_ids,
+            history_prompt=history_prompt,
+            semantic_generation_config=semantic_config,
+            **stage_kwargs["semantic"],
+        )
+        coarse = self.coarse_acoustics.generate(
+            semantic,
+            history_prompt=history_prompt,
+            semantic_generation_config=semantic_config,
+            coarse_generation_config=coarse_config,
+            codebook_size=generation_config.codebook_size,
+            return_output_lengths=return_output_lengths,
+            **stage_kwargs["coarse"],
+        )
+        output_lengths = None
+        if return_output_lengths:
+            coarse, output_lengths = coarse
+            output_lengths = output_lengths // coarse_config.n_coarse_codebooks
+        fine = self.fine_acoustics.generate(
+            coarse,
+            history_prompt=history_prompt,
+            semantic_generation_config=semantic_config,
+            coarse_generation_config=coarse_config,
+            fine_generation_config=fine_config,
+            codebook_size=generation_config.codebook_size,
+            **stage_kwargs["fine"],
+        )
+        if return_output_lengths:
+            return fine, output_lengths
+        return fine

@@ -1,0 +1,325 @@
+"""`bark-vocos bench pipeline`: time transformers' Bark against `FastBarkStages`, per stage and end to end.
+
+Both run in the same process on the same bark-small-shaped model with RANDOM weights (nothing is downloaded;
+the audio is noise, never speech). The semantic length is forced (`min_new_tokens = max_new_tokens`) so both
+generate the same number of tokens. Ratios (reference time / our time) are what counts: absolute times depend
+on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    BarkCoarseConfig,
+    BarkConfig,
+    BarkFineConfig,
+    BarkModel,
+    BarkSemanticConfig,
+    EncodecConfig,
+    GenerationConfig,
+)
+from transformers.models.bark.generation_configuration_bark import (
+    BarkCoarseGenerationConfig,
+    BarkFineGenerationConfig,
+    BarkGenerationConfig,
+    BarkSemanticGenerationConfig,
+)
+
+from bark_vocos.fast_bark import FAST_BARK_MODES, FastBarkStages
+
+__all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
+
+STAGES = ("semantic", "coarse", "fine", "decode")
+RANDOM_WEIGHTS_NOTE = "random weights: timings and token agreement only, the audio is noise, not speech"
+
+# suno/bark-small: three 12-layer, 12-head, 768-wide transformers (vocabularies from Bark's model_args)
+BARK_SMALL = {"hidden_size": 768, "num_layers": 12, "num_heads": 12}
+QUICK = {"hidden_size": 32, "num_layers": 2, "num_heads": 2}
+# shorter windows than Bark's (same code paths: sliding coarse windows, several fine windows) for smoke runs
+SMALL_WINDOWS = {
+    "semantic_config": {"max_input_semantic_length": 64},
+    "coarse_acoustics_config": {"max_coarse_input_length": 32, "max_coarse_history": 60, "sliding_window_len": 10},
+    "fine_acoustics_config": {"max_fine_input_length": 64, "max_fine_history_length": 32},
+}
+
+
+def random_bark_model(
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    seed: int = 0,
+    initializer_range: float = 0.02,
+    generation: dict[str, dict[str, Any]] | None = None,
+) -> BarkModel:
+    """A `BarkModel` with Bark's vocabularies and block size, the given transformer size and random weights.
+
+    Args:
+        hidden_size, num_layers, num_heads: size of each of the three transformers (bark-small: 768, 12, 12).
+        seed: torch seed for the weights.
+        initializer_range: std of the random weights.
+        generation: per-stage overrides of Bark's default generation config (e.g. `SMALL_WINDOWS`).
+    Returns:
+        The model in eval mode (codec: default 24 kHz EnCodec shape, shrunk for hidden sizes below 128).
+    """
+    torch.manual_seed(seed)
+    common = {
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+        "num_heads": num_heads,
+        "block_size": 1024,
+        "bias": False,
+        "initializer_range": initializer_range,
+    }
+    codec = EncodecConfig() if hidden_size >= 128 else EncodecConfig(hidden_size=16, num_filters=4, codebook_dim=16)
+    config = BarkConfig(
+        semantic_config=BarkSemanticConfig(input_vocab_size=129_600, output_vocab_size=10_048, **common).to_dict(),
+        coarse_acoustics_config=BarkCoarseConfig(input_vocab_size=12_096, output_vocab_size=12_096, **common).to_dict(),
+        fine_acoustics_config=BarkFineConfig(
+            input_vocab_size=1056, output_vocab_size=1056, n_codes_total=8, n_codes_given=1, **common
+        ).to_dict(),
+        codec_config=codec.to_dict(),
+    )
+    model = BarkModel(config).eval()
+    # as stored in a checkpoint's generation_config.json: the stage configs are plain dicts
+    model.generation_config = GenerationConfig.from_dict(BarkGenerationConfig(**(generation or {})).to_dict())
+    return model
+
+
+class _StageTimer:
+    """Times (and keeps the outputs of) the stage methods an object calls, by wrapping them on the instance."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.outputs: dict[str, Any] = {}
+        self.wrapped: list[tuple[Any, str]] = []
+
+    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+        function: Callable = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            output = function(*args, **kwargs)
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            self.outputs[stage] = output
+            return output
+
+        object.__setattr__(owner, attribute, timed)
+        self.wrapped.append((owner, attribute))
+
+    def unwrap(self) -> None:
+        """Remove the wrappers (the class methods show through again)."""
+        for owner, attribute in self.wrapped:
+            owner.__dict__.pop(attribute)
+        self.wrapped = []
+
+    def report(self) -> dict[str, float]:
+        times = {stage: round(self.seconds.get(stage, 0.0), 3) for stage in STAGES}
+        times["total"] = round(sum(self.seconds.values()), 3)
+        return times
+
+
+def _codes(output: Any) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fraction of identical tokens (0 when the shapes differ)."""
+    return float((a == b).float().mean()) if a.shape == b.shape else 0.0
+
+
+def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, _StageTimer]:
+    """transformers' `BarkModel.generate` (EnCodec decode included), timed per stage."""
+    timer = _StageTimer()
+    timer.wrap(model.semantic, "generate", "semantic")
+    timer.wrap(model.coarse_acoustics, "generate", "coarse")
+    timer.wrap(model.fine_acoustics, "generate", "fine")
+    timer.wrap(model, "codec_decode", "decode")
+    try:
+        with torch.no_grad():
+            model.generate(input_ids, return_output_lengths=True, **kwargs)
+    finally:
+        timer.unwrap()
+    return timer.report(), timer
+
+
+def _ours(model: BarkModel, stages: FastBarkStages, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, _StageTimer]:
+    """`FastBarkStages.generate` then the same EnCodec decode, timed per stage."""
+    timer = _StageTimer()
+    timer.wrap(stages.semantic, "generate", "semantic")
+    timer.wrap(stages.coarse_acoustics, "generate", "coarse")
+    timer.wrap(stages.fine_acoustics, "generate", "fine")
+    try:
+        codes, lengths = stages.generate(input_ids, return_output_lengths=True, **kwargs)
+    finally:
+        timer.unwrap()
+    start = time.perf_counter()
+    with torch.no_grad():
+        audio = model.codec_decode(codes, lengths)
+    timer.seconds["decode"] = time.perf_counter() - start
+    timer.outputs["decode"] = audio
+    return timer.report(), timer
+
+
+def _ratios(reference: dict, ours: dict) -> dict[str, float]:
+    return {key: round(reference[key] / ours[key], 2) for key in reference if ours.get(key, 0) > 0}
+
+
+def _stage_agreement(model: BarkModel, stages: FastBarkStages, exact: _StageTimer) -> dict[str, float]:
+    """Per-stage token agreement of `stages` with fp32 reference outputs, each stage fed the reference's input."""
+    config = model.generation_config
+    semantic_config = BarkSemanticGenerationConfig(**config.semantic_config)
+    coarse_config = BarkCoarseGenerationConfig(**config.coarse_acoustics_config)
+    fine_config = BarkFineGenerationConfig(**config.fine_acoustics_config)
+    semantic = exact.outputs["semantic"]
+    coarse = _codes(exact.outputs["coarse"])
+    coarse_again = stages.coarse_acoustics.generate(
+        semantic.clone(),
+        semantic_generation_config=semantic_config,
+        coarse_generation_config=coarse_config,
+        codebook_size=config.codebook_size,
+    )
+    fine_again = stages.fine_acoustics.generate(
+        coarse.clone(),
+        semantic_generation_config=semantic_config,
+        coarse_generation_config=coarse_config,
+        fine_generation_config=fine_config,
+        codebook_size=config.codebook_size,
+    )
+    return {
+        "coarse_given_reference_semantic": _agreement(coarse_again, coarse),
+        "fine_given_reference_coarse": _agreement(fine_again, exact.outputs["fine"]),
+    }
+
+
+def _long_form(model: BarkModel, mode: str, sentences: int, tokens: int, seed: int) -> dict[str, float | int | str]:
+    """Seconds for `sentences` texts one after another vs batched together through `FastBarkStages`."""
+    stages = FastBarkStages(model, mode=mode)
+    text_length = BarkSemanticGenerationConfig(**model.generation_config.semantic_config).max_input_semantic_length
+    generator = torch.Generator().manual_seed(seed + 1)
+    input_ids = torch.randint(0, 20_000, (sentences, text_length), generator=generator)
+    attention_mask = torch.zeros(sentences, text_length, dtype=torch.long)
+    for row in range(sentences):
+        attention_mask[row, : 12 + 5 * row] = 1  # sentences of different lengths, padded like the processor does
+    kwargs = {"semantic_max_new_tokens": tokens, "semantic_min_new_tokens": tokens}
+    start = time.perf_counter()
+    one_by_one = [
+        stages.generate(input_ids[row : row + 1], attention_mask=attention_mask[row : row + 1], **kwargs)
+        for row in range(sentences)
+    ]
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    batched_codes = stages.generate(input_ids, attention_mask=attention_mask, **kwargs)
+    batched = time.perf_counter() - start
+    same = all(torch.equal(codes[0], batched_codes[row]) for row, codes in enumerate(one_by_one))
+    return {
+        "mode": mode,
+        "sentences": sentences,
+        "semantic_tokens_each": tokens,
+        "one_after_another_s": round(sequential, 3),
+        "batched_s": round(batched, 3),
+        "speedup": round(sequential / batched, 2),
+        "batched_codes_equal_one_by_one": same,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `bark-vocos bench pipeline`."""
+    parser.add_argument("--semantic-tokens", type=int, default=250, help="semantic tokens generated (forced length)")
+    parser.add_argument(
+        "--modes", nargs="+", choices=FAST_BARK_MODES, default=list(FAST_BARK_MODES), help="our modes to time"
+    )
+    parser.add_argument("--long-form-sentences", type=int, default=4, help="sentences in the batching test (0: skip)")
+    parser.add_argument("--long-form-tokens", type=int, default=100, help="semantic tokens per long-form sentence")
+    parser.add_argument("--long-form-mode", choices=FAST_BARK_MODES, default="exact", help="mode of the batching test")
+    parser.add_argument("--quick", action="store_true", help="tiny random model: a smoke run of the code path")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's); 1 is steadiest on a busy machine"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the random model, time reference and ours, print ratios, optionally write JSON."""
+    for name in ("semantic_tokens", "long_form_tokens"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.long_form_sentences < 0:
+        raise ValueError(f"--long-form-sentences must be >= 0, got {args.long_form_sentences}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    size = QUICK if args.quick else BARK_SMALL
+    print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
+    print(f"model: 3 x {size} (bark-small shape), torch threads: {torch.get_num_threads()}")
+    model = random_bark_model(**size, seed=args.seed, generation=SMALL_WINDOWS if args.quick else None)
+    text_length = BarkSemanticGenerationConfig(**model.generation_config.semantic_config).max_input_semantic_length
+    generator = torch.Generator().manual_seed(args.seed)
+    input_ids = torch.randint(0, 20_000, (1, text_length), generator=generator)
+    attention_mask = torch.zeros(1, text_length, dtype=torch.long)
+    attention_mask[:, :40] = 1
+    kwargs = {
+        "attention_mask": attention_mask,
+        "semantic_max_new_tokens": args.semantic_tokens,
+        "semantic_min_new_tokens": args.semantic_tokens,  # early stop off: same length for both
+    }
+    _warm_up(model)
+
+    results: dict[str, Any] = {
+        "note": RANDOM_WEIGHTS_NOTE,
+        "model": size,
+        "semantic_tokens": args.semantic_tokens,
+        "torch_threads": torch.get_num_threads(),
+    }
+    reference, reference_timer = _reference(model, input_ids, dict(kwargs))
+    results["reference_s"] = reference
+    print(f"reference (transformers BarkModel.generate + EnCodec): {reference}")
+    for mode in args.modes:
+        stages = FastBarkStages(model, mode=mode)
+        times, timer = _ours(model, stages, input_ids, dict(kwargs))
+        ratios = _ratios(reference, times)
+        entry: dict[str, Any] = {"seconds": times, "speedup": ratios}
+        reference_codes = reference_timer.outputs["fine"]
+        entry["identical_tokens_vs_reference"] = {
+            "semantic": _agreement(timer.outputs["semantic"], reference_timer.outputs["semantic"]),
+            "coarse": _agreement(_codes(timer.outputs["coarse"]), _codes(reference_timer.outputs["coarse"])),
+            "fine": _agreement(timer.outputs["fine"], reference_codes),
+        }
+        if mode == "fast":
+            entry["stage_agreement_vs_fp32"] = _stage_agreement(model, stages, reference_timer)
+            entry["audio_note"] = (
+                "audio difference not measured: a random EnCodec's codebooks are zeros (every code decodes to the"
+                " same audio) and the Vocos model layer is not on main yet"
+            )
+        results[mode] = entry
+        print(f"{mode}: seconds {times}")
+        print(f"{mode}: speedup vs reference {ratios}")
+        print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
+        if "stage_agreement_vs_fp32" in entry:
+            print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
+            print(f"{mode}: {entry['audio_note']}")
+    if args.long_form_sentences:
+        long_form = _long_form(model, args.long_form_mode, args.long_form_sentences, args.long_form_tokens, args.seed)
+        results["long_form"] = long_form
+        print(f"long-form batching: {long_form}")
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _warm_up(model: BarkModel) -> None:
+    """One short forward of each sub-model so one-off kernel set-up is not charged to whichever runs first."""
+    with torch.no_grad():
+        ids = torch.zeros(1, 8, dtype=torch.long)
+        model.semantic(input_ids=ids, use_cache=False)
+        model.coarse_acoustics(input_ids=ids, use_cache=False)
+        model.fine_acoustics(2, input_ids=torch.zeros(1, 8, 8, dtype=torch.long))

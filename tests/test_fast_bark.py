@@ -1,0 +1,208 @@
+"""FastBarkStages against transformers' Bark stages on a tiny random model saved to and loaded from disk."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from transformers import BarkModel
+from transformers.models.bark.generation_configuration_bark import (
+    BarkCoarseGenerationConfig,
+    BarkFineGenerationConfig,
+    BarkSemanticGenerationConfig,
+)
+
+from bark_vocos.fast_bark import FastBarkStages
+from pipelines.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from pipelines.cli import main
+
+
+@pytest.fixture(scope="module")
+def bark(tmp_path_factory) -> BarkModel:
+    path = tmp_path_factory.mktemp("tiny-bark")
+    # Bark's windows shrunk (64 text tokens, 10-token coarse windows over a 60-token history, 64-frame fine
+    # windows) so that every code path, sliding windows included, runs in a few seconds
+    model = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
+    model.save_pretrained(path)
+    return BarkModel.from_pretrained(path).eval()
+
+
+@pytest.fixture(scope="module")
+def configs(bark):
+    generation = bark.generation_config
+    return {
+        "semantic_generation_config": BarkSemanticGenerationConfig(**generation.semantic_config),
+        "coarse_generation_config": BarkCoarseGenerationConfig(**generation.coarse_acoustics_config),
+        "fine_generation_config": BarkFineGenerationConfig(**generation.fine_acoustics_config),
+    }
+
+
+@pytest.fixture(scope="module")
+def history_prompt():
+    generator = torch.Generator().manual_seed(3)
+    return {
+        "semantic_prompt": torch.randint(0, 10_000, (300,), generator=generator),
+        "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
+        "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
+    }
+
+
+def _text(batch: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(0, 20_000, (batch, 64), generator=generator)
+    attention_mask = torch.zeros(batch, 64, dtype=torch.long)
+    for row in range(batch):
+        attention_mask[row, : 30 + 20 * row] = 1
+    return input_ids, attention_mask
+
+
+def _semantic_tokens(batch: int, length: int, seed: int = 2) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, 10_000, (batch, length), generator=generator)
+    tokens[1:, length - 15 :] = 10_000  # EOS then padding, as the semantic stage returns a finished row
+    return tokens
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_new_tokens": 24, "min_new_tokens": 24},
+        {"max_new_tokens": 16},
+        {"max_new_tokens": 16, "min_eos_p": 0.05},
+    ],
+)
+def test_semantic_greedy_matches_transformers(bark, configs, options):
+    input_ids, attention_mask = _text(2)
+    config = configs["semantic_generation_config"]
+    expected = bark.semantic.generate(
+        input_ids, semantic_generation_config=config, attention_mask=attention_mask, **options
+    )
+    fast = FastBarkStages(bark)
+    got = fast.semantic.generate(input_ids, semantic_generation_config=config, attention_mask=attention_mask, **options)
+    assert got.shape == expected.shape
+    assert torch.equal(got, expected)
+    if "min_new_tokens" in options:
+        assert got.shape == (2, 24)
+
+
+def test_coarse_greedy_matches_transformers_across_shifting_windows(bark, configs):
+    # 30 semantic tokens -> 90 coarse tokens: 9 windows of 10, from the 7th on past the 60-token history
+    semantic = _semantic_tokens(2, 30)
+    kwargs = {key: configs[key] for key in ("semantic_generation_config", "coarse_generation_config")}
+    expected, expected_lengths = bark.coarse_acoustics.generate(semantic.clone(), return_output_lengths=True, **kwargs)
+    got, lengths = FastBarkStages(bark).coarse_acoustics.generate(
+        semantic.clone(), return_output_lengths=True, **kwargs
+    )
+    assert got.shape == expected.shape == (2, 90)
+    assert torch.equal(got, expected)
+    assert torch.equal(lengths, expected_lengths)
+    assert lengths.tolist() == [90, 44]
+
+
+def test_fine_matches_transformers_with_history_and_four_windows(bark, configs, history_prompt):
+    generator = torch.Generator().manual_seed(4)
+    coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
+    expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    assert got.shape == expected.shape == (2, 8, 100)
+    assert torch.equal(got, expected)
+    assert int(got.min()) >= 0 and int(got.max()) < 1024
+
+
+def test_end_to_end_matches_transformers_stages_with_speaker_prompt(bark, configs, history_prompt):
+    input_ids, attention_mask = _text(2, seed=5)
+    semantic = bark.semantic.generate(
+        input_ids,
+        history_prompt=history_prompt,
+        attention_mask=attention_mask,
+        semantic_generation_config=configs["semantic_generation_config"],
+        max_new_tokens=20,
+        min_new_tokens=20,
+    )
+    coarse, lengths = bark.coarse_acoustics.generate(
+        semantic,
+        history_prompt=history_prompt,
+        return_output_lengths=True,
+        semantic_generation_config=configs["semantic_generation_config"],
+        coarse_generation_config=configs["coarse_generation_config"],
+    )
+    expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got, frames = FastBarkStages(bark).generate(
+        input_ids,
+        history_prompt=history_prompt,
+        attention_mask=attention_mask,
+        return_output_lengths=True,
+        semantic_max_new_tokens=20,
+        semantic_min_new_tokens=20,
+    )
+    assert torch.equal(got, expected)
+    assert torch.equal(frames, lengths // 2)
+
+
+def test_unsupported_option_runs_transformers_method(bark, configs):
+    input_ids, attention_mask = _text(1)
+    kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "attention_mask": attention_mask}
+    expected = bark.semantic.generate(input_ids, max_new_tokens=20, repetition_penalty=1.5, **kwargs)
+    plain = bark.semantic.generate(input_ids, max_new_tokens=20, **kwargs)
+    got = FastBarkStages(bark).semantic.generate(input_ids, max_new_tokens=20, repetition_penalty=1.5, **kwargs)
+    assert torch.equal(got, expected)
+    assert not torch.equal(expected, plain)  # the option did change the output, so it was honoured
+
+
+def test_sampling_is_seeded_and_in_range(bark):
+    input_ids, attention_mask = _text(1)
+    fast = FastBarkStages(bark)
+    kwargs = {"attention_mask": attention_mask, "semantic_max_new_tokens": 16, "semantic_min_new_tokens": 16}
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        runs.append(fast.generate(input_ids, do_sample=True, temperature=0.7, **kwargs))
+    assert torch.equal(runs[0], runs[1])
+    assert runs[0].shape == (1, 8, 24)
+    assert int(runs[0].min()) >= 0 and int(runs[0].max()) < 1024
+
+
+def test_fast_mode_quantises_a_copy_and_stays_deterministic(bark):
+    input_ids, attention_mask = _text(1)
+    kwargs = {"attention_mask": attention_mask, "semantic_max_new_tokens": 16, "semantic_min_new_tokens": 16}
+    fast = FastBarkStages(bark, mode="fast")
+    first = fast.generate(input_ids, **kwargs)
+    second = fast.generate(input_ids, **kwargs)
+    exact = FastBarkStages(bark).generate(input_ids, **kwargs)
+    assert torch.equal(first, second)
+    assert first.shape == exact.shape == (1, 8, 24)
+    assert int(first.min()) >= 0 and int(first.max()) < 1024
+    assert type(bark.semantic.layers[0].attn.att_proj) is nn.Linear  # the transformers model is untouched
+    assert type(fast.semantic.decoder.layers[0].attn.att_proj) is not nn.Linear
+
+
+def test_caller_mistakes_raise(bark, configs):
+    with pytest.raises(ValueError, match="'exact', 'fast'"):
+        FastBarkStages(bark, mode="turbo")
+    with pytest.raises(TypeError, match="BarkModel"):
+        FastBarkStages(bark.semantic)
+    with pytest.raises(ValueError, match="semantic_generation_config"):
+        FastBarkStages(bark).semantic.generate(torch.zeros(1, 64, dtype=torch.long))
+    with pytest.raises(ValueError, match="coarse_generation_config"):
+        FastBarkStages(bark).coarse_acoustics.generate(
+            torch.zeros(1, 10, dtype=torch.long), semantic_generation_config=configs["semantic_generation_config"]
+        )
+
+
+def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
+    assert main(argv + ["--long-form-tokens", "4", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert "random weights" in results["note"] and "random weights" in capsys.readouterr().out
+    assert results["exact"]["identical_tokens_vs_reference"] == {"semantic": 1.0, "coarse": 1.0, "fine": 1.0}
+    assert set(results["exact"]["speedup"]) == {"semantic", "coarse", "fine", "decode", "total"}
+    assert all(value > 0 for value in results["fast"]["speedup"].values())
+    assert 0.0 <= results["fast"]["stage_agreement_vs_fp32"]["fine_given_reference_coarse"] <= 1.0
+    assert results["long_form"]["batched_codes_equal_one_by_one"] is True
+    assert results["long_form"]["sentences"] == 2
+
+
+def test_bench_pipeline_rejects_bad_sizes(capsys):
+    assert main(["bench", "pipeline", "--quick", "--semantic-tokens", "0"]) == 1
+    assert "--semantic-tokens must be >= 1, got 0" in capsys.readouterr().err
