@@ -114,21 +114,18 @@ class VocosEncodecConvNeXtBlock(nn.Module):
         return torch.addcmul(residual, hidden_states, self.layer_scale_parameter)
 
     def depthwise_conv(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """`self.dwconv` on channels-last (B, T, H) -> (B, T, H), as kernel_size shifted multiply-adds.
+        """`self.dwconv` on channels-last (B, T, H) -> (B, T, H) contiguous, without copying to channels-first.
 
-        Written out because on CPU torch's depthwise `conv1d` (oneDNN) is an order of magnitude slower on these
-        shapes (about 40 ms vs 4 ms for 750 x 384 on 2 threads) and needs channels-first memory; the sums are
-        the same products added in the same order.
+        Viewed as a `(B, H, 1, T)` image, channels-last `(B, T, H)` memory is exactly torch's `channels_last`
+        format, which oneDNN's depthwise `conv2d` reads and writes directly: about 9x faster on CPU than the
+        channels-first `conv1d` plus the two transposed copies it needs (0.07 ms vs 0.6 ms for 750 x 384 on
+        2 threads). Same weights and sums; the output view is contiguous `(B, T, H)` again.
         """
         conv = self.dwconv
-        num_frames = hidden_states.shape[1]
-        padded = F.pad(hidden_states, (0, 0, conv.padding[0], conv.padding[0]))
-        weight = conv.weight[:, 0, :]  # (H, kernel_size)
-        output = torch.addcmul(conv.bias, padded[:, :num_frames], weight[:, 0])
-        for offset in range(1, conv.kernel_size[0]):
-            output.addcmul_(padded[:, offset : offset + num_frames], weight[:, offset])
-        return output
-
+        image = hidden_states.transpose(1, 2).unsqueeze(2)  # (B, H, 1, T), channels_last strides
+        weight = conv.weight.unsqueeze(2)  # (H, 1, 1, kernel_size)
+        output = F.conv2d(image, weight, conv.bias, padding=(0, conv.padding[0]), groups=conv.groups)
+        return output.squeeze(2).transpose(1, 2).contiguous()
 
 class VocosEncodecISTFTHead(nn.Module):
     """Linear projection to log-magnitude and phase, then an inverse STFT (always in float32).
