@@ -127,6 +127,7 @@ class VocosEncodecConvNeXtBlock(nn.Module):
         output = F.conv2d(image, weight, conv.bias, padding=(0, conv.padding[0]), groups=conv.groups)
         return output.squeeze(2).transpose(1, 2).contiguous()
 
+
 class VocosEncodecISTFTHead(nn.Module):
     """Linear projection to log-magnitude and phase, then an inverse STFT (always in float32).
 
