@@ -1,11 +1,11 @@
-"""Acceptance check of the metric pipeline on real audio: wide-band PESQ of the Vocos authors' DAPS resyntheses.
+"""`python -m pipelines.check_daps`: PESQ of the Vocos authors' DAPS resyntheses against the published table.
 
 Runs `bark-vocos compare` scoring mode (the same code path as the CLI) over
 `<root>/<bw>/{encodec,vocos}` against `<root>/gt` for 1.5/3/6/12 kbps, writes one report per bandwidth under
 `--out`, and prints each measured mean PESQ next to the published value (Vocos paper, Table 4). The published
 numbers are only printed and compared here; nothing is computed from them.
 
-    python scripts/check_daps_pesq.py --root ../shared/reference-audio/daps-resynthesis --out out/daps
+    python -m pipelines.check_daps --root ../shared/reference-audio/daps-resynthesis --out out/daps
 
 Exit code 0 when every cell lands within --tolerance (default 0.15) of the published value, 1 otherwise.
 """
