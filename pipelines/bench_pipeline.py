@@ -1,4 +1,4 @@
-"""`bark-vocos bench pipeline`: time transformers' Bark against `FastBarkStages`, per stage and end to end.
+"""`bark-vocos bench pipeline`: transformers' Bark + EnCodec against our stages + Vocos, per stage and end to end.
 
 Both run in the same process on the same bark-small-shaped model with RANDOM weights (nothing is downloaded;
 the audio is noise, never speech). The semantic length is forced (`min_new_tokens = max_new_tokens`) so both
@@ -32,6 +32,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
+from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.fast_bark import FAST_BARK_MODES, FastBarkStages
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
@@ -125,6 +126,31 @@ class _StageTimer:
         return times
 
 
+def random_vocoder(quick: bool, seed: int) -> VocosEncodecModel:
+    """A VocosEncodec with random weights (full size: the hf-audio/vocos-encodec-24khz shape) and a random codebook
+    table, so that different codes decode to different audio."""
+    torch.manual_seed(seed)
+    sizes = {"hidden_size": 32, "intermediate_size": 48, "num_layers": 1} if quick else {}
+    vocoder = VocosEncodecModel(VocosEncodecConfig(**sizes)).eval()
+    with torch.no_grad():
+        vocoder.codebook_weights.normal_(generator=torch.Generator().manual_seed(seed))
+    return vocoder
+
+
+def _vocos_audio(vocoder: VocosEncodecModel, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Fine codes `(B, 8, T)` with frame counts `(B,)` -> Vocos audio `(B, T * 320)`, padding zeroed."""
+    with torch.no_grad():
+        output = vocoder(codes=codes.transpose(0, 1), lengths=lengths)
+    return output.audio * output.attention_mask if output.attention_mask is not None else output.audio
+
+
+def _relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||a - b|| / ||a|| over the common length."""
+    length = min(a.shape[-1], b.shape[-1])
+    a, b = a[..., :length].float(), b[..., :length].float()
+    return float((a - b).norm() / a.norm().clamp_min(1e-12))
+
+
 def _codes(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
 
@@ -149,8 +175,10 @@ def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple
     return timer.report(), timer
 
 
-def _ours(model: BarkModel, stages: FastBarkStages, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, _StageTimer]:
-    """`FastBarkStages.generate` then the same EnCodec decode, timed per stage."""
+def _ours(
+    stages: FastBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
+) -> tuple[dict, _StageTimer]:
+    """Our pipeline: `FastBarkStages.generate`, then Vocos on the fine codes, timed per stage."""
     timer = _StageTimer()
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
@@ -160,10 +188,10 @@ def _ours(model: BarkModel, stages: FastBarkStages, input_ids: torch.Tensor, kwa
     finally:
         timer.unwrap()
     start = time.perf_counter()
-    with torch.no_grad():
-        audio = model.codec_decode(codes, lengths)
+    audio = _vocos_audio(vocoder, codes, lengths)
     timer.seconds["decode"] = time.perf_counter() - start
     timer.outputs["decode"] = audio
+    timer.outputs["lengths"] = lengths
     return timer.report(), timer
 
 
@@ -279,12 +307,13 @@ def run(args: argparse.Namespace) -> int:
         "semantic_tokens": args.semantic_tokens,
         "torch_threads": torch.get_num_threads(),
     }
+    vocoder = random_vocoder(args.quick, args.seed)
     reference, reference_timer = _reference(model, input_ids, dict(kwargs))
     results["reference_s"] = reference
     print(f"reference (transformers BarkModel.generate + EnCodec): {reference}")
     for mode in args.modes:
         stages = FastBarkStages(model, mode=mode)
-        times, timer = _ours(model, stages, input_ids, dict(kwargs))
+        times, timer = _ours(stages, vocoder, input_ids, dict(kwargs))
         ratios = _ratios(reference, times)
         entry: dict[str, Any] = {"seconds": times, "speedup": ratios}
         reference_codes = reference_timer.outputs["fine"]
@@ -295,9 +324,14 @@ def run(args: argparse.Namespace) -> int:
         }
         if mode == "fast":
             entry["stage_agreement_vs_fp32"] = _stage_agreement(model, stages, reference_timer)
-            entry["audio_note"] = (
-                "audio difference not measured: a random EnCodec's codebooks are zeros (every code decodes to the"
-                " same audio) and the Vocos model layer is not on main yet"
+            # Vocos runs in float32 in every mode, so the same codes give the same audio; what differs is the codes.
+            fp32_audio = _vocos_audio(
+                vocoder,
+                reference_codes,
+                timer.outputs["lengths"].new_tensor([reference_codes.shape[-1]] * reference_codes.shape[0]),
+            )
+            entry["vocos_audio_relative_difference_vs_fp32_codes"] = _relative_difference(
+                fp32_audio, timer.outputs["decode"]
             )
         results[mode] = entry
         print(f"{mode}: seconds {times}")
@@ -305,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
         if "stage_agreement_vs_fp32" in entry:
             print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
-            print(f"{mode}: {entry['audio_note']}")
+            difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]
+            print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
     if args.long_form_sentences:
         long_form = _long_form(model, args.long_form_mode, args.long_form_sentences, args.long_form_tokens, args.seed)
         results["long_form"] = long_form

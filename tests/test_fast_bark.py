@@ -199,6 +199,9 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
     assert set(results["exact"]["speedup"]) == {"semantic", "coarse", "fine", "decode", "total"}
     assert all(value > 0 for value in results["fast"]["speedup"].values())
     assert 0.0 <= results["fast"]["stage_agreement_vs_fp32"]["fine_given_reference_coarse"] <= 1.0
+    # fast-mode codes that differ from fp32 give different Vocos audio; identical codes would give exactly 0
+    tokens_all_equal = results["fast"]["identical_tokens_vs_reference"]["fine"] == 1.0
+    assert (results["fast"]["vocos_audio_relative_difference_vs_fp32_codes"] == 0.0) == tokens_all_equal
     assert results["long_form"]["batched_codes_equal_one_by_one"] is True
     assert results["long_form"]["sentences"] == 2
 
