@@ -15,8 +15,11 @@ replaces what is slow on CPU:
   window is the previous one plus the tokens just generated, so only the last token is fed again.
 
 Modes:
-- `"exact"` (default): fp32, same algorithm; with greedy decoding the codes equal transformers' (up to float
-  rounding in a different but equivalent order of operations, which can only matter on exact logit ties).
+- `"exact"` (default): fp32, same algorithm. Greedy codes equal transformers'; sampled codes equal transformers'
+  for the same torch seed: the generation config is resolved as `generate` resolves it (unset settings from
+  transformers' defaults, e.g. `top_k=50`), the logits processors run in transformers' order and the global RNG
+  is consumed by the same `torch.multinomial` calls. (Attention is computed in a different but equivalent order
+  of float operations; that could only flip an exact logit tie or a draw falling within rounding of a boundary.)
 - `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) are replaced by int8
   dynamically quantised copies (`torch.ao.quantization.quantize_dynamic`); the original model is not modified.
   Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
@@ -27,7 +30,6 @@ Generation options this module does not speed up (beam search, repetition penalt
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -74,17 +76,35 @@ _INACTIVE_SETTINGS: dict[str, tuple[Any, ...]] = {
     "output_attentions": (None, False),
     "output_hidden_states": (None, False),
     "watermarking_config": (None,),
+    "guidance_scale": (None, 1.0),
+    "remove_invalid_values": (None, False),
+    "num_return_sequences": (None, 1),
+    "max_time": (None,),
+    "stop_strings": (None,),
 }
 
 
-def _decode_config(config: Any, kwargs: dict[str, Any]) -> Any | None:
-    """The generation config updated with `kwargs`, or None when the fast loop cannot honour them exactly."""
-    options = {key: value for key, value in kwargs.items() if value is not None}
+def _decode_config(model: BarkSemanticModel | BarkCoarseModel, config: Any, kwargs: dict[str, Any]) -> Any | None:
+    """The generation config `model.generate` would run with, or None when the fast loop cannot honour it exactly.
+
+    transformers' `GenerationMixin.generate` does not use the stage config as given: settings left unset (None) are
+    taken from the sub-model's own `generation_config` and then from transformers' global defaults (for example
+    `top_k=50`, which Bark's stage configs do not set, so transformers samples Bark's semantic and coarse tokens
+    from the 50 most likely ones), and keyword arguments (None values included) override the result. The same
+    resolution (`_prepare_generation_config`, the method `generate` calls) is used here so that the sampling
+    distribution is the one transformers samples from.
+
+    Args:
+        model: the transformers sub-model whose `generate` this replaces.
+        config: the stage generation config passed to the stage's `generate`.
+        kwargs: generation keyword arguments passed to the stage's `generate`.
+    Returns:
+        The resolved config, or None (then the caller runs transformers' method).
+    """
+    options = {key: value for key, value in kwargs.items() if key in _DECODE_OPTIONS or value is not None}
     if set(options) - _DECODE_OPTIONS:
         return None
-    merged = copy.deepcopy(config)
-    for key, value in options.items():
-        setattr(merged, key, value)
+    merged, _ = model._prepare_generation_config(config, **options)
     for name, inactive in _INACTIVE_SETTINGS.items():
         if getattr(merged, name, None) not in inactive:
             return None
@@ -276,8 +296,9 @@ class FastSemanticStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         options = dict(kwargs)
         min_eos_p = options.pop("min_eos_p", semantic_generation_config.min_eos_p)
-        config = _decode_config(semantic_generation_config, options)
-        if config is None:
+        config = _decode_config(self.model, semantic_generation_config, options)
+        # without max_new_tokens transformers derives the length from max_length: leave that case to it
+        if config is None or config.max_new_tokens is None:
             return self.model.generate(
                 input_ids,
                 semantic_generation_config=semantic_generation_config,
@@ -384,7 +405,7 @@ class FastCoarseStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         if coarse_generation_config is None:
             raise ValueError("`coarse_generation_config` has to be provided")
-        config = _decode_config(coarse_generation_config, kwargs)
+        config = _decode_config(self.model, coarse_generation_config, kwargs)
         # an EOS or pad token would make transformers stop early or mask the window: leave those cases to it
         if config is None or config.eos_token_id is not None or config.pad_token_id is not None:
             return self.model.generate(
@@ -570,8 +591,8 @@ class FastBarkStages:
 
     Args:
         bark_model: a loaded transformers `BarkModel`; its modules and weights are reused, never modified.
-        mode: `"exact"` (fp32, same codes as transformers with greedy decoding) or `"fast"` (int8 dynamic
-            quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
+        mode: `"exact"` (fp32, same codes as transformers, greedy or sampled with the same seed) or `"fast"`
+            (int8 dynamic quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
     """
 
     def __init__(self, bark_model: BarkModel, mode: str = "exact"):
