@@ -50,6 +50,7 @@ FAST_BARK_MODES = ("exact", "fast")
 
 # Generation options the fast decode loop implements itself; any other option goes to transformers unchanged.
 _DECODE_OPTIONS = {"max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p"}
+# (`streamer` is honoured too: it gets the prompt, each new token and `end()`, as from `generate`)
 
 # Generation-config settings that add logits processors or outputs the fast loop does not implement, with the
 # value (or values) for which they are inactive.
@@ -287,8 +288,8 @@ class FastSemanticStage:
             semantic_generation_config: the semantic generation config (required).
             history_prompt: optional speaker prompt with `semantic_prompt` `(N,)`.
             attention_mask: optional `(B, S)` mask; masked text positions become the text pad token.
-            **kwargs: `min_eos_p` and generation options (`max_new_tokens`, `min_new_tokens`, `do_sample`,
-                `temperature`, `top_k`, `top_p`); anything else runs transformers' method.
+            **kwargs: `min_eos_p`, `streamer` and generation options (`max_new_tokens`, `min_new_tokens`,
+                `do_sample`, `temperature`, `top_k`, `top_p`); anything else runs transformers' method.
         Returns:
             `(B, N)` semantic tokens (EOS and padding after it included, as transformers returns them).
         """
@@ -296,6 +297,7 @@ class FastSemanticStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         options = dict(kwargs)
         min_eos_p = options.pop("min_eos_p", semantic_generation_config.min_eos_p)
+        streamer = options.pop("streamer", None)
         config = _decode_config(self.model, semantic_generation_config, options)
         # without max_new_tokens transformers derives the length from max_length: leave that case to it
         if config is None or config.max_new_tokens is None:
@@ -336,6 +338,8 @@ class FastSemanticStage:
         warpers = _sampling_warpers(config)
 
         max_new = config.max_new_tokens
+        if streamer is not None:  # the placeholder ids transformers' generate is given (and streams) as the prompt
+            streamer.put(torch.ones(batch, inputs_embeds.shape[1], dtype=torch.int))
         self.decoder.allocate(batch, inputs_embeds.shape[1] + max_new)
         logits = self.decoder.forward(inputs_embeds, 0)
         position = inputs_embeds.shape[1]
@@ -357,6 +361,8 @@ class FastSemanticStage:
             if pad is not None:
                 token = torch.where(unfinished, token, torch.full_like(token, pad))
             tokens.append(token)
+            if streamer is not None:
+                streamer.put(token.cpu())
             if eos_ids:
                 unfinished &= ~torch.isin(token, torch.tensor(eos_ids, device=device))
                 if not bool(unfinished.any()):
@@ -364,6 +370,8 @@ class FastSemanticStage:
             if step + 1 < max_new:
                 logits = self.decoder.forward(embed(token[:, None]), position)
                 position += 1
+        if streamer is not None:
+            streamer.end()
         return torch.stack(tokens, dim=1)
 
 
@@ -395,8 +403,8 @@ class FastCoarseStage:
             codebook_size: entries per codebook (1024).
             history_prompt: optional speaker prompt with `semantic_prompt` and `coarse_prompt` `(2, M)`.
             return_output_lengths: also return the number of valid coarse tokens per sample.
-            **kwargs: generation options (`do_sample`, `temperature`, `top_k`, `top_p`); anything else runs
-                transformers' method.
+            **kwargs: `streamer` and generation options (`do_sample`, `temperature`, `top_k`, `top_p`); anything
+                else runs transformers' method.
         Returns:
             `(B, M)` coarse tokens (two codebooks interleaved, offset by the semantic vocabulary), and with
             `return_output_lengths` also `(B,)` int lengths.
@@ -405,7 +413,9 @@ class FastCoarseStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         if coarse_generation_config is None:
             raise ValueError("`coarse_generation_config` has to be provided")
-        config = _decode_config(self.model, coarse_generation_config, kwargs)
+        options = dict(kwargs)
+        streamer = options.pop("streamer", None)
+        config = _decode_config(self.model, coarse_generation_config, options)
         # an EOS or pad token would make transformers stop early or mask the window: leave those cases to it
         if config is None or config.eos_token_id is not None or config.pad_token_id is not None:
             return self.model.generate(
@@ -466,14 +476,20 @@ class FastCoarseStage:
             )
             window_input = torch.hstack([window_input, infer, coarse[:, -max_history:].to(window_input.dtype)])
             new_tokens = min(window, max_generated - generated)
+            if streamer is not None:
+                streamer.put(window_input.cpu())
             logits = self.decoder.feed_ids(window_input.long())
             tokens = []
             for step in range(new_tokens):
                 scores = logits.masked_fill(not_first if step % 2 == 0 else not_second, -float("inf"))
                 token = _choose(scores, config, warpers)
                 tokens.append(token)
+                if streamer is not None:
+                    streamer.put(token.cpu())
                 if step + 1 < new_tokens:
                     logits = self.decoder.feed_token(token)
+            if streamer is not None:
+                streamer.end()
             coarse = torch.hstack([coarse, torch.stack(tokens, dim=1).to(coarse.dtype)])
             generated = coarse.shape[1] - history_len
         coarse_output = coarse[:, history_len:]

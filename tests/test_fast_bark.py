@@ -227,6 +227,41 @@ def test_end_to_end_sampling_matches_bark_generate_for_a_seed(bark, history_prom
     assert torch.equal(rng, expected_rng)
 
 
+class _Recorder:
+    """A transformers streamer that records every `put` and `end`."""
+
+    def __init__(self):
+        self.calls: list = []
+
+    def put(self, value: torch.Tensor) -> None:
+        self.calls.append(value.tolist())
+
+    def end(self) -> None:
+        self.calls.append("end")
+
+
+def test_streamer_gets_what_transformers_gives_it(bark, configs, monkeypatch):
+    """The fast loops honour `streamer` (the pipeline's progress bars) instead of falling back to transformers."""
+    input_ids, attention_mask = _text(2)
+    semantic_kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "max_new_tokens": 12}
+    coarse_kwargs = {key: configs[key] for key in ("semantic_generation_config", "coarse_generation_config")}
+    semantic = _semantic_tokens(2, 10)
+    expected, got = _Recorder(), _Recorder()
+    bark.semantic.generate(input_ids, attention_mask=attention_mask, streamer=expected, **semantic_kwargs)
+    bark.coarse_acoustics.generate(semantic.clone(), streamer=expected, **coarse_kwargs)
+    fast = FastBarkStages(bark)
+
+    def fallback(*args, **kwargs):
+        raise AssertionError("the fast loop fell back to transformers' generate")
+
+    monkeypatch.setattr(bark.semantic, "generate", fallback)
+    monkeypatch.setattr(bark.coarse_acoustics, "generate", fallback)
+    fast.semantic.generate(input_ids, attention_mask=attention_mask, streamer=got, **semantic_kwargs)
+    fast.coarse_acoustics.generate(semantic.clone(), streamer=got, **coarse_kwargs)
+    assert got.calls == expected.calls
+    assert expected.calls.count("end") == 1 + 3  # one semantic generation, three 10-token coarse windows
+
+
 def test_unsupported_option_runs_transformers_method(bark, configs):
     input_ids, attention_mask = _text(1)
     kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "attention_mask": attention_mask}
