@@ -15,8 +15,11 @@ replaces what is slow on CPU:
   window is the previous one plus the tokens just generated, so only the last token is fed again.
 
 Modes:
-- `"exact"` (default): fp32, same algorithm; with greedy decoding the codes equal transformers' (up to float
-  rounding in a different but equivalent order of operations, which can only matter on exact logit ties).
+- `"exact"` (default): fp32, same algorithm. Greedy codes equal transformers'; sampled codes equal transformers'
+  for the same torch seed: the generation config is resolved as `generate` resolves it (unset settings from
+  transformers' defaults, e.g. `top_k=50`), the logits processors run in transformers' order and the global RNG
+  is consumed by the same `torch.multinomial` calls. (Attention is computed in a different but equivalent order
+  of float operations; that could only flip an exact logit tie or a draw falling within rounding of a boundary.)
 - `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) are replaced by int8
   dynamically quantised copies (`torch.ao.quantization.quantize_dynamic`); the original model is not modified.
   Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
@@ -27,7 +30,6 @@ Generation options this module does not speed up (beam search, repetition penalt
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,7 @@ FAST_BARK_MODES = ("exact", "fast")
 
 # Generation options the fast decode loop implements itself; any other option goes to transformers unchanged.
 _DECODE_OPTIONS = {"max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p"}
+# (`streamer` is honoured too: it gets the prompt, each new token and `end()`, as from `generate`)
 
 # Generation-config settings that add logits processors or outputs the fast loop does not implement, with the
 # value (or values) for which they are inactive.
@@ -74,17 +77,35 @@ _INACTIVE_SETTINGS: dict[str, tuple[Any, ...]] = {
     "output_attentions": (None, False),
     "output_hidden_states": (None, False),
     "watermarking_config": (None,),
+    "guidance_scale": (None, 1.0),
+    "remove_invalid_values": (None, False),
+    "num_return_sequences": (None, 1),
+    "max_time": (None,),
+    "stop_strings": (None,),
 }
 
 
-def _decode_config(config: Any, kwargs: dict[str, Any]) -> Any | None:
-    """The generation config updated with `kwargs`, or None when the fast loop cannot honour them exactly."""
-    options = {key: value for key, value in kwargs.items() if value is not None}
+def _decode_config(model: BarkSemanticModel | BarkCoarseModel, config: Any, kwargs: dict[str, Any]) -> Any | None:
+    """The generation config `model.generate` would run with, or None when the fast loop cannot honour it exactly.
+
+    transformers' `GenerationMixin.generate` does not use the stage config as given: settings left unset (None) are
+    taken from the sub-model's own `generation_config` and then from transformers' global defaults (for example
+    `top_k=50`, which Bark's stage configs do not set, so transformers samples Bark's semantic and coarse tokens
+    from the 50 most likely ones), and keyword arguments (None values included) override the result. The same
+    resolution (`_prepare_generation_config`, the method `generate` calls) is used here so that the sampling
+    distribution is the one transformers samples from.
+
+    Args:
+        model: the transformers sub-model whose `generate` this replaces.
+        config: the stage generation config passed to the stage's `generate`.
+        kwargs: generation keyword arguments passed to the stage's `generate`.
+    Returns:
+        The resolved config, or None (then the caller runs transformers' method).
+    """
+    options = {key: value for key, value in kwargs.items() if key in _DECODE_OPTIONS or value is not None}
     if set(options) - _DECODE_OPTIONS:
         return None
-    merged = copy.deepcopy(config)
-    for key, value in options.items():
-        setattr(merged, key, value)
+    merged, _ = model._prepare_generation_config(config, **options)
     for name, inactive in _INACTIVE_SETTINGS.items():
         if getattr(merged, name, None) not in inactive:
             return None
@@ -267,8 +288,8 @@ class FastSemanticStage:
             semantic_generation_config: the semantic generation config (required).
             history_prompt: optional speaker prompt with `semantic_prompt` `(N,)`.
             attention_mask: optional `(B, S)` mask; masked text positions become the text pad token.
-            **kwargs: `min_eos_p` and generation options (`max_new_tokens`, `min_new_tokens`, `do_sample`,
-                `temperature`, `top_k`, `top_p`); anything else runs transformers' method.
+            **kwargs: `min_eos_p`, `streamer` and generation options (`max_new_tokens`, `min_new_tokens`,
+                `do_sample`, `temperature`, `top_k`, `top_p`); anything else runs transformers' method.
         Returns:
             `(B, N)` semantic tokens (EOS and padding after it included, as transformers returns them).
         """
@@ -276,8 +297,10 @@ class FastSemanticStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         options = dict(kwargs)
         min_eos_p = options.pop("min_eos_p", semantic_generation_config.min_eos_p)
-        config = _decode_config(semantic_generation_config, options)
-        if config is None:
+        streamer = options.pop("streamer", None)
+        config = _decode_config(self.model, semantic_generation_config, options)
+        # without max_new_tokens transformers derives the length from max_length: leave that case to it
+        if config is None or config.max_new_tokens is None:
             return self.model.generate(
                 input_ids,
                 semantic_generation_config=semantic_generation_config,
@@ -315,6 +338,8 @@ class FastSemanticStage:
         warpers = _sampling_warpers(config)
 
         max_new = config.max_new_tokens
+        if streamer is not None:  # the placeholder ids transformers' generate is given (and streams) as the prompt
+            streamer.put(torch.ones(batch, inputs_embeds.shape[1], dtype=torch.int))
         self.decoder.allocate(batch, inputs_embeds.shape[1] + max_new)
         logits = self.decoder.forward(inputs_embeds, 0)
         position = inputs_embeds.shape[1]
@@ -336,6 +361,8 @@ class FastSemanticStage:
             if pad is not None:
                 token = torch.where(unfinished, token, torch.full_like(token, pad))
             tokens.append(token)
+            if streamer is not None:
+                streamer.put(token.cpu())
             if eos_ids:
                 unfinished &= ~torch.isin(token, torch.tensor(eos_ids, device=device))
                 if not bool(unfinished.any()):
@@ -343,6 +370,8 @@ class FastSemanticStage:
             if step + 1 < max_new:
                 logits = self.decoder.forward(embed(token[:, None]), position)
                 position += 1
+        if streamer is not None:
+            streamer.end()
         return torch.stack(tokens, dim=1)
 
 
@@ -374,8 +403,8 @@ class FastCoarseStage:
             codebook_size: entries per codebook (1024).
             history_prompt: optional speaker prompt with `semantic_prompt` and `coarse_prompt` `(2, M)`.
             return_output_lengths: also return the number of valid coarse tokens per sample.
-            **kwargs: generation options (`do_sample`, `temperature`, `top_k`, `top_p`); anything else runs
-                transformers' method.
+            **kwargs: `streamer` and generation options (`do_sample`, `temperature`, `top_k`, `top_p`); anything
+                else runs transformers' method.
         Returns:
             `(B, M)` coarse tokens (two codebooks interleaved, offset by the semantic vocabulary), and with
             `return_output_lengths` also `(B,)` int lengths.
@@ -384,7 +413,9 @@ class FastCoarseStage:
             raise ValueError("`semantic_generation_config` has to be provided")
         if coarse_generation_config is None:
             raise ValueError("`coarse_generation_config` has to be provided")
-        config = _decode_config(coarse_generation_config, kwargs)
+        options = dict(kwargs)
+        streamer = options.pop("streamer", None)
+        config = _decode_config(self.model, coarse_generation_config, options)
         # an EOS or pad token would make transformers stop early or mask the window: leave those cases to it
         if config is None or config.eos_token_id is not None or config.pad_token_id is not None:
             return self.model.generate(
@@ -445,14 +476,20 @@ class FastCoarseStage:
             )
             window_input = torch.hstack([window_input, infer, coarse[:, -max_history:].to(window_input.dtype)])
             new_tokens = min(window, max_generated - generated)
+            if streamer is not None:
+                streamer.put(window_input.cpu())
             logits = self.decoder.feed_ids(window_input.long())
             tokens = []
             for step in range(new_tokens):
                 scores = logits.masked_fill(not_first if step % 2 == 0 else not_second, -float("inf"))
                 token = _choose(scores, config, warpers)
                 tokens.append(token)
+                if streamer is not None:
+                    streamer.put(token.cpu())
                 if step + 1 < new_tokens:
                     logits = self.decoder.feed_token(token)
+            if streamer is not None:
+                streamer.end()
             coarse = torch.hstack([coarse, torch.stack(tokens, dim=1).to(coarse.dtype)])
             generated = coarse.shape[1] - history_len
         coarse_output = coarse[:, history_len:]
@@ -570,8 +607,8 @@ class FastBarkStages:
 
     Args:
         bark_model: a loaded transformers `BarkModel`; its modules and weights are reused, never modified.
-        mode: `"exact"` (fp32, same codes as transformers with greedy decoding) or `"fast"` (int8 dynamic
-            quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
+        mode: `"exact"` (fp32, same codes as transformers, greedy or sampled with the same seed) or `"fast"`
+            (int8 dynamic quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
     """
 
     def __init__(self, bark_model: BarkModel, mode: str = "exact"):

@@ -12,6 +12,8 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
+    from .text_to_wav import ENGINES
+
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
     parser.add_argument("-o", "--output", help="output file, .wav or .flac")
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
@@ -25,6 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same audio on CPU")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    parser.add_argument(
+        "--engine",
+        default="exact",
+        choices=ENGINES,
+        help="how Bark's stages run: exact (default: faster, same codes as transformers), transformers (the "
+        "reference), fast (int8, CPU only, codes differ slightly)",
+    )
     parser.add_argument("--decoder", default="vocos", choices=["vocos", "encodec"], help="default: %(default)s")
     parser.add_argument(
         "--pause", type=float, default=0.2, help="seconds of silence between chunks (default: %(default)s)"
@@ -98,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         transformers_logging.disable_progress_bar()  # its "Loading weights" bars
     vocoder = args.vocoder if args.decoder == "vocos" else None
 
-    pipe = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype)
+    pipe = TextToWavPipeline.from_pretrained(
+        bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype, engine=args.engine
+    )
     output = pipe(
         text,
         voice_preset=args.voice,

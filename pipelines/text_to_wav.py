@@ -29,6 +29,7 @@ from bark_vocos.bark import (
     generate_bark_tokens,
     split_generation_kwargs,
 )
+from bark_vocos.fast_bark import FastBarkStages
 from bark_vocos.hub import explain_unavailable
 
 from .audio_io import write_audio
@@ -40,11 +41,21 @@ if TYPE_CHECKING:
 
     from bark_vocos import VocosEncodecModel
 
-__all__ = ["DECODERS", "TextToWavOutput", "TextToWavPipeline", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DECODERS",
+    "ENGINES",
+    "TextToWavOutput",
+    "TextToWavPipeline",
+    "bark_stages",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 SAMPLING_RATE = 24_000
 HOP_LENGTH = 320  # EnCodec 24 kHz: 75 frames/s, 320 samples per frame
 DECODERS = ("vocos", "encodec")
+# how Bark's three stages run: transformers' own sub-models (the reference), or FastBarkStages in one of its modes
+ENGINES = ("transformers", "exact", "fast")
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -75,6 +86,35 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device '{device}' asked for, but CUDA is not available here: use cpu or auto")
     return resolved
+
+
+def _check_engine(engine: str) -> str:
+    """`engine` if it is one of `ENGINES`.
+
+    Raises:
+        ValueError: Another value; the message lists the valid engines.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    return engine
+
+
+def bark_stages(bark: BarkModel, engine: str = "exact") -> BarkStages | FastBarkStages:
+    """The three Bark stages of `bark` run by `engine`.
+
+    Args:
+        bark: The loaded Bark model.
+        engine: `"transformers"`: the model's own sub-models (the reference); `"exact"`: `FastBarkStages` in exact
+            mode (same codes as transformers, greedy or sampled with the same seed, faster on CPU); `"fast"`:
+            `FastBarkStages` in fast mode (int8 dynamic quantisation of a copy of the linear layers, CPU only; codes
+            agree with fp32 only approximately).
+
+    Raises:
+        ValueError: An unknown engine, or `"fast"` with the model off the CPU.
+    """
+    if _check_engine(engine) == "transformers":
+        return BarkStages.from_bark(bark)
+    return FastBarkStages(bark, mode=engine)
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
@@ -168,8 +208,9 @@ class TextToWavPipeline:
         bark: The Bark model; its `codec_model` is used only with `decoder="encodec"`.
         processor: Bark's processor (tokenizer and voice presets).
         vocoder: The Vocos vocoder; `None` allows only `decoder="encodec"`.
-        stages: The three Bark stages; default: `BarkStages.from_bark(bark)`, the model's own sub-models. Any object
-            whose `semantic`, `coarse_acoustics` and `fine_acoustics` have the transformers `generate` signatures works.
+        stages: The three Bark stages; default: `bark_stages(bark, "exact")`. `BarkStages.from_bark(bark)` gives
+            the model's own sub-models; any object whose `semantic`, `coarse_acoustics` and `fine_acoustics` have
+            the transformers `generate` signatures works.
     """
 
     def __init__(
@@ -182,7 +223,7 @@ class TextToWavPipeline:
         self.bark = bark
         self.processor = processor
         self.vocoder = vocoder
-        self.stages = stages if stages is not None else BarkStages.from_bark(bark)
+        self.stages = stages if stages is not None else bark_stages(bark, "exact")
         self.generation_configs = BarkGenerationConfigs.from_bark(bark)
         self._progress_bar_config: dict[str, Any] = {}
 
@@ -194,6 +235,7 @@ class TextToWavPipeline:
         *,
         device: str | torch.device | None = "cpu",
         dtype: str | torch.dtype | None = None,
+        engine: str = "exact",
     ) -> TextToWavPipeline:
         """Load Bark (model + processor) and the vocoder from hub ids or local folders.
 
@@ -202,15 +244,19 @@ class TextToWavPipeline:
             vocoder: Vocos-EnCodec hub id or folder; `None` to decode with Bark's EnCodec only.
             device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
             dtype: `None` (float32), `"float16"`/`"fp16"`, `"bfloat16"`/`"bf16"`, or a torch dtype.
+            engine: How Bark's stages run (see `bark_stages`): `"exact"` (default), `"transformers"` or `"fast"`.
 
         Raises:
             ModelNotAvailableError: A hub id that cannot be loaded (offline or unknown); the message names the model.
-            ValueError: An unknown device or dtype.
+            ValueError: An unknown device, dtype or engine, or engine `"fast"` off the CPU.
         """
         from transformers import BarkModel, BarkProcessor
 
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
+        _check_engine(engine)
+        if engine == "fast" and device.type != "cpu":
+            raise ValueError(f"engine 'fast' (int8 dynamic quantisation) runs on CPU only, got device '{device}'")
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
             processor = BarkProcessor.from_pretrained(os.fspath(bark))
             bark_model = BarkModel.from_pretrained(os.fspath(bark), dtype=dtype)
@@ -222,14 +268,24 @@ class TextToWavPipeline:
             with explain_unavailable(vocoder, "Vocos vocoder", "--vocoder PATH or vocoder=PATH"):
                 vocoder_model = VocosEncodecModel.from_pretrained(os.fspath(vocoder))
             vocoder_model = vocoder_model.to(device=device, dtype=dtype).eval()
-        return cls(bark_model, processor, vocoder_model)
+        return cls(bark_model, processor, vocoder_model, stages=bark_stages(bark_model, engine))
 
     def set_progress_bar_config(self, **kwargs: Any) -> None:
         """Options for the per-stage tqdm bars (e.g. `disable=True`, `leave=False`, `file=sys.stdout`)."""
         self._progress_bar_config = dict(kwargs)
 
     def enable_cpu_offload(self, accelerator_id: int = 0) -> None:
-        """Keep Bark's sub-models on the CPU and move each to the accelerator only while it runs (needs accelerate)."""
+        """Keep Bark's sub-models on the CPU and move each to the accelerator only while it runs (needs accelerate).
+
+        Raises:
+            ValueError: The stages are `FastBarkStages` (engines "exact" and "fast"), which call the sub-models'
+                layers directly, past the offload hooks: use `engine="transformers"`.
+        """
+        if isinstance(self.stages, FastBarkStages):
+            raise ValueError(
+                f"cpu offload needs engine 'transformers', this pipeline runs engine {self.stages.mode!r}: "
+                "load it with engine='transformers'"
+            )
         self.bark.enable_cpu_offload(accelerator_id=accelerator_id)
         if self.vocoder is not None:
             self.vocoder.to(self.bark.device)

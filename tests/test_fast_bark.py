@@ -139,6 +139,129 @@ def test_end_to_end_matches_transformers_stages_with_speaker_prompt(bark, config
     assert torch.equal(frames, lengths // 2)
 
 
+def _seeded(seed: int, generate, *args, **kwargs):
+    """`generate(*args, **kwargs)` after `torch.manual_seed(seed)`; returns (output, the global RNG state after)."""
+    torch.manual_seed(seed)
+    output = generate(*args, **kwargs)
+    return output, torch.get_rng_state()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"temperature": 0.7},  # suno/bark's setting, with transformers' default top_k=50
+        {"temperature": 1.3, "top_k": 5},
+        {"top_p": 0.9},
+        {"temperature": 0.7, "min_eos_p": 0.01},
+    ],
+)
+def test_semantic_sampling_matches_transformers_for_a_seed(bark, configs, history_prompt, options):
+    input_ids, attention_mask = _text(2, seed=6)
+    kwargs = {
+        "semantic_generation_config": configs["semantic_generation_config"],
+        "history_prompt": history_prompt,
+        "attention_mask": attention_mask,
+        "max_new_tokens": 24,
+        "do_sample": True,
+        **options,
+    }
+    expected, expected_rng = _seeded(11, bark.semantic.generate, input_ids, **kwargs)
+    got, rng = _seeded(11, FastBarkStages(bark).semantic.generate, input_ids, **kwargs)
+    assert got.shape == expected.shape
+    assert torch.equal(got, expected)
+    assert torch.equal(rng, expected_rng)  # the global RNG was consumed identically
+    # the sampling did draw: another seed gives other tokens
+    other, _ = _seeded(12, FastBarkStages(bark).semantic.generate, input_ids, **kwargs)
+    assert not torch.equal(other, got)
+
+
+def test_coarse_sampling_matches_transformers_for_a_seed(bark, configs, history_prompt):
+    semantic = _semantic_tokens(2, 30, seed=7)
+    kwargs = {
+        "semantic_generation_config": configs["semantic_generation_config"],
+        "coarse_generation_config": configs["coarse_generation_config"],
+        "history_prompt": history_prompt,
+        "return_output_lengths": True,
+        "do_sample": True,
+        "temperature": 0.7,
+    }
+    (expected, expected_lengths), expected_rng = _seeded(13, bark.coarse_acoustics.generate, semantic.clone(), **kwargs)
+    (got, lengths), rng = _seeded(13, FastBarkStages(bark).coarse_acoustics.generate, semantic.clone(), **kwargs)
+    assert got.shape == expected.shape == (2, 90)
+    assert torch.equal(got, expected)
+    assert torch.equal(lengths, expected_lengths)
+    assert torch.equal(rng, expected_rng)
+
+
+def test_fine_sampling_matches_transformers_for_a_seed(bark, configs, history_prompt):
+    generator = torch.Generator().manual_seed(8)
+    coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
+    kwargs = {"history_prompt": history_prompt, "temperature": 0.5, **configs}  # suno/bark's fine temperature
+    expected, expected_rng = _seeded(14, bark.fine_acoustics.generate, coarse, **kwargs)
+    got, rng = _seeded(14, FastBarkStages(bark).fine_acoustics.generate, coarse, **kwargs)
+    greedy = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    assert not torch.equal(got, greedy)  # the sampling did draw
+    assert got.shape == expected.shape == (2, 8, 100)
+    assert torch.equal(got, expected)
+    assert torch.equal(rng, expected_rng)
+
+
+def test_end_to_end_sampling_matches_bark_generate_for_a_seed(bark, history_prompt, monkeypatch):
+    """Batch of two texts with an attention mask and a speaker prompt, sampled with suno/bark's settings."""
+    input_ids, attention_mask = _text(2, seed=9)
+    seen = {}
+
+    def spy(fine_output, output_lengths=None):
+        seen["fine"], seen["lengths"] = fine_output.clone(), output_lengths
+        return torch.zeros(fine_output.shape[0], 320)
+
+    monkeypatch.setattr(bark, "codec_decode", spy)
+    kwargs = {"history_prompt": history_prompt, "attention_mask": attention_mask, "return_output_lengths": True}
+    options = {"do_sample": True, "temperature": 0.7, "fine_temperature": 0.5}
+    options |= {"semantic_max_new_tokens": 24, "min_eos_p": 0.01}
+    _, expected_rng = _seeded(15, bark.generate, input_ids, **kwargs, **options)
+    (got, frames), rng = _seeded(15, FastBarkStages(bark).generate, input_ids, **kwargs, **options)
+    assert got.shape == seen["fine"].shape
+    assert torch.equal(got, seen["fine"])
+    assert torch.equal(frames, seen["lengths"])
+    assert torch.equal(rng, expected_rng)
+
+
+class _Recorder:
+    """A transformers streamer that records every `put` and `end`."""
+
+    def __init__(self):
+        self.calls: list = []
+
+    def put(self, value: torch.Tensor) -> None:
+        self.calls.append(value.tolist())
+
+    def end(self) -> None:
+        self.calls.append("end")
+
+
+def test_streamer_gets_what_transformers_gives_it(bark, configs, monkeypatch):
+    """The fast loops honour `streamer` (the pipeline's progress bars) instead of falling back to transformers."""
+    input_ids, attention_mask = _text(2)
+    semantic_kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "max_new_tokens": 12}
+    coarse_kwargs = {key: configs[key] for key in ("semantic_generation_config", "coarse_generation_config")}
+    semantic = _semantic_tokens(2, 10)
+    expected, got = _Recorder(), _Recorder()
+    bark.semantic.generate(input_ids, attention_mask=attention_mask, streamer=expected, **semantic_kwargs)
+    bark.coarse_acoustics.generate(semantic.clone(), streamer=expected, **coarse_kwargs)
+    fast = FastBarkStages(bark)
+
+    def fallback(*args, **kwargs):
+        raise AssertionError("the fast loop fell back to transformers' generate")
+
+    monkeypatch.setattr(bark.semantic, "generate", fallback)
+    monkeypatch.setattr(bark.coarse_acoustics, "generate", fallback)
+    fast.semantic.generate(input_ids, attention_mask=attention_mask, streamer=got, **semantic_kwargs)
+    fast.coarse_acoustics.generate(semantic.clone(), streamer=got, **coarse_kwargs)
+    assert got.calls == expected.calls
+    assert expected.calls.count("end") == 1 + 3  # one semantic generation, three 10-token coarse windows
+
+
 def test_unsupported_option_runs_transformers_method(bark, configs):
     input_ids, attention_mask = _text(1)
     kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "attention_mask": attention_mask}

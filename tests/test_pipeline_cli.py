@@ -39,6 +39,21 @@ def test_say_writes_a_deterministic_wav(tiny_bark_dir, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.wav", "in.txt", "voice.npz"]
 
 
+def test_say_engines_give_the_same_sampled_audio(tiny_bark_dir, tmp_path, capsys):
+    assert _say(tiny_bark_dir, tmp_path / "exact.wav") == 0  # the default engine
+    assert _say(tiny_bark_dir, tmp_path / "ref.wav", "--engine", "transformers") == 0
+    assert _say(tiny_bark_dir, tmp_path / "fast.wav", "--engine", "fast") == 0
+    exact, _ = sf.read(tmp_path / "exact.wav", dtype="float32")
+    reference, _ = sf.read(tmp_path / "ref.wav", dtype="float32")
+    fast, sr = sf.read(tmp_path / "fast.wav", dtype="float32")
+    assert exact.tobytes() == reference.tobytes()
+    assert sr == 24000 and fast.ndim == 1 and fast.shape[0] % 320 == 0 and fast.shape[0] > 0
+    with pytest.raises(SystemExit) as exit_info:
+        _say(tiny_bark_dir, tmp_path / "x.wav", "--engine", "turbo")
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'turbo'" in capsys.readouterr().err
+
+
 def test_list_voices(tiny_bark_dir, capsys):
     assert main(["say", "--list-voices", "--bark", str(tiny_bark_dir)]) == 0
     assert capsys.readouterr().out.split() == ["v2/en_speaker_0", "v2/en_speaker_1"]

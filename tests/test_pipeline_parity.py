@@ -1,10 +1,15 @@
-"""Parity: the pipeline's Bark stages give the fine codes (and EnCodec audio) of transformers' BarkModel.generate."""
+"""Parity: the pipeline's Bark stages give the fine codes (and EnCodec audio) of transformers' BarkModel.generate.
+
+The pipeline runs its default engine ("exact": FastBarkStages) and is compared with transformers' own
+`BarkModel.generate`, sampled (same seed) and greedy; the pipeline's stages must not fall back to transformers.
+"""
 
 import numpy as np
 import pytest
 import torch
 
 from bark_vocos.bark import BarkStages
+from bark_vocos.fast_bark import FastBarkStages
 from pipelines import TextToWavPipeline
 
 TEXT = "Hello, my dog is cute [laughs]"
@@ -12,7 +17,19 @@ TEXT = "Hello, my dog is cute [laughs]"
 
 @pytest.fixture(scope="module")
 def pipe(tiny_bark_dir):
-    return TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None)
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None)
+    assert isinstance(pipe.stages, FastBarkStages) and pipe.stages.mode == "exact"  # the default engine
+    return pipe
+
+
+def _no_fallback(pipe, monkeypatch):
+    """Make any call of transformers' sub-model `generate` fail: the fast stages must run their own loops."""
+
+    def fallback(*args, **kwargs):
+        raise AssertionError("FastBarkStages fell back to transformers' generate")
+
+    for name in ("semantic", "coarse_acoustics", "fine_acoustics"):
+        monkeypatch.setattr(getattr(pipe.bark, name), "generate", fallback)
 
 
 def _reference(pipe, monkeypatch, texts, seed, **kwargs):
@@ -34,6 +51,7 @@ def _reference(pipe, monkeypatch, texts, seed, **kwargs):
 
 def test_sampling_parity_with_bark_generate(pipe, monkeypatch, capsys):
     audio, fine, _ = _reference(pipe, monkeypatch, TEXT, seed=3)
+    _no_fallback(pipe, monkeypatch)
     # with progress bars on: the token streamers that drive them change nothing
     out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
     assert "semantic" in capsys.readouterr().err
@@ -50,6 +68,7 @@ TEXTS = ["Hello, my dog is cute [laughs]", "A much longer text, that is it, and 
 
 def test_batch_parity_and_trimming_to_output_lengths(pipe, monkeypatch):
     _, fine, lengths = _reference(pipe, monkeypatch, TEXTS, seed=0, return_output_lengths=True)
+    _no_fallback(pipe, monkeypatch)
     outs = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False)
     assert len(outs) == 2
     assert len({int(n) for n in lengths}) == 2, "with this seed the two texts stop at different lengths"
@@ -62,6 +81,7 @@ def test_batch_parity_and_trimming_to_output_lengths(pipe, monkeypatch):
 def test_greedy_parity(pipe, monkeypatch):
     greedy = {"do_sample": False, "fine_temperature": 1.0}
     _, fine, lengths = _reference(pipe, monkeypatch, TEXTS, seed=0, return_output_lengths=True, **greedy)
+    _no_fallback(pipe, monkeypatch)
     outs = pipe(TEXTS, voice_preset="v2/en_speaker_0", seed=0, decoder="encodec", progress=False, **greedy)
     for out, codes, n in zip(outs, fine, lengths, strict=True):
         np.testing.assert_array_equal(out.codes, codes[:, : int(n)].numpy())
@@ -90,3 +110,23 @@ def test_stages_object_is_the_seam(pipe):
     b = pipe(TEXT, seed=1, decoder="encodec", progress=False)
     assert calls == ["semantic", "coarse", "fine"]
     np.testing.assert_array_equal(a.codes, b.codes)
+
+
+def test_engines(tiny_bark_dir, pipe):
+    reference = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None, engine="transformers")
+    assert isinstance(reference.stages, BarkStages) and reference.stages.semantic is reference.bark.semantic
+    fast = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None, engine="fast")
+    assert isinstance(fast.stages, FastBarkStages) and fast.stages.mode == "fast"
+    # sampled with a seed: transformers' stages and the default engine give the same codes
+    kwargs = {"voice_preset": "v2/en_speaker_1", "seed": 5, "decoder": "encodec", "progress": False}
+    np.testing.assert_array_equal(reference(TEXTS, **kwargs)[1].codes, pipe(TEXTS, **kwargs)[1].codes)
+    out = fast(TEXT, **kwargs)
+    assert out.codes.shape[0] == 8 and out.codes.min() >= 0 and out.codes.max() < 1024
+
+
+def test_engine_mistakes_raise(tiny_bark_dir, pipe):
+    # checked before anything is loaded: a missing model folder is not what gets reported
+    with pytest.raises(ValueError, match="unknown engine 'turbo': use one of transformers, exact, fast"):
+        TextToWavPipeline.from_pretrained(bark=tiny_bark_dir / "missing", vocoder=None, engine="turbo")
+    with pytest.raises(ValueError, match="cpu offload needs engine 'transformers'"):
+        pipe.enable_cpu_offload()
