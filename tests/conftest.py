@@ -24,7 +24,6 @@ def tiny_bark_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     """`make_tiny(DIR)`: tiny random Bark in DIR/bark and tiny random Vocos in DIR/vocos."""
-    pytest.importorskip("bark_vocos.testing", reason="the Vocos model layer has not landed on this branch yet")
     from pipelines.tiny import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny_full"), seed=0)

@@ -77,3 +77,15 @@ def test_unknown_vocoder_is_one_clear_error(tiny_dir):
 
     with pytest.raises(ModelNotAvailableError, match="cannot load Vocos vocoder 'nobody/no-vocos'"):
         TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder="nobody/no-vocos")
+
+
+def test_decode_runs_without_autograd(tiny_dir):
+    from pipelines import TextToWavPipeline
+
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    codes = torch.randint(0, 1024, (8, 5))
+    seen = []
+    pipe.vocoder.register_forward_hook(lambda module, args, kwargs_or_out: seen.append(torch.is_grad_enabled()))
+    audio = pipe.decode(codes)
+    assert seen == [False]
+    assert audio.shape == (5 * 320,)
