@@ -10,9 +10,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from .files import atomic_output
+from .files import atomic_output, check_writable
 
-__all__ = ["read_audio", "resample", "write_audio"]
+__all__ = ["check_audio_output", "read_audio", "resample", "write_audio"]
 
 _SUBTYPE_BY_SUFFIX = {".wav": "FLOAT", ".flac": "PCM_24"}
 
@@ -66,6 +66,20 @@ def read_audio(path: str | os.PathLike, sampling_rate: int | None = None) -> tup
     return audio, file_sr
 
 
+def check_audio_output(path: str | os.PathLike) -> Path:
+    """Fail early, before any work, when `path` is not a writable `.wav`/`.flac` file path.
+
+    Raises:
+        ValueError: Unsupported suffix.
+        FileNotFoundError, PermissionError: As `files.check_writable`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _SUBTYPE_BY_SUFFIX:
+        raise ValueError(f"unsupported output format '{suffix or path.name}': use one of {sorted(_SUBTYPE_BY_SUFFIX)}")
+    return check_writable(path)
+
+
 def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
     """Write mono audio atomically: to a temporary file beside `path`, renamed into place when complete.
 
@@ -83,10 +97,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
         ValueError: Unsupported suffix, or audio that is not one-dimensional, empty, or not finite.
         OSError: The folder does not exist or is not writable.
     """
-    path = Path(path)
+    path = check_audio_output(path)
     suffix = path.suffix.lower()
-    if suffix not in _SUBTYPE_BY_SUFFIX:
-        raise ValueError(f"unsupported output format '{suffix or path.name}': use one of {sorted(_SUBTYPE_BY_SUFFIX)}")
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1 or audio.size == 0:
         raise ValueError(f"expected non-empty mono audio of shape (T,), got shape {audio.shape}")

@@ -35,6 +35,8 @@ from transformers.models.bark.generation_configuration_bark import (
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.fast_bark import FAST_BARK_MODES, FastBarkStages
 
+from .files import atomic_output, check_writable
+
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 
 STAGES = ("semantic", "coarse", "fine", "decode")
@@ -285,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.out is not None:
+        check_writable(args.out)  # before minutes of benchmarking, not after
     size = QUICK if args.quick else BARK_SMALL
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
     print(f"model: 3 x {size} (bark-small shape), torch threads: {torch.get_num_threads()}")
@@ -346,7 +350,8 @@ def run(args: argparse.Namespace) -> int:
         results["long_form"] = long_form
         print(f"long-form batching: {long_form}")
     if args.out is not None:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from .audio_io import check_audio_output
 
 __all__ = ["add_arguments", "run"]
 
@@ -60,14 +61,7 @@ def _check_output(path: str | None) -> None:
     """Fail before loading any model when the output cannot be written."""
     if path is None:
         raise ValueError("no output file: pass -o FILE.wav (or .flac)")
-    output = Path(path)
-    if output.suffix.lower() not in (".wav", ".flac"):
-        raise ValueError(f"unsupported output format '{output.suffix or output.name}': use .wav or .flac")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"output folder does not exist: {folder}")
-    if output.is_dir() or not os.access(folder, os.W_OK):
-        raise PermissionError(f"cannot write {output}: not a writable file path")
+    check_audio_output(path)
 
 
 def _random_weights_note(*paths: str | None) -> str | None:

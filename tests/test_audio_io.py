@@ -95,3 +95,15 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_check_audio_output_fails_early_on_a_folder(tmp_path):
+    from pipelines.audio_io import check_audio_output
+
+    (tmp_path / "d.wav").mkdir()
+    with pytest.raises(PermissionError, match="not a writable file path"):
+        check_audio_output(tmp_path / "d.wav")
+    with pytest.raises(ValueError, match="unsupported output format"):
+        check_audio_output(tmp_path / "x.ogg")
+    assert check_audio_output(tmp_path / "x.wav") == tmp_path / "x.wav"
+    assert not (tmp_path / "x.wav").exists()  # a check, not a write

@@ -332,3 +332,12 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
 def test_bench_pipeline_rejects_bad_sizes(capsys):
     assert main(["bench", "pipeline", "--quick", "--semantic-tokens", "0"]) == 1
     assert "--semantic-tokens must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
+    out = tmp_path / "missing" / "bench.json"
+    assert main(["bench", "pipeline", "--quick", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "output folder does not exist" in captured.err
+    assert "random weights" not in captured.out  # refused before the benchmark started
+    assert not out.parent.exists()
