@@ -265,8 +265,8 @@ class TextToWavPipeline:
         if vocoder is not None:
             from bark_vocos import VocosEncodecModel
 
-            with explain_unavailable(vocoder, "Vocos vocoder", "--vocoder PATH or vocoder=PATH"):
-                vocoder_model = VocosEncodecModel.from_pretrained(os.fspath(vocoder))
+            # its own from_pretrained turns an unreachable hub id into one clear error
+            vocoder_model = VocosEncodecModel.from_pretrained(os.fspath(vocoder))
             vocoder_model = vocoder_model.to(device=device, dtype=dtype).eval()
         return cls(bark_model, processor, vocoder_model, stages=bark_stages(bark_model, engine))
 
