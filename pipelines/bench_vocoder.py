@@ -6,6 +6,9 @@ intermediate 1152, n_fft 1280, hop 320; the original gets exactly our weights; E
 decoders taking turns so that background load hits them alike. Printed: milliseconds, x-real-time, and the
 speed ratios, plus our audio's max difference to the original's (relative to its peak). Random weights: the
 audio is noise, only the timing and the parity mean something.
+
+It also times the decoder's matrix products alone (`matrix_products`): the work every exact float32 decoder must
+do whatever else it fuses or skips. The original's time over theirs is the ceiling of `ours/orig` on this machine.
 """
 
 from __future__ import annotations
@@ -13,15 +16,18 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import yaml
+from torch import nn
 
 from bark_vocos import VocosEncodecModel
+from bark_vocos.modeling_vocos_encodec import linear
 from bark_vocos.reference import build_original_vocos, original_config_yaml
 
-__all__ = ["add_arguments", "benchmark", "run"]
+__all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,8 +47,42 @@ def _best_time(function, repeats: int) -> float:
     return best
 
 
+def conv_as_linear(conv: nn.Conv1d) -> nn.Linear:
+    """The same weights as a linear layer over unfolded windows: `(..., kernel * in)` tap-major -> `(..., out)`.
+
+    Window `t` of a `(B, T + kernel - 1, in)` padded input is its rows `t .. t + kernel - 1`, flattened.
+    """
+    out_channels, in_channels, kernel_size = conv.weight.shape
+    layer = nn.Linear(kernel_size * in_channels, out_channels)
+    with torch.no_grad():  # (out, in, kernel) -> (out, kernel, in) -> (out, kernel * in)
+        layer.weight.copy_(conv.weight.permute(0, 2, 1).reshape(out_channels, -1))
+        layer.bias.copy_(conv.bias)
+    return layer
+
+
+def matrix_products(model: VocosEncodecModel, frames: int) -> Callable[[], torch.Tensor]:
+    """A function running `model`'s matrix products alone for `frames` frames (batch 1), chained as in a decode.
+
+    The embedding convolution as one product over unfolded windows, `(1, frames, kernel * codebook_dim)` @
+    `(kernel * codebook_dim, hidden)`; per ConvNeXt block the two pointwise layers (the first with the GELU fused
+    into it, as in our decode); the head's projection to `n_fft + 2`. Same shapes, weights and FLOPs as a decode,
+    through the same oneDNN linear our model uses, and nothing else: no depthwise convolution, norm, residual,
+    exp/cos/sin, FFT or overlap-add. No exact float32 decoder can be faster than this on the same matrix code.
+    """
+    embed_as_linear = conv_as_linear(model.embed)
+    windows = torch.randn(1, frames, embed_as_linear.in_features)
+
+    def run() -> torch.Tensor:
+        hidden_states = linear(windows, embed_as_linear)
+        for layer in model.layers:
+            hidden_states = linear(linear(hidden_states, layer.pwconv1, gelu=True), layer.pwconv2)
+        return linear(hidden_states, model.decoder.out)
+
+    return run
+
+
 def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) -> list[dict]:
-    """Times the three decoders; returns one row per duration (seconds per decode, x-real-time, parity)."""
+    """Times the three decoders and our matrix products alone; one row per duration (seconds per run, parity)."""
     from transformers import EncodecConfig, EncodecModel
 
     sizes = dict(dim=32, intermediate_dim=48, num_layers=1) if tiny else {}
@@ -72,13 +112,17 @@ def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) ->
         def run_encodec(codes=codes):
             return encodec.decode(codes.transpose(0, 1)[None], [None]).audio_values
 
+        run_products = matrix_products(ours, frames)
+
         with torch.inference_mode():
             reference = run_original()
             error = float((run_ours() - reference).abs().max() / reference.abs().max())
             run_encodec()
-            times = {"ours": float("inf"), "original": float("inf"), "encodec": float("inf")}
+            run_products()
+            functions = {"ours": run_ours, "original": run_original, "encodec": run_encodec, "products": run_products}
+            times = dict.fromkeys(functions, float("inf"))
             for _ in range(repeats):
-                for name, function in (("ours", run_ours), ("original", run_original), ("encodec", run_encodec)):
+                for name, function in functions.items():
                     times[name] = min(times[name], _best_time(function, 1))
         audio_seconds = frames * 320 / 24000
         rows.append({"seconds": audio_seconds, "parity": error, **times})
@@ -93,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny)
     header = (
         f"{'audio':>7} {'ours ms':>9} {'orig ms':>9} {'EnCodec ms':>10} {'ours xRT':>9} {'orig xRT':>9} "
-        f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8}"
+        f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8} {'MM ms':>7} {'ceiling':>8}"
     )
     print(header)
     for row in rows:
@@ -101,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{seconds:6.2f}s {ours * 1e3:9.1f} {original * 1e3:9.1f} {encodec * 1e3:10.1f} {seconds / ours:9.1f} "
             f"{seconds / original:9.1f} {seconds / encodec:8.1f} {original / ours:9.2f}x {encodec / ours:8.2f}x "
-            f"{row['parity']:8.1e}"
+            f"{row['parity']:8.1e} {row['products'] * 1e3:7.1f} {original / row['products']:7.2f}x"
         )
     print("ours/orig and ours/EnC: how many times faster our decoder is; parity: max |ours - orig| / max |orig|")
+    print("MM ms: our matrix products alone (no conv, norm, FFT...); ceiling: orig ms / MM ms, the most any exact")
+    print("float32 decoder can gain over the original here")
     return 0

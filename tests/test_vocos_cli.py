@@ -51,5 +51,29 @@ def test_bench_vocoder_smoke_prints_ratios(capsys):
     assert main(["bench", "vocoder", "--tiny", "--durations", "0.2", "--repeats", "1", "--threads", "1"]) == 0
     printed = capsys.readouterr().out
     assert "ours/orig" in printed and "random weights" in printed
-    parity = float(printed.strip().splitlines()[-2].split()[-1])
-    assert parity <= 1e-4
+    lines = printed.strip().splitlines()
+    assert lines[1].split()[-4:] == ["parity", "MM", "ms", "ceiling"]
+    row = lines[2].split()  # audio, 3 x ms, 3 x xRT, ours/orig, ours/EnC, parity, MM ms, ceiling
+    assert len(row) == 12 and float(row[9]) <= 1e-4
+    assert float(row[10]) > 0 and float(row[11].rstrip("x")) > 0
+
+
+def test_bench_matrix_products_have_the_decoders_shapes_and_embedding():
+    """The floor of `bench vocoder` runs the decoder's products; its embedding product equals the model's conv."""
+    import torch
+    import torch.nn.functional as F
+
+    from bark_vocos import VocosEncodecConfig, VocosEncodecModel
+    from pipelines.bench_vocoder import conv_as_linear, matrix_products
+
+    torch.manual_seed(0)
+    config = VocosEncodecConfig(hidden_size=32, intermediate_size=48, num_layers=2)
+    model = VocosEncodecModel(config).eval()
+    run = matrix_products(model, frames=20)
+    with torch.inference_mode():
+        assert run().shape == (1, 20, config.n_fft + 2)
+        features = torch.randn(1, config.codebook_dim, 20)
+        padded = F.pad(features, (config.padding, config.padding)).transpose(1, 2)  # (1, 20 + 2 * pad, dim)
+        windows = padded.unfold(1, config.kernel_size, 1).transpose(2, 3).reshape(1, 20, -1)
+        expected = model.embed(features).transpose(1, 2)
+        torch.testing.assert_close(conv_as_linear(model.embed)(windows), expected, rtol=1e-5, atol=1e-6)
