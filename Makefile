@@ -45,4 +45,4 @@ say-tiny: setup
 	$(BIN)/bark-vocos say "$(TEXT)" -o tiny.wav --bark tiny/bark --vocoder tiny/vocos --voice v2/en_speaker_0 --seed $(SEED)
 
 lint: setup
-	$(BIN)/ruff check bark_vocos pipelines tests
+	$(BIN)/ruff check bark_vocos pipelines tests notebooks
