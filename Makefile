@@ -15,10 +15,10 @@ SEED ?= 0
 
 setup: $(VENV)/.installed
 
-# torch is pinned to the CPU build that lies on this project's machines; elsewhere any torch>=2.1 works
-# (an unpinned install may pull several GB of CUDA wheels). vocos 0.1.0 and encodec 0.1.1 are the original
-# reference implementations, installed without their dependencies (torchaudio has no build for this torch):
-# only the parity tests import them.
+# torch is pinned to the CPU build that lies on this project's machines; elsewhere any torch>=2.6 works
+# (transformers 5 needs it; an unpinned install may pull several GB of CUDA wheels). vocos 0.1.0 and
+# encodec 0.1.1 are the original reference implementations, installed without their dependencies (torchaudio
+# has no build for this torch): only the parity tests import them.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

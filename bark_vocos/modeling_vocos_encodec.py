@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
@@ -205,17 +206,20 @@ class VocosEncodecPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
+        """Fresh-model initialization, through `transformers.initialization` so that loaded tensors are kept.
+
+        Those functions skip a tensor `from_pretrained` has already filled (its `_is_hf_initialized` flag); plain
+        torch in-place fills would overwrite the checkpoint's values wherever transformers still runs this hook
+        after loading (transformers 5.4 does, for every module).
+        """
         if isinstance(module, VocosEncodecISTFTHead):
-            module.window.copy_(torch.hann_window(module.n_fft))
-        elif isinstance(module, VocosEncodecAdaptiveLayerNorm):
-            module.weight.fill_(1.0)
-            module.bias.zero_()
+            init.copy_(module.window, torch.hann_window(module.n_fft))
+        elif isinstance(module, (VocosEncodecAdaptiveLayerNorm, nn.LayerNorm)):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, (nn.Linear, nn.Conv1d)):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            module.weight.fill_(1.0)
-            module.bias.zero_()
+            init.trunc_normal_(module.weight, std=0.02)
+            init.zeros_(module.bias)
 
 
 class VocosEncodecModel(VocosEncodecPreTrainedModel):

@@ -76,6 +76,24 @@ def test_both_layouts_and_save_pretrained_give_identical_audio(model, tiny_origi
     assert audio.shape == (2, 12 * 320) and audio.abs().max() > 0
 
 
+def test_loading_keeps_every_saved_tensor(tiny, tiny_original, model):
+    """No tensor of a checkpoint is re-initialized after loading (transformers may run `_init_weights` then)."""
+    from bark_vocos.conversion import convert_original_state_dict
+
+    saved = load_file(str(tiny / "model.safetensors"))
+    loaded = model.state_dict()
+    assert set(saved) == set(loaded)
+    for name, tensor in saved.items():
+        assert torch.equal(loaded[name], tensor), name
+    original = torch.load(tiny_original / "pytorch_model.bin", weights_only=True)
+    expected = convert_original_state_dict(original, loaded)
+    from_original = VocosEncodecModel.from_pretrained(tiny_original).state_dict()
+    for name, tensor in expected.items():
+        assert torch.equal(from_original[name], tensor), name
+    norms = [name for name in saved if name.endswith("norm.weight")]  # not left at the fresh-model value of ones
+    assert norms and all(not torch.all(saved[name] == 1) for name in norms)
+
+
 def test_tiny_checkpoint_is_deterministic_per_seed(tmp_path, model):
     again = VocosEncodecModel.from_pretrained(save_tiny_vocos(tmp_path / "again", seed=0))
     other = VocosEncodecModel.from_pretrained(save_tiny_vocos(tmp_path / "other", seed=1))
