@@ -148,6 +148,6 @@ def run(args: argparse.Namespace) -> int:
             f"{row['parity']:8.1e} {row['products'] * 1e3:7.1f} {original / row['products']:7.2f}x"
         )
     print("ours/orig and ours/EnC: how many times faster our decoder is; parity: max |ours - orig| / max |orig|")
-    print("MM ms: our matrix products alone (no conv, norm, FFT...); ceiling: orig ms / MM ms, the most any exact")
-    print("float32 decoder can gain over the original here")
+    print("MM ms: our matrix products alone (no conv, norm, FFT...); ceiling: orig ms / MM ms, the most an exact")
+    print("float32 decoder on these matrix routines (near the CPU's float32 peak) can gain over the original here")
     return 0
