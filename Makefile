@@ -11,7 +11,7 @@ VOCODER ?= hf-audio/vocos-encodec-24khz
 VOICE ?= v2/en_speaker_6
 SEED ?= 0
 
-.PHONY: setup browser test say say-tiny lint
+.PHONY: setup browser test test-oldest say say-tiny lint
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,15 @@ browser:
 
 test: setup browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+# The suite on the oldest transformers pyproject.toml accepts (a second venv, .venv-oldest; not part of CI).
+OLDEST_TRANSFORMERS := $(shell sed -n 's/.*"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+test-oldest: browser
+	$(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/pip install --quiet torch==2.13.0
+	.venv-oldest/bin/pip install --quiet -e ".[test]" "transformers==$(OLDEST_TRANSFORMERS).0"
+	.venv-oldest/bin/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
+	HF_HUB_OFFLINE=1 .venv-oldest/bin/python -m pytest -q
 
 say: setup
 	$(BIN)/bark-vocos say "$(TEXT)" -o $(OUT) --bark $(BARK) --vocoder $(VOCODER) --voice $(VOICE) --seed $(SEED)
