@@ -39,8 +39,12 @@ def test_saved_in_transformers_processor_format(tiny, processor):
     assert processor.feature_extractor.sampling_rate == 24000
 
 
-def test_model_card_usage_with_audio(processor, model):
-    inputs = processor(audio=noise(24000 // 10), bandwidth=6.0, sampling_rate=24000).to(model.device)
+def test_model_card_usage_with_audio(tiny):
+    """The model card's lines as written (`device_map="auto"` needs accelerate, a dependency of ours)."""
+    processor = VocosEncodecProcessor.from_pretrained(tiny)
+    model = VocosEncodecModel.from_pretrained(tiny, device_map="auto")
+    sampling_rate = processor.feature_extractor.sampling_rate
+    inputs = processor(audio=noise(24000 // 10), bandwidth=6.0, sampling_rate=sampling_rate).to(model.device)
     assert inputs["input_features"].shape == (1, 16, 8)  # 2400 samples -> 7.5 frames, padded to 8
     assert inputs["bandwidth"] == 6.0 and "attention_mask" in inputs
     with torch.inference_mode():
