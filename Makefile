@@ -10,6 +10,7 @@ BARK ?= suno/bark-small
 VOCODER ?= hf-audio/vocos-encodec-24khz
 VOICE ?= v2/en_speaker_6
 SEED ?= 0
+PINS ?=
 
 .PHONY: setup browser test test-oldest say say-tiny lint
 
@@ -23,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test]" $(PINS)
 	$(BIN)/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
 	touch $@
 
@@ -36,14 +37,10 @@ browser:
 test: setup browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-# The suite on the oldest transformers pyproject.toml accepts (a second venv, .venv-oldest; not part of CI).
+# The suite on the oldest transformers pyproject.toml accepts: `make test` in a second venv (not part of CI).
 OLDEST_TRANSFORMERS := $(shell sed -n 's/.*"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
-test-oldest: browser
-	$(PYTHON) -m venv .venv-oldest
-	.venv-oldest/bin/pip install --quiet torch==2.13.0
-	.venv-oldest/bin/pip install --quiet -e ".[test]" "transformers==$(OLDEST_TRANSFORMERS).0"
-	.venv-oldest/bin/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
-	HF_HUB_OFFLINE=1 .venv-oldest/bin/python -m pytest -q
+test-oldest:
+	$(MAKE) test VENV=.venv-oldest PINS="transformers==$(OLDEST_TRANSFORMERS).0"
 
 say: setup
 	$(BIN)/bark-vocos say "$(TEXT)" -o $(OUT) --bark $(BARK) --vocoder $(VOCODER) --voice $(VOICE) --seed $(SEED)
