@@ -2,12 +2,12 @@
 
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
 
-from .bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
-from .configuration_vocos_encodec import VocosEncodecConfig
 from .errors import BarkVocosError, ModelNotAvailableError
-from .feature_extraction_vocos_encodec import VocosFeatureExtractor
-from .modeling_vocos_encodec import VocosEncodecModel, VocosEncodecOutput
-from .processing_vocos_encodec import VocosEncodecProcessor
+from .vocos.bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
+from .vocos.configuration_vocos_encodec import VocosEncodecConfig
+from .vocos.feature_extraction_vocos_encodec import VocosFeatureExtractor
+from .vocos.modeling_vocos_encodec import VocosEncodecModel, VocosEncodecOutput
+from .vocos.processing_vocos_encodec import VocosEncodecProcessor
 
 __all__ = [
     "BANDWIDTHS",

@@ -29,7 +29,7 @@ from bark_vocos.bark import (
     generate_bark_tokens,
     split_generation_kwargs,
 )
-from bark_vocos.fast_bark import FastBarkStages
+from bark_vocos.bark.fast import FastBarkStages
 from bark_vocos.hub import explain_unavailable
 
 from .audio_io import write_audio
@@ -401,7 +401,7 @@ class TextToWavPipeline:
     def decode(self, codes: torch.Tensor, decoder: str = "vocos") -> np.ndarray:
         """Fine codes `(8, T)` to float32 audio `(T * 320,)` with Vocos (at 6 kbps) or Bark's own EnCodec decoder."""
         if decoder == "vocos":
-            from bark_vocos.bandwidth import bandwidth_for_num_codebooks
+            from bark_vocos.vocos.bandwidth import bandwidth_for_num_codebooks
 
             device = next(self.vocoder.parameters()).device
             output = self.vocoder(codes=codes.to(device), bandwidth=bandwidth_for_num_codebooks(codes.shape[0]))

@@ -4,7 +4,7 @@
 - `DIR/bark/`: a `BarkModel.save_pretrained` folder (config with semantic/coarse/fine/codec sub-configs,
   `generation_config.json`), BERT WordPiece tokenizer files, and `speaker_embeddings_path.json` with two voice presets
   stored as `.npy` files under `speaker_embeddings/v2/` like suno's repositories;
-- `DIR/vocos/`: a tiny random Vocos-EnCodec checkpoint from `bark_vocos.testing.save_tiny_vocos`.
+- `DIR/vocos/`: a tiny random Vocos-EnCodec checkpoint from `bark_vocos.tiny.save_tiny_vocos`.
 
 The weights are random, so the audio is noise. The token layout follows Bark's real one at a small scale: semantic ids
 `[0, TINY_SEMANTIC_VOCAB)`, then the end/pad token, then the text ids at `text_encoding_offset`; the coarse model
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bark_vocos.testing import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
+from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 
 __all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
 

@@ -11,7 +11,7 @@ DAPS = ROOT.parent / "shared" / "reference-audio" / "daps-resynthesis"
 @pytest.mark.slow
 @pytest.mark.skipif(not DAPS.is_dir(), reason="needs ../shared/reference-audio/daps-resynthesis (real audio)")
 def test_daps_pesq_within_tolerance_of_published(tmp_path, monkeypatch, capsys):
-    from pipelines import check_daps
+    from pipelines.compare import daps as check_daps
 
     monkeypatch.setattr("sys.argv", ["check_daps", "--root", str(DAPS), "--out", str(tmp_path)])
     assert check_daps.main() == 0

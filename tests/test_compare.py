@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 from synthetic_audio import noise_burst, voiced_syllables
 
-from pipelines import cli
+from pipelines import commands as cli
 from pipelines.audio_io import resample
-from pipelines.compare import Comparison, ComparisonItem, compare_dirs, compare_files, score_item
-from pipelines.report import format_table, write_report
+from pipelines.compare.report import format_table, write_report
+from pipelines.compare.scoring import Comparison, ComparisonItem, compare_dirs, compare_files, score_item
 
 
 def _write(path, audio, sampling_rate, **kwargs):
@@ -187,7 +187,7 @@ def test_cli_user_errors_are_one_line(files, folders, tmp_path, capsys):
 
 def test_cli_as_a_process(files, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "compare", "--reference", str(files["reference"]),
+        [sys.executable, "-m", "pipelines", "compare", "--reference", str(files["reference"]),
          "--candidate", f"good={files['good']}", "--out", str(tmp_path)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -9,9 +9,9 @@ import soundfile as sf
 import torch
 from synthetic_audio import voiced_syllables
 
-from bark_vocos.testing import AUDIO_TOKENIZER_FOLDER
-from pipelines import cli
-from pipelines.compare import compare_resynthesis, decode_both
+from bark_vocos.tiny import AUDIO_TOKENIZER_FOLDER
+from pipelines import commands as cli
+from pipelines.compare.scoring import compare_resynthesis, decode_both
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from bark_vocos.fast_bark import FastBarkStages
-from pipelines.bench_pipeline import SMALL_WINDOWS, random_bark_model
-from pipelines.cli import main
+from bark_vocos.bark.fast import FastBarkStages
+from pipelines.commands import main
+from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
 
 
 @pytest.fixture(scope="module")

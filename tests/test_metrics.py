@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from synthetic_audio import chirp, noise_burst, voiced_syllables
 
-from pipelines import metrics as M
+from pipelines.compare import metrics as M
 
 SR = 24000
 

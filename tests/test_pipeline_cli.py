@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines.cli import main
+from pipelines.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_unknown_voice_lists_how_to_find_valid_ones(tiny_bark_dir, tmp_path, cap
 
 def test_say_error_from_a_real_process(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bark_vocos", "say", "", "-o", str(tmp_path / "x.wav")],
+        [sys.executable, "-m", "pipelines", "say", "", "-o", str(tmp_path / "x.wav")],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bark_vocos.bark import BarkStages
-from bark_vocos.fast_bark import FastBarkStages
+from bark_vocos.bark.fast import FastBarkStages
 from pipelines import TextToWavPipeline
 
 TEXT = "Hello, my dog is cute [laughs]"

@@ -6,7 +6,7 @@ import soundfile as sf
 import torch
 
 from pipelines import TextToWavPipeline
-from pipelines.cli import main
+from pipelines.commands import main
 
 TEXT = "Hello, my dog is cute [laughs]"
 FAST = {"semantic_max_new_tokens": 12}

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from synthetic_audio import chirp, noise_burst, voiced_syllables
 
-from pipelines.compare import Comparison, score_item
-from pipelines.report import write_report
+from pipelines.compare.report import write_report
+from pipelines.compare.scoring import Comparison, score_item
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

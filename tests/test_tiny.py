@@ -7,7 +7,7 @@ import pytest
 from transformers import BarkModel, BarkProcessor
 
 from bark_vocos.bark import BarkGenerationConfigs
-from pipelines.cli import main
+from pipelines.commands import main
 from pipelines.tiny import TINY_VOICE_PRESETS, save_tiny_bark
 
 

@@ -15,7 +15,7 @@ from bark_vocos import (
     bandwidth_for_num_codebooks,
     num_codebooks_for_bandwidth,
 )
-from bark_vocos.testing import save_tiny_vocos
+from bark_vocos.tiny import save_tiny_vocos
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_both_layouts_and_save_pretrained_give_identical_audio(model, tiny_origi
 
 def test_loading_keeps_every_saved_tensor(tiny, tiny_original, model):
     """No tensor of a checkpoint is re-initialized after loading (transformers may run `_init_weights` then)."""
-    from bark_vocos.conversion import convert_original_state_dict
+    from bark_vocos.vocos.conversion import convert_original_state_dict
 
     saved = load_file(str(tiny / "model.safetensors"))
     loaded = model.state_dict()

@@ -1,6 +1,6 @@
 """Parity of VocosEncodec with the original Vocos code (gemelo-ai/vocos 0.1.0) and with transformers' EnCodec.
 
-The original package is built from a tiny config.yaml with random weights (see `bark_vocos.reference` for the
+The original package is built from a tiny config.yaml with random weights (see `bark_vocos.vocos.reference` for the
 torchaudio stand-in and the EnCodec download that is skipped), saved in the original layout and loaded with our
 `from_pretrained`. Tolerance: max |ours - original| <= 1e-4 * max |original|.
 """
@@ -13,11 +13,11 @@ import yaml
 from transformers import EncodecModel
 
 from bark_vocos import BANDWIDTHS, VocosEncodecModel, VocosEncodecProcessor, num_codebooks_for_bandwidth
-from bark_vocos.conversion import convert_checkpoint
-from bark_vocos.reference import build_original_vocos, original_config_yaml
-from bark_vocos.testing import AUDIO_TOKENIZER_FOLDER, save_tiny_vocos
+from bark_vocos.tiny import AUDIO_TOKENIZER_FOLDER, save_tiny_vocos
+from bark_vocos.vocos.conversion import convert_checkpoint
+from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
-# `vocos` cannot be imported before `bark_vocos.reference` registers the torchaudio stand-in: look it up instead.
+# `vocos` cannot be imported before `bark_vocos.vocos.reference` registers the torchaudio stand-in: look it up instead.
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("vocos") is None or importlib.util.find_spec("encodec") is None,
     reason="the original packages come with `make setup`: pip install --no-deps vocos==0.1.0 encodec==0.1.1",

@@ -35,7 +35,7 @@ from pystoi import stoi as pystoi_stoi
 from scipy.signal import correlate, stft, welch
 from transformers.audio_utils import mel_filter_bank
 
-from .audio_io import resample
+from ..audio_io import resample
 
 __all__ = [
     "METRICS",

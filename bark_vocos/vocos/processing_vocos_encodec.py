@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from transformers import BatchFeature, EncodecModel, ProcessorMixin
 
+from ..hub import explain_unavailable
 from .bandwidth import BANDWIDTHS, CODEBOOK_SIZE, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .feature_extraction_vocos_encodec import VocosFeatureExtractor
-from .hub import explain_unavailable
 
 __all__ = ["VocosEncodecProcessor"]
 

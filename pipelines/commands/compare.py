@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .compare import DEFAULT_MAX_LAG_MS, Comparison, compare_dirs, compare_files, compare_resynthesis, compare_text
-from .report import format_table, write_report
+from ..compare.report import format_table, write_report
+from ..compare.scoring import (
+    DEFAULT_MAX_LAG_MS,
+    Comparison,
+    compare_dirs,
+    compare_files,
+    compare_resynthesis,
+    compare_text,
+)
 
 __all__ = ["add_arguments", "run"]
 
@@ -99,7 +106,7 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
         comparison.settings.update(encodec=args.encodec, vocoder=args.vocoder)
         comparison.notes.extend(_random_weights_notes(args.encodec, args.vocoder))
         return comparison
-    from . import TextToWavPipeline
+    from .. import TextToWavPipeline
 
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
@@ -111,7 +118,7 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
 
 def _random_weights_notes(*paths: str) -> list[str]:
     """One note per checkpoint folder that `bark-vocos make-tiny` (or a test) marked as random weights."""
-    from bark_vocos.testing import is_random_checkpoint
+    from bark_vocos.tiny import is_random_checkpoint
 
     return [
         f"{path} holds RANDOM weights (test checkpoint): its audio is noise, not speech, and the scores mean nothing"

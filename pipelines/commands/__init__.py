@@ -12,16 +12,16 @@ from bark_vocos.errors import BarkVocosError
 
 __all__ = ["main"]
 
-# command (words separated by a space) -> (module with `add_arguments(parser)` and `run(args) -> int`, help)
+# command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "say": ("pipelines.say", "text to a wav/flac file with Bark, decoded by Vocos"),
-    "make-tiny": ("pipelines.make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
-    "decode": ("pipelines.decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
-    "convert": ("pipelines.convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
-    "bench vocoder": ("pipelines.bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
-    "compare": ("pipelines.compare_cli", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+    "say": ("say", "text to a wav/flac file with Bark, decoded by Vocos"),
+    "make-tiny": ("make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
+    "decode": ("decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
+    "convert": ("convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
+    "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
+    "compare": ("compare", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
     "bench pipeline": (
-        "pipelines.bench_pipeline",
+        "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",
     ),
 }
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[words[0]] = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
             subparsers = groups[words[0]]
         sub = subparsers.add_parser(words[-1], help=help_text, description=help_text)
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(f"{__name__}.{module_name}")
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
     return parser

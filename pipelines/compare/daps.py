@@ -1,11 +1,11 @@
-"""`python -m pipelines.check_daps`: PESQ of the Vocos authors' DAPS resyntheses against the published table.
+"""`python -m pipelines.compare.daps`: PESQ of the Vocos authors' DAPS resyntheses against the published table.
 
 Runs `bark-vocos compare` scoring mode (the same code path as the CLI) over
 `<root>/<bw>/{encodec,vocos}` against `<root>/gt` for 1.5/3/6/12 kbps, writes one report per bandwidth under
 `--out`, and prints each measured mean PESQ next to the published value (Vocos paper, Table 4). The published
 numbers are only printed and compared here; nothing is computed from them.
 
-    python -m pipelines.check_daps --root ../shared/reference-audio/daps-resynthesis --out out/daps
+    python -m pipelines.compare.daps --root ../shared/reference-audio/daps-resynthesis --out out/daps
 
 Exit code 0 when every cell lands within --tolerance (default 0.15) of the published value, 1 otherwise.
 """
@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipelines.compare import compare_dirs
-from pipelines.report import write_report
+from pipelines.compare.report import write_report
+from pipelines.compare.scoring import compare_dirs
 
 # Vocos paper (arXiv 2306.00814), Table 4, PESQ on DAPS: bandwidth -> (EnCodec decoder, Vocos).
 PUBLISHED_PESQ = {"1.5kbps": (1.508, 1.845), "3kbps": (2.006, 2.317), "6kbps": (2.665, 2.650), "12kbps": (3.283, 2.874)}

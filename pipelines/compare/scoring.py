@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from ..audio_io import read_audio
 from . import metrics as M
-from .audio_io import read_audio
 
 __all__ = [
     "ANALYSIS_SAMPLING_RATE",
@@ -350,7 +350,7 @@ def decode_both(codes: Any, codec_model: Any, vocoder: Any, bandwidth: float) ->
     """
     import torch
 
-    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
 
     expected = num_codebooks_for_bandwidth(bandwidth)
     if codes.ndim != 2 or codes.shape[0] != expected:
@@ -385,7 +385,7 @@ def compare_resynthesis(
     """
     import torch
 
-    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
 
     num_codebooks_for_bandwidth(bandwidth)  # raises ValueError listing the valid bandwidths
     if not audio_paths:

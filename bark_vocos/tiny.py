@@ -9,12 +9,12 @@ import torch
 import yaml
 from transformers import EncodecConfig, EncodecModel
 
-from .configuration_vocos_encodec import VocosEncodecConfig
-from .conversion import original_key_for
-from .feature_extraction_vocos_encodec import VocosFeatureExtractor
-from .modeling_vocos_encodec import VocosEncodecModel
-from .processing_vocos_encodec import VocosEncodecProcessor
-from .reference import original_config_yaml
+from .vocos.configuration_vocos_encodec import VocosEncodecConfig
+from .vocos.conversion import original_key_for
+from .vocos.feature_extraction_vocos_encodec import VocosFeatureExtractor
+from .vocos.modeling_vocos_encodec import VocosEncodecModel
+from .vocos.processing_vocos_encodec import VocosEncodecProcessor
+from .vocos.reference import original_config_yaml
 
 __all__ = [
     "AUDIO_TOKENIZER_FOLDER",
@@ -92,7 +92,7 @@ def save_tiny_vocos(path: str | os.PathLike, *, layout: str = "transformers", se
     path.mkdir(parents=True, exist_ok=True)
     (path / RANDOM_WEIGHTS_MARKER).write_text(
         f"Tiny VocosEncodec with RANDOM weights (seed {seed}, {layout} layout), written by "
-        "bark_vocos.testing.save_tiny_vocos for tests: its audio is noise, not speech.\n",
+        "bark_vocos.tiny.save_tiny_vocos for tests: its audio is noise, not speech.\n",
         encoding="utf-8",
     )
     encodec = tiny_encodec(seed)

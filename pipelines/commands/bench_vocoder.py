@@ -24,8 +24,8 @@ import yaml
 from torch import nn
 
 from bark_vocos import VocosEncodecModel
-from bark_vocos.modeling_vocos_encodec import linear
-from bark_vocos.reference import build_original_vocos, original_config_yaml
+from bark_vocos.vocos.modeling_vocos_encodec import linear
+from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 

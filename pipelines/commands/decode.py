@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from bark_vocos import BANDWIDTHS, VocosEncodecModel
-from bark_vocos.testing import is_random_checkpoint
+from bark_vocos.tiny import is_random_checkpoint
 from pipelines.audio_io import write_audio
 
 __all__ = ["DEFAULT_VOCODER", "add_arguments", "run"]

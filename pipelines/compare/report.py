@@ -19,10 +19,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.signal import spectrogram
 
+from ..audio_io import write_audio
+from ..files import atomic_output
 from . import metrics as M
-from .audio_io import write_audio
-from .compare import REFERENCE, Comparison, ComparisonItem
-from .files import atomic_output
+from .scoring import REFERENCE, Comparison, ComparisonItem
 
 __all__ = ["format_table", "render_html", "write_report"]
 

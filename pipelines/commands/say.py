@@ -6,14 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .audio_io import check_audio_output
+from ..audio_io import check_audio_output
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
-    from .text_to_wav import ENGINES
+    from ..text_to_wav import ENGINES
 
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
     parser.add_argument("-o", "--output", help="output file, .wav or .flac")
@@ -65,7 +65,7 @@ def _check_output(path: str | None) -> None:
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
-    from bark_vocos.testing import is_random_checkpoint
+    from bark_vocos.tiny import is_random_checkpoint
 
     marked = [p for p in paths if p is not None and is_random_checkpoint(p)]
     if marked:
@@ -75,7 +75,7 @@ def _random_weights_note(*paths: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
-    from .text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
 
     if args.list_voices:
         from transformers import BarkProcessor

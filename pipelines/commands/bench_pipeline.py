@@ -33,9 +33,9 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-from bark_vocos.fast_bark import FAST_BARK_MODES, FastBarkStages
+from bark_vocos.bark.fast import FAST_BARK_MODES, FastBarkStages
 
-from .files import atomic_output, check_writable
+from ..files import atomic_output, check_writable
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 

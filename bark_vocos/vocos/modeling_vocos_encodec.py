@@ -19,9 +19,9 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from ..hub import explain_unavailable
 from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .configuration_vocos_encodec import VocosEncodecConfig
-from .hub import explain_unavailable
 
 __all__ = ["VocosEncodecModel", "VocosEncodecOutput", "VocosEncodecPreTrainedModel"]
 

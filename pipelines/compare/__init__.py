@@ -1,0 +1,15 @@
+"""The EnCodec-decoder-vs-Vocos comparison: scoring (from text, by resynthesis, of files), metrics and the report."""
+
+from .report import format_table, write_report
+from .scoring import Comparison, ComparisonItem, compare_dirs, compare_files, compare_resynthesis, compare_text
+
+__all__ = [
+    "Comparison",
+    "ComparisonItem",
+    "compare_dirs",
+    "compare_files",
+    "compare_resynthesis",
+    "compare_text",
+    "format_table",
+    "write_report",
+]
