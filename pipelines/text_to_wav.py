@@ -33,6 +33,7 @@ from bark_vocos.bark.fast import FastBarkStages
 from bark_vocos.hub import explain_unavailable
 
 from .audio_io import write_audio
+from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 from .sentences import chunk_text
 from .voice_presets import resolve_voice_preset, save_voice_preset
 
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from bark_vocos import VocosEncodecModel
 
 __all__ = [
-    "DECODERS",
-    "ENGINES",
     "TextToWavOutput",
     "TextToWavPipeline",
     "bark_stages",
@@ -53,9 +52,6 @@ __all__ = [
 
 SAMPLING_RATE = 24_000
 HOP_LENGTH = 320  # EnCodec 24 kHz: 75 frames/s, 320 samples per frame
-DECODERS = ("vocos", "encodec")
-# how Bark's three stages run: transformers' own sub-models (the reference), or FastBarkStages in one of its modes
-ENGINES = ("transformers", "exact", "fast")
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -230,8 +226,8 @@ class TextToWavPipeline:
     @classmethod
     def from_pretrained(
         cls,
-        bark: str | os.PathLike = "suno/bark-small",
-        vocoder: str | os.PathLike | None = "hf-audio/vocos-encodec-24khz",
+        bark: str | os.PathLike = BARK_MODEL,
+        vocoder: str | os.PathLike | None = VOCODER_MODEL,
         *,
         device: str | torch.device | None = "cpu",
         dtype: str | torch.dtype | None = None,
@@ -421,10 +417,10 @@ class TextToWavPipeline:
         seed: int | None = None,
         decoder: str = "vocos",
         long_form: bool = True,
-        max_chunk_tokens: int = 48,
+        max_chunk_tokens: int = MAX_CHUNK_TOKENS,
         prompt_with_previous: bool = False,
-        pause_seconds: float = 0.2,
-        batch_size: int = 4,
+        pause_seconds: float = PAUSE_SECONDS,
+        batch_size: int = BATCH_SIZE,
         output_full: bool = False,
         progress: bool = True,
         **generation_kwargs: Any,

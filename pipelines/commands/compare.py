@@ -14,6 +14,7 @@ from ..compare.scoring import (
     compare_resynthesis,
     compare_text,
 )
+from ..defaults import BARK_MODEL, ENCODEC_MODEL, VOCODER_MODEL
 
 __all__ = ["add_arguments", "run"]
 
@@ -54,13 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resynth = parser.add_argument_group("resynthesis of real speech")
     resynth.add_argument("--audio", metavar="FILE", action="append", default=[], help="speech to encode (repeatable)")
     resynth.add_argument("--bandwidth", type=_bandwidth, default=6.0, help="EnCodec kbps: 1.5, 3, 6 or 12 (default 6)")
-    resynth.add_argument("--encodec", default="facebook/encodec_24khz", help="EnCodec model id or local path")
+    resynth.add_argument("--encodec", default=ENCODEC_MODEL, help="EnCodec model id or local path")
     text = parser.add_argument_group("from text")
     text.add_argument("--text", action="append", default=[], help="prompt to generate with Bark (repeatable)")
-    text.add_argument("--bark", default="suno/bark-small", help="Bark model id or local path")
+    text.add_argument("--bark", default=BARK_MODEL, help="Bark model id or local path")
     text.add_argument("--voice", default=None, help="Bark voice preset, e.g. v2/en_speaker_6")
     text.add_argument("--seed", type=int, default=0, help="generation seed (text i uses seed + i)")
-    parser.add_argument("--vocoder", default="hf-audio/vocos-encodec-24khz", help="Vocos model id or local path")
+    parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos model id or local path")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
         "--max-lag-ms",

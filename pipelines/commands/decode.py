@@ -10,18 +10,18 @@ import torch
 
 from bark_vocos import BANDWIDTHS, VocosEncodecModel
 from bark_vocos.tiny import is_random_checkpoint
-from pipelines.audio_io import write_audio
 
-__all__ = ["DEFAULT_VOCODER", "add_arguments", "run"]
+from ..audio_io import write_audio
+from ..defaults import VOCODER_MODEL
 
-DEFAULT_VOCODER = "hf-audio/vocos-encodec-24khz"
+__all__ = ["VOCODER_MODEL", "add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("codes", type=Path, help="EnCodec 24 kHz codes saved with numpy.save, shape (K, T), K=2/4/8/16")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac")
     parser.add_argument(
-        "--vocoder", default=DEFAULT_VOCODER, help=f"Vocos hub id or local folder (default {DEFAULT_VOCODER})"
+        "--vocoder", default=VOCODER_MODEL, help=f"Vocos hub id or local folder (default {VOCODER_MODEL})"
     )
     parser.add_argument(
         "--bandwidth", type=float, choices=BANDWIDTHS, help="kbps of the codes (default: from the number of codebooks)"

@@ -7,21 +7,20 @@ import sys
 from pathlib import Path
 
 from ..audio_io import check_audio_output
+from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
-    from ..text_to_wav import ENGINES
-
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
     parser.add_argument("-o", "--output", help="output file, .wav or .flac")
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
-    parser.add_argument("--bark", default="suno/bark-small", help="Bark hub id or local folder (default: %(default)s)")
+    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
     parser.add_argument(
         "--vocoder",
-        default="hf-audio/vocos-encodec-24khz",
+        default=VOCODER_MODEL,
         help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
     )
     parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
@@ -35,12 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how Bark's stages run: exact (default: faster, same codes as transformers), transformers (the "
         "reference), fast (int8, CPU only, codes differ slightly)",
     )
-    parser.add_argument("--decoder", default="vocos", choices=["vocos", "encodec"], help="default: %(default)s")
+    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
     parser.add_argument(
-        "--pause", type=float, default=0.2, help="seconds of silence between chunks (default: %(default)s)"
+        "--pause", type=float, default=PAUSE_SECONDS, help="seconds of silence between chunks (default: %(default)s)"
     )
-    parser.add_argument("--max-chunk-tokens", type=int, default=48, help="token budget of one Bark generation")
-    parser.add_argument("--batch-size", type=int, default=4, help="chunks generated together")
+    parser.add_argument(
+        "--max-chunk-tokens", type=int, default=MAX_CHUNK_TOKENS, help="token budget of one Bark generation"
+    )
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together")
     parser.add_argument(
         "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
     )
