@@ -1,6 +1,7 @@
 """Streaming: `pipe.stream` against `pipe(...)`, the incremental decoder against one pass, and `say --stream`."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -194,3 +195,18 @@ def test_say_stream_refuses_what_it_cannot_do(tiny_dir, tmp_path, capsys):
     assert main([*base, "-o", "-", "--save-voice", str(tmp_path / "v.npz")]) == 1
     assert "--save-voice" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_stream_quick_reports_first_audio_and_totals(tmp_path, capsys):
+    out = tmp_path / "stream.json"
+    argv = ["bench", "stream", "--quick", "--semantic-per-token", "0.5", "--first-chunk-tokens", "6", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "random weights" in printed and "torch ISA" in printed and "time to first audio" in printed
+    results = json.loads(out.read_text())
+    assert 0 < results["time_to_first_audio_s"] < results["stream_total_s"]
+    assert results["stream_chunks"] > results["one_call_chunks"] >= 1  # the short first chunk is one more
+    assert results["first_chunk_text"] == "The old lighthouse stood at the"  # 6 tokens: words, as a BERT vocabulary
+    assert results["first_audio_share_of_one_call"] == pytest.approx(
+        results["time_to_first_audio_s"] / results["one_call_total_s"], rel=1e-2
+    )
