@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bark_vocos.vocos.conversion import convert_checkpoint
+from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
 
 __all__ = ["add_arguments", "run"]
 
