@@ -114,7 +114,9 @@ def save_tiny_vocos(
     if weights not in ("safetensors", "bin"):
         raise ValueError(f"weights {weights!r} is not supported; valid values are 'safetensors', 'bin'")
     if processor_file not in PROCESSOR_FILES:
-        raise ValueError(f"processor_file {processor_file!r} is not supported; valid values are {list(PROCESSOR_FILES)}")
+        raise ValueError(
+            f"processor_file {processor_file!r} is not supported; valid values are {list(PROCESSOR_FILES)}"
+        )
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     (path / RANDOM_WEIGHTS_MARKER).write_text(
@@ -137,7 +139,9 @@ def save_tiny_vocos(
         return path
     model.save_pretrained(path)
     if weights == "bin":  # what the port's conversion script writes (save_pretrained(safe_serialization=False))
-        torch.save({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, path / "pytorch_model.bin")
+        torch.save(
+            {name: tensor.contiguous() for name, tensor in model.state_dict().items()}, path / "pytorch_model.bin"
+        )
         (path / "model.safetensors").unlink()
     encodec.save_pretrained(path / AUDIO_TOKENIZER_FOLDER)
     _save_port_processor(path, processor_file)

@@ -34,7 +34,6 @@ __all__ = [
     "config_for_layout",
     "config_from_original",
     "config_from_vocos",
-    "convert_original_state_dict",
     "convert_state_dict",
     "key_for",
     "original_key_for",

@@ -119,8 +119,10 @@ def detect_layout(name_or_path: str | os.PathLike, **hub_kwargs) -> CheckpointLa
             name = "vocos"
             if config.get("use_adaptive_norm") is not True:
                 raise _unknown(
-                    source, f"its config.json is a {model_type!r} model without use_adaptive_norm (a mel-spectrogram "
-                    "Vocos, not the EnCodec one)", files.found
+                    source,
+                    f"its config.json is a {model_type!r} model without use_adaptive_norm (a mel-spectrogram "
+                    "Vocos, not the EnCodec one)",
+                    files.found,
                 )
         else:
             raise _unknown(source, f"its config.json has model_type {model_type!r}", files.found)

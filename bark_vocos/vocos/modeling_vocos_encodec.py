@@ -161,7 +161,9 @@ class VocosEncodecISTFTHead(nn.Module):
         """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
         projected = linear(hidden_states, self.out).float()
         log_magnitude, phase = projected.chunk(2, dim=-1)
-        magnitude = torch.exp(log_magnitude).clamp_(max=1e2)
+        magnitude = torch.exp(log_magnitude)
+        # In place saves a pass over the spectrum, but autograd needs exp's output intact for its backward.
+        magnitude = magnitude.clamp(max=1e2) if magnitude.requires_grad else magnitude.clamp_(max=1e2)
         return torch.polar(magnitude, phase)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:

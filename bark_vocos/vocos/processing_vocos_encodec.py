@@ -117,9 +117,7 @@ class VocosEncodecProcessor(ProcessorMixin):
             if bandwidth is None:
                 raise ValueError(f"audio needs a bandwidth: one of {list(BANDWIDTHS)} kbps")
             num_codebooks_for_bandwidth(bandwidth)
-            padded = self.feature_extractor(
-                audio, sampling_rate=sampling_rate, padding=padding, pad_to_multiple_of=hop
-            )
+            padded = self.feature_extractor(audio, sampling_rate=sampling_rate, padding=padding, pad_to_multiple_of=hop)
             codes = self.encode(padded["input_values"].to(device), bandwidth)
             attention_mask = padded["attention_mask"]
         else:
