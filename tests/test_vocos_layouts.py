@@ -147,12 +147,13 @@ def test_forward_takes_the_ports_positional_order_and_extra_keyword_arguments(pr
     with torch.inference_mode():
         by_name = model(**inputs)
         positional = model(inputs["input_features"], inputs["attention_mask"], 6.0)
+        as_tensor = model(inputs["input_features"], inputs["attention_mask"], torch.tensor(6.0))  # port's BatchFeature
         with caplog.at_level(logging.WARNING, logger="bark_vocos"):
             extra = model(**inputs, output_hidden_states=False, output_attentions=False, padding_mask=None)
     assert torch.equal(positional.audio, by_name.audio) and torch.equal(
         positional.attention_mask, by_name.attention_mask
     )
-    assert torch.equal(extra.audio, by_name.audio)
+    assert torch.equal(extra.audio, by_name.audio) and torch.equal(as_tensor.audio, by_name.audio)
     assert "padding_mask" in caplog.text and "output_hidden_states" not in caplog.text
 
 
