@@ -326,8 +326,13 @@ def test_caller_mistakes_raise(bark, configs):
 def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
     argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
-    assert main(argv + ["--long-form-tokens", "4", "--out", str(out)]) == 0
+    assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
+    assert results["repeats"] == 2 and len(results["exact"]["speedup_per_round"]) == 2
+    rounds = results["exact"]["speedup_per_round"]  # the reported ratio is the median (of two: their mean)
+    assert results["exact"]["speedup"]["total"] == pytest.approx(
+        (rounds[0]["total"] + rounds[1]["total"]) / 2, abs=0.01
+    )
     assert "random weights" in results["note"] and "random weights" in capsys.readouterr().out
     assert results["exact"]["identical_tokens_vs_reference"] == {"semantic": 1.0, "coarse": 1.0, "fine": 1.0}
     assert set(results["exact"]["speedup"]) == {"semantic", "coarse", "fine", "decode", "total"}
