@@ -13,6 +13,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
 
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, set_threads
+from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
+from ..roofline import stage_floors
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 
@@ -327,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
     _warm_up(model)
 
     results: dict[str, Any] = {
+        "machine": describe_machine(),
         "note": RANDOM_WEIGHTS_NOTE,
         "model": size,
         "semantic_tokens": args.semantic_tokens,
@@ -344,6 +347,7 @@ def run(args: argparse.Namespace) -> int:
         for mode, stages in engines.items():
             this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
         rounds.append(this_round)
+    bandwidth, peak = measure_read_bandwidth(), measure_matmul_flops()
     reference = _median_times([r["reference"] for r in rounds])
     reference_timer = timers["reference"]
     results["repeats"] = args.repeats
@@ -374,10 +378,19 @@ def run(args: argparse.Namespace) -> int:
             entry["vocos_audio_relative_difference_vs_fp32_codes"] = _relative_difference(
                 fp32_audio, timer.outputs["decode"]
             )
+        floors = stage_floors(model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if mode == "exact" else 1.0)
+        entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         results[mode] = entry
         print(f"{mode}: seconds {times}")
         print(f"{mode}: speedup vs reference (median of paired ratios) {ratios}")
         print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
+        for floor in floors:
+            print(
+                f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
+                f"{floor.flops / 1e9:.2f} GFLOP; "
+                f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s -> floor {floor.seconds:.3f} s; "
+                f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
+            )
         if "stage_agreement_vs_fp32" in entry:
             print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
             difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]
