@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from .files import atomic_output, check_writable
+from .files import atomic_output, check_writable, output_path
 
 __all__ = ["check_audio_output", "read_audio", "resample", "write_audio"]
 
@@ -69,12 +69,17 @@ def read_audio(path: str | os.PathLike, sampling_rate: int | None = None) -> tup
 def check_audio_output(path: str | os.PathLike) -> Path:
     """Fail early, before any work, when `path` is not a writable `.wav`/`.flac` file path.
 
+    Returns:
+        The path to write (the target of a symbolic link: see `files.output_path`).
+
     Raises:
-        ValueError: Unsupported suffix.
+        ValueError: Unsupported suffix, or a name that is only a suffix (".wav").
         FileNotFoundError, PermissionError: As `files.check_writable`.
     """
-    path = Path(path)
+    path = output_path(path)
     suffix = path.suffix.lower()
+    if path.name.lower() in _SUBTYPE_BY_SUFFIX:
+        raise ValueError(f"output file name '{path.name}' is only an extension: give a name such as out{path.name}")
     if suffix not in _SUBTYPE_BY_SUFFIX:
         raise ValueError(f"unsupported output format '{suffix or path.name}': use one of {sorted(_SUBTYPE_BY_SUFFIX)}")
     return check_writable(path)

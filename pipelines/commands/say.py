@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
 from pathlib import Path
 
 from ..audio_io import check_audio_output
-from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINES,
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    PAUSE_SECONDS,
+    VOCODER_MODEL,
+    check_seed,
+)
+from ..files import atomic_output, check_writable
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "check_pause", "run"]
+
+# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the model's own value is
+# checked again by the pipeline once it is loaded.
+BARK_MAX_INPUT_TOKENS = 256
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
+    parser.usage = (
+        "%(prog)s (TEXT | --text-file FILE) -o OUTPUT [options]\n       %(prog)s --list-voices [--bark ID|PATH]"
+    )
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
-    parser.add_argument("-o", "--output", help="output file, .wav or .flac")
+    parser.add_argument("-o", "--output", help="output file, .wav or .flac (required, except with --list-voices)")
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
     parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
     parser.add_argument(
@@ -24,9 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
     )
     parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
-    parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same audio on CPU")
+    parser.add_argument("--seed", type=int, help="random seed, 0 to 2**32-1: the same seed gives the same audio on CPU")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    parser.add_argument(
+        "--dtype",
+        help="float32/fp32, float16/fp16 or bfloat16/bf16 (default: the dtype the checkpoints were saved in)",
+    )
     parser.add_argument(
         "--engine",
         default="exact",
@@ -36,12 +59,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
     parser.add_argument(
-        "--pause", type=float, default=PAUSE_SECONDS, help="seconds of silence between chunks (default: %(default)s)"
+        "--pause",
+        type=float,
+        default=PAUSE_SECONDS,
+        help=f"seconds of silence between chunks, 0 to {MAX_PAUSE_SECONDS:g} (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-chunk-tokens", type=int, default=MAX_CHUNK_TOKENS, help="token budget of one Bark generation"
+        "--max-chunk-tokens",
+        type=int,
+        default=MAX_CHUNK_TOKENS,
+        help=f"token budget of one Bark generation, 1 to {BARK_MAX_INPUT_TOKENS} (default: %(default)s)",
     )
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together")
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together, 1 or more (default: %(default)s)"
+    )
     parser.add_argument(
         "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
     )
@@ -50,19 +81,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def check_pause(pause: float) -> float:
+    """`pause` (seconds) if it is a finite number in `[0, MAX_PAUSE_SECONDS]`; a `ValueError` naming it otherwise."""
+    if not math.isfinite(pause) or not 0 <= pause <= MAX_PAUSE_SECONDS:
+        raise ValueError(f"--pause {pause} is out of range: give seconds from 0 to {MAX_PAUSE_SECONDS:g}")
+    return pause
+
+
 def _read_text(args: argparse.Namespace) -> str:
     if (args.text is None) == (args.text_file is None):
         raise ValueError("give the text either as an argument or with --text-file, not both or neither")
-    if args.text_file is not None:
-        return Path(args.text_file).read_text(encoding="utf-8")
-    return args.text
+    if args.text_file is None:
+        return args.text
+    path = Path(args.text_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"--text-file {path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"--text-file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}): "
+            "save it as UTF-8"
+        ) from error
 
 
-def _check_output(path: str | None) -> None:
-    """Fail before loading any model when the output cannot be written."""
-    if path is None:
+def _check_options(args: argparse.Namespace) -> None:
+    """Fail before loading any model when an output cannot be written or a setting is out of range."""
+    if args.output is None:
         raise ValueError("no output file: pass -o FILE.wav (or .flac)")
-    check_audio_output(path)
+    check_audio_output(args.output)
+    if args.save_voice is not None:
+        if not args.save_voice.endswith(".npz"):
+            raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+        check_writable(args.save_voice)
+        if Path(args.save_voice).resolve() == Path(args.output).resolve():
+            raise ValueError("--save-voice and -o name the same file")
+    check_pause(args.pause)
+    check_seed(args.seed, "--seed")
+    if not 1 <= args.max_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
+        raise ValueError(
+            f"--max-chunk-tokens {args.max_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
+        )
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size {args.batch_size} is out of range: use 1 or more")
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
@@ -75,7 +136,9 @@ def _random_weights_note(*paths: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
+    """Generate and write the file(s); one line per problem (via the dispatcher), all outputs or none."""
+    from bark_vocos.hub import check_model_source
+
     from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
 
     if args.list_voices:
@@ -83,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
 
         from bark_vocos.hub import explain_unavailable
 
+        check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
         with explain_unavailable(args.bark, "Bark model", "--bark PATH"):
             processor = BarkProcessor.from_pretrained(args.bark)
         print("\n".join(processor.available_voice_presets))
@@ -90,17 +154,18 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
-    _check_output(args.output)
-    if args.save_voice is not None and not args.save_voice.endswith(".npz"):
-        raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+    _check_options(args)
     resolve_device(args.device)
     resolve_dtype(args.dtype)
+    vocoder = args.vocoder if args.decoder == "vocos" else None
+    check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
+    if vocoder is not None:
+        check_model_source(vocoder, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()  # Bark's own deprecation chatter is not the user's concern
     if args.no_progress:
         transformers_logging.disable_progress_bar()  # its "Loading weights" bars
-    vocoder = args.vocoder if args.decoder == "vocos" else None
 
     pipe = TextToWavPipeline.from_pretrained(
         bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype, engine=args.engine
@@ -117,11 +182,19 @@ def run(args: argparse.Namespace) -> int:
         output_full=args.save_voice is not None,
         progress=not args.no_progress,
     )
-    path = output.save(args.output)
+    # Both files or neither: each is written to a temporary file, and both are renamed only when both are complete.
+    voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
+    with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
+        output.save(wav_tmp)
+        if voice_tmp is not None:
+            output.save_voice_preset(voice_tmp)
     seconds = output.audio.shape[0] / output.sampling_rate
-    print(f"wrote {path}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), {args.decoder}")
+    print(
+        f"wrote {args.output}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
+        f"{args.decoder}"
+    )
     if args.save_voice is not None:
-        print(f"wrote voice preset {output.save_voice_preset(args.save_voice)}")
+        print(f"wrote voice preset {args.save_voice}")
     note = _random_weights_note(args.bark, vocoder)
     if note:
         print(note, file=sys.stderr)
