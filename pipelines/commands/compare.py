@@ -1,4 +1,4 @@
-"""`bark-vocos compare`: EnCodec decoder versus Vocos, from text, by resynthesis, or by scoring existing files."""
+"""`bark-vocos compare`: candidates (EnCodec decoder, Vocos, any files) scored from text, resynthesis or files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from ..compare.report import format_table, write_report
 from ..compare.scoring import (
     DEFAULT_MAX_LAG_MS,
     Comparison,
+    check_candidate_names,
+    check_max_lag_ms,
     compare_dirs,
     compare_files,
     compare_resynthesis,
@@ -26,6 +28,15 @@ def _named_path(value: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. vocos=out/vocos.wav), got {value!r}")
     return name, path
+
+
+def _max_lag_ms(value: str) -> float:
+    try:
+        return check_max_lag_ms(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --max-lag-ms {value!r}: give a finite number of milliseconds >= 0 (0: no alignment)"
+        ) from None
 
 
 def _bandwidth(value: str) -> float:
@@ -65,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
         "--max-lag-ms",
-        type=float,
+        type=_max_lag_ms,
         default=DEFAULT_MAX_LAG_MS,
         help=f"align each candidate to its reference within +- this many ms (default {DEFAULT_MAX_LAG_MS:g}; 0: off)",
     )
@@ -88,6 +99,8 @@ def _mode(args: argparse.Namespace) -> str:
         raise ValueError("--reference needs at least one --candidate NAME=FILE")
     if chosen[0] == "dirs" and not args.candidate_dir:
         raise ValueError("--reference-dir needs at least one --candidate-dir NAME=DIR")
+    if chosen[0] in ("files", "dirs"):  # before the pairs become a dict, which would drop a repeated name
+        check_candidate_names([name for name, _ in args.candidate or args.candidate_dir])
     return chosen[0]
 
 
