@@ -58,6 +58,14 @@ def check_model_source(name_or_path: str | os.PathLike, model_type: str, what: s
     if not folder.is_dir():
         raise ModelNotAvailableError(f"{what} {name} is a file: pass the checkpoint's folder with {option}")
     yaml_ok = model_type == "vocos_encodec" and (folder / "config.yaml").is_file()
+    if yaml_ok:
+        import yaml
+
+        try:
+            yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            detail = " ".join(str(error).split())
+            raise ModelNotAvailableError(f"{folder / 'config.yaml'} is not valid YAML ({detail})") from None
     config_path = folder / "config.json"
     if config_path.is_file():
         try:

@@ -10,13 +10,18 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output", "check_new_folder", "check_writable", "new_folder", "output_path"]
+__all__ = ["atomic_output", "check_new_folder", "check_writable", "new_folder", "output_path", "set_default_mode"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def set_default_mode(path: str | os.PathLike) -> None:
+    """Give `path` the permissions a new file or folder gets from the umask (`mkstemp`/`mkdtemp` make them private)."""
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_umask())
 
 
 def output_path(path: str | os.PathLike) -> Path:
@@ -73,7 +78,7 @@ def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; an output file gets the usual permissions
+        set_default_mode(tmp)  # mkstemp creates 0600; an output file gets the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

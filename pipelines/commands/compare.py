@@ -120,8 +120,12 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
         comparison.settings.update(encodec=args.encodec, vocoder=args.vocoder)
         comparison.notes.extend(_random_weights_notes(args.encodec, args.vocoder))
         return comparison
+    from bark_vocos.hub import check_model_source
+
     from .. import TextToWavPipeline
 
+    check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
+    check_model_source(args.vocoder, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
     comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
@@ -144,15 +148,18 @@ def _random_weights_notes(*paths: str) -> list[str]:
 def _load_encodec(name_or_path: str):
     from transformers import EncodecModel
 
-    from bark_vocos.hub import explain_unavailable
+    from bark_vocos.hub import check_model_source, explain_unavailable
 
+    check_model_source(name_or_path, "encodec", "EnCodec model", "--encodec PATH")
     with explain_unavailable(name_or_path, "EnCodec model", "--encodec PATH"):
         return EncodecModel.from_pretrained(name_or_path).eval()
 
 
 def _load_vocoder(name_or_path: str):
     from bark_vocos import VocosEncodecModel
+    from bark_vocos.hub import check_model_source
 
+    check_model_source(name_or_path, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
     return VocosEncodecModel.from_pretrained(name_or_path).eval()  # explains an unreachable hub id itself
 
 
