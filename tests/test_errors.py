@@ -319,6 +319,13 @@ def test_preset_with_an_oversized_array_is_refused_from_its_header(tmp_path):
         resolve_voice_preset(tmp_path / "voice.npz", PRESETS)
 
 
+def test_preset_with_pickled_arrays_is_refused(tmp_path):
+    preset = {**_preset(), "semantic_prompt": np.array([1, "x"], dtype=object)}
+    np.savez(tmp_path / "voice.npz", **preset, allow_pickle=True)
+    with pytest.raises(ValueError, match=r"'semantic_prompt' holds Python objects \(a pickle\), refused"):
+        resolve_voice_preset(tmp_path / "voice.npz", PRESETS)
+
+
 # 10. one line instead of a traceback
 
 
