@@ -105,7 +105,6 @@ def _quiet_third_party_warnings() -> None:
     for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
         warnings.filterwarnings("default", category=category, module=r"(bark_vocos|pipelines)(\.|$)")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # transformers logs its deprecations, not warns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,11 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     Every expected failure (see `user_error_message`) is printed here, and only here, as one line
     `bark-vocos: error: ...`; with `--debug` or `BARK_VOCOS_DEBUG=1` it is raised with its traceback instead.
     """
-    args = build_parser().parse_args(argv)
-    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # decided before parsing: the command modules import torch and transformers, whose warnings come at import
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     with warnings.catch_warnings(), _termination_raises():
         if not debug:
             _quiet_third_party_warnings()
+        args = build_parser().parse_args(argv)
         try:
             return int(args._run(args) or 0)
         except KeyboardInterrupt:
