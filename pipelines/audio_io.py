@@ -85,7 +85,7 @@ def check_audio_output(path: str | os.PathLike) -> Path:
     return check_writable(path)
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, comment: str | None = None) -> Path:
     """Write mono audio atomically: to a temporary file beside `path`, renamed into place when complete.
 
     The format follows the suffix: `.wav` (32-bit float) or `.flac` (24-bit). A failure leaves no file at `path`.
@@ -94,6 +94,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
         path: Destination, ending in `.wav` or `.flac`.
         audio: Samples, shape `(T,)`.
         sampling_rate: In Hz.
+        comment: Stored in the file's metadata (WAV LIST/INFO, FLAC Vorbis comment), e.g. the seed it was made with.
 
     Returns:
         The path written.
@@ -112,6 +113,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
     with atomic_output(path) as tmp:
         with sf.SoundFile(tmp, "w", int(sampling_rate), 1, _SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper()) as f:
             _disable_peak_chunk(f)
+            if comment is not None:
+                f.comment = comment
             f.write(audio)
     return path
 

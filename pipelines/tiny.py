@@ -23,7 +23,7 @@ import torch
 
 from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 
-from .defaults import check_seed
+from .devices import check_seed
 from .files import new_folder
 
 __all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
@@ -176,7 +176,7 @@ def make_tiny(path: str | os.PathLike, *, seed: int = 0) -> Path:
 
     Args:
         path: Folder to write: new, or an existing empty folder.
-        seed: Seed for every random weight, in `[0, 2**32 - 1]`; the same seed writes the same checkpoints.
+        seed: Seed for every random weight, in `[0, 2**64 - 1]`; the same seed writes the same checkpoints.
 
     Returns:
         `path`, for `TextToWavPipeline.from_pretrained(bark=path / "bark", vocoder=path / "vocos")`.

@@ -97,7 +97,7 @@ def test_make_tiny_refuses_an_existing_checkpoint_folder(tmp_path):
 
 def test_make_tiny_bad_seed_writes_nothing(tmp_path, capsys):
     assert main(["make-tiny", str(tmp_path / "t"), "--seed", "-1"]) == 1
-    assert_one_error_line(capsys.readouterr().err, "seed -1 is out of range", "0 to 2**32-1")
+    assert_one_error_line(capsys.readouterr().err, "seed must be in [0, 2**64 - 1], got -1")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -159,6 +159,20 @@ def test_say_writes_both_outputs_or_neither(tiny_bark_dir, tmp_path, capsys, mon
     assert_one_error_line(capsys.readouterr().err, "no space left on device")
     assert snapshot(tmp_path) == before  # the wav was complete, but is not kept without the preset
     assert_no_temp_files(tmp_path)
+
+
+# 14. (with the pipeline's drawn seed) say prints the seed it used and stores it in the file
+
+
+def test_say_reports_and_stores_the_drawn_seed(tiny_bark_dir, tmp_path, capsys):
+    common = ["say", "Hello", "--bark", str(tiny_bark_dir), "--decoder", "encodec", "--no-progress"]
+    assert main([*common, "-o", str(tmp_path / "a.flac")]) == 0
+    seed = int(capsys.readouterr().out.strip().rsplit("seed ", 1)[1])
+    with sf.SoundFile(tmp_path / "a.flac") as file:
+        assert file.comment == f"bark-vocos seed {seed}"
+    assert main([*common, "-o", str(tmp_path / "b.flac"), "--seed", str(seed)]) == 0
+    assert f"seed {seed}" in capsys.readouterr().out
+    assert sf.read(tmp_path / "a.flac")[0].tobytes() == sf.read(tmp_path / "b.flac")[0].tobytes()
 
 
 # 4. compare: a repeated candidate name is refused, not silently dropped
@@ -405,10 +419,10 @@ def test_decode_damaged_inputs_are_one_line(tiny_vocos, tiny_original, tmp_path,
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--pause", "inf"], "--pause inf is out of range: give seconds from 0 to 10"),
+        (["--pause", "inf"], "--pause inf is out of range: give seconds from 0 to 60"),
         (["--pause", "1e6"], "--pause 1000000.0 is out of range"),
         (["--pause", "nan"], "--pause nan is out of range"),
-        (["--seed", str(2**70)], f"--seed {2**70} is out of range: give an integer from 0 to 2**32-1"),
+        (["--seed", str(2**70)], f"--seed {2**70} is out of range: give an integer from 0 to 2**64-1"),
         (["--max-chunk-tokens", "0"], "--max-chunk-tokens 0 is out of range: use 1 to 256"),
         (["--batch-size", "0"], "--batch-size 0 is out of range: use 1 or more"),
     ],
@@ -475,7 +489,7 @@ def test_help_shows_what_is_required_and_the_real_defaults(capsys):
     assert "say (TEXT | --text-file FILE) -o OUTPUT [options]" in text
     assert "(default: the dtype the checkpoints were saved in)" in text and "float32 (default)" not in text
     assert "1 to 256 (default: 48)" in text and "1 or more (default: 4)" in text
-    assert "0 to 10 (default: 0.2)" in text and "0 to 2**32-1" in text
+    assert "0 to 60 (default: 0.2)" in text and "0 to 2**64-1" in text
     with pytest.raises(SystemExit):
         main(["decode", "--help"])
     assert "output .wav or .flac (required)" in " ".join(capsys.readouterr().out.split())

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
     "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
     "compare": ("compare", "score candidate decoders (EnCodec decoder, Vocos, files): scores, spectrograms, audio"),
+    "bench stream": ("bench_stream", "time to first audio of a stream vs one call on the same text (random weights)"),
     "bench pipeline": (
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",

@@ -8,25 +8,23 @@ import math
 import sys
 from pathlib import Path
 
-from ..audio_io import check_audio_output
-from ..defaults import (
-    BARK_MODEL,
-    BATCH_SIZE,
-    DECODERS,
-    ENGINES,
-    MAX_CHUNK_TOKENS,
-    MAX_PAUSE_SECONDS,
-    PAUSE_SECONDS,
-    VOCODER_MODEL,
-    check_seed,
-)
+from ..audio_io import check_audio_output, write_audio
+from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..devices import MAX_SEED
 from ..files import atomic_output, check_writable
+from ..wav_stream import WavStreamWriter
 
-__all__ = ["add_arguments", "check_pause", "run"]
+__all__ = ["add_arguments", "run"]
 
-# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the model's own value is
-# checked again by the pipeline once it is loaded.
+# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
+# loaded model's own value again.
 BARK_MAX_INPUT_TOKENS = 256
+
+
+def _max_pause_seconds() -> float:
+    from ..text_to_wav import MAX_PAUSE_SECONDS
+
+    return MAX_PAUSE_SECONDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "%(prog)s (TEXT | --text-file FILE) -o OUTPUT [options]\n       %(prog)s --list-voices [--bark ID|PATH]"
     )
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
-    parser.add_argument("-o", "--output", help="output file, .wav or .flac (required, except with --list-voices)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="output file, .wav or .flac; - writes a WAV stream to stdout (required, except with --list-voices)",
+    )
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
     parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
     parser.add_argument(
@@ -44,7 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
     )
     parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
-    parser.add_argument("--seed", type=int, help="random seed, 0 to 2**32-1: the same seed gives the same audio on CPU")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="random seed, 0 to 2**64-1: the same seed gives the same audio on CPU (default: drawn at random, printed "
+        "and stored in the output file's comment)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     parser.add_argument(
         "--dtype",
@@ -62,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pause",
         type=float,
         default=PAUSE_SECONDS,
-        help=f"seconds of silence between chunks, 0 to {MAX_PAUSE_SECONDS:g} (default: %(default)s)",
+        help=f"seconds of silence between chunks, 0 to {_max_pause_seconds():g} (default: %(default)s)",
     )
     parser.add_argument(
         "--max-chunk-tokens",
@@ -76,16 +83,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
     )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="write audio as each chunk is generated (a .wav file, growing as .NAME.*.part until complete, or -)",
+    )
+    parser.add_argument(
+        "--first-chunk-tokens",
+        type=int,
+        help="token budget of the first chunk only: a short first chunk starts a stream sooner (default: as the rest)",
+    )
     parser.add_argument("--save-voice", help="also save the generation as a voice preset .npz")
     parser.add_argument("--list-voices", action="store_true", help="list the Bark model's voice presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def check_pause(pause: float) -> float:
-    """`pause` (seconds) if it is a finite number in `[0, MAX_PAUSE_SECONDS]`; a `ValueError` naming it otherwise."""
-    if not math.isfinite(pause) or not 0 <= pause <= MAX_PAUSE_SECONDS:
-        raise ValueError(f"--pause {pause} is out of range: give seconds from 0 to {MAX_PAUSE_SECONDS:g}")
-    return pause
 
 
 def _read_text(args: argparse.Namespace) -> str:
@@ -108,19 +118,31 @@ def _read_text(args: argparse.Namespace) -> str:
 def _check_options(args: argparse.Namespace) -> None:
     """Fail before loading any model when an output cannot be written or a setting is out of range."""
     if args.output is None:
-        raise ValueError("no output file: pass -o FILE.wav (or .flac)")
-    check_audio_output(args.output)
+        raise ValueError("no output file: pass -o FILE.wav (or .flac, or - for a WAV stream on stdout)")
+    if args.output != "-":
+        check_audio_output(args.output)
+        if args.stream and Path(args.output).suffix.lower() != ".wav":
+            raise ValueError(f"--stream writes WAV: use an output ending in .wav or -, got '{args.output}'")
     if args.save_voice is not None:
         if not args.save_voice.endswith(".npz"):
             raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+        if args.stream or args.output == "-":
+            raise ValueError("--save-voice needs the whole generation: it cannot be combined with --stream or -o -")
         check_writable(args.save_voice)
         if Path(args.save_voice).resolve() == Path(args.output).resolve():
             raise ValueError("--save-voice and -o name the same file")
-    check_pause(args.pause)
-    check_seed(args.seed, "--seed")
+    max_pause = _max_pause_seconds()
+    if not math.isfinite(args.pause) or not 0 <= args.pause <= max_pause:
+        raise ValueError(f"--pause {args.pause} is out of range: give seconds from 0 to {max_pause:g}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed {args.seed} is out of range: give an integer from 0 to 2**64-1")
     if not 1 <= args.max_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
         raise ValueError(
             f"--max-chunk-tokens {args.max_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
+        )
+    if args.first_chunk_tokens is not None and not 1 <= args.first_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
+        raise ValueError(
+            f"--first-chunk-tokens {args.first_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
         )
     if args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size} is out of range: use 1 or more")
@@ -135,11 +157,32 @@ def _random_weights_note(*paths: str | None) -> str | None:
     return None
 
 
+def _stream(pipe, text: str, options: dict, args: argparse.Namespace) -> None:
+    """Write the audio as it is generated: to stdout (`-o -`) or to a WAV that grows and is renamed when complete."""
+    chunks = pipe.stream(text, **options)  # checks every option before anything is written
+    if args.output == "-":
+        writer = WavStreamWriter(sys.stdout.buffer, pipe.sampling_rate(args.decoder))
+        for chunk in chunks:
+            writer.write(chunk.audio)
+        writer.finish()
+        print(f"streamed {writer.samples / writer.sampling_rate:.2f} s to stdout, seed {chunk.seed}", file=sys.stderr)
+        return
+    with atomic_output(args.output) as tmp, open(tmp, "wb") as file:
+        writer = WavStreamWriter(file, pipe.sampling_rate(args.decoder))
+        for chunk in chunks:
+            writer.write(chunk.audio)
+        writer.finish()
+    seconds = writer.samples / writer.sampling_rate
+    rate = writer.sampling_rate
+    print(f"wrote {args.output}: {seconds:.2f} s at {rate} Hz, streamed, {args.decoder}, seed {chunk.seed}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file(s); one line per problem (via the dispatcher), all outputs or none."""
     from bark_vocos.hub import check_model_source
 
-    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+    from ..devices import resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline
 
     if args.list_voices:
         from transformers import BarkProcessor
@@ -170,31 +213,34 @@ def run(args: argparse.Namespace) -> int:
     pipe = TextToWavPipeline.from_pretrained(
         bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype, engine=args.engine
     )
-    output = pipe(
-        text,
-        voice_preset=args.voice,
-        seed=args.seed,
-        decoder=args.decoder,
-        max_chunk_tokens=args.max_chunk_tokens,
-        pause_seconds=args.pause,
-        batch_size=args.batch_size,
-        prompt_with_previous=args.prompt_with_previous,
-        output_full=args.save_voice is not None,
-        progress=not args.no_progress,
-    )
-    # Both files or neither: each is written to a temporary file, and both are renamed only when both are complete.
-    voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
-    with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
-        output.save(wav_tmp)
-        if voice_tmp is not None:
-            output.save_voice_preset(voice_tmp)
-    seconds = output.audio.shape[0] / output.sampling_rate
-    print(
-        f"wrote {args.output}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
-        f"{args.decoder}"
-    )
-    if args.save_voice is not None:
-        print(f"wrote voice preset {args.save_voice}")
+    options = {
+        "voice_preset": args.voice,
+        "seed": args.seed,
+        "decoder": args.decoder,
+        "max_chunk_tokens": args.max_chunk_tokens,
+        "first_chunk_tokens": args.first_chunk_tokens,
+        "pause_seconds": args.pause,
+        "batch_size": args.batch_size,
+        "prompt_with_previous": args.prompt_with_previous,
+        "progress": not args.no_progress,
+    }
+    if args.stream or args.output == "-":
+        _stream(pipe, text, options, args)
+    else:
+        output = pipe(text, output_full=args.save_voice is not None, **options)
+        # Both files or neither: each goes to a temporary file, and both are renamed only once both are complete.
+        voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
+        with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
+            write_audio(wav_tmp, output.audio, output.sampling_rate, comment=f"bark-vocos seed {output.seed}")
+            if voice_tmp is not None:
+                output.save_voice_preset(voice_tmp)
+        seconds = output.audio.shape[0] / output.sampling_rate
+        print(
+            f"wrote {args.output}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
+            f"{args.decoder}, seed {output.seed}"
+        )
+        if args.save_voice is not None:
+            print(f"wrote voice preset {args.save_voice}")
     note = _random_weights_note(args.bark, vocoder)
     if note:
         print(note, file=sys.stderr)
