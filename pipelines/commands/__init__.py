@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 from bark_vocos.errors import BarkVocosError
 
-__all__ = ["COMMANDS", "DEBUG_ENV", "Terminated", "main", "user_error_message"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "OWN_WARNING_PREFIX", "Terminated", "main", "user_error_message"]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -101,11 +101,21 @@ def _termination_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# Our own deprecation warnings start with this, so they stay visible when others' are hidden.
+OWN_WARNING_PREFIX = "bark-vocos"
+
+
 def _quiet_third_party_warnings() -> None:
-    """Hide other packages' deprecation notices (transformers, torch, ...) in normal runs; ours stay visible."""
+    """Hide other packages' deprecation notices (transformers, torch, ...) in normal runs; ours stay visible.
+
+    Matched by message rather than module: a library's deprecation warning points at its caller (stacklevel), which
+    is often our code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
+    """
     for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
-        warnings.filterwarnings("default", category=category, module=r"(bark_vocos|pipelines)(\.|$)")
+        warnings.filterwarnings("default", message=OWN_WARNING_PREFIX, category=category)
+    # torch reports some deprecations from C++ as plain UserWarnings
+    warnings.filterwarnings("ignore", message=r".*\bdeprecated\b", category=UserWarning, module=r"torch(\.|$)")
 
 
 def build_parser() -> argparse.ArgumentParser:
