@@ -24,19 +24,20 @@ def is_local(name_or_path: str | os.PathLike) -> bool:
     return os.path.exists(os.fspath(name_or_path))
 
 
-def check_model_source(name_or_path: str | os.PathLike, model_type: str, what: str, option: str) -> None:
+def check_model_source(name_or_path: str | os.PathLike, what: str, option: str, model_type: str | None = None) -> None:
     """Fail early, with one line naming the folder or file, when a model source cannot be what it should be.
 
-    A local folder must hold a readable `config.json` of `model_type` (a Vocos folder may instead hold the original
-    `config.yaml`) and weights whose container is whole: a safetensors header that covers the file, a
-    `pytorch_model.bin` that is a complete zip archive. Only headers are read, never the weights. A name that is not
-    a local path must look like a hub id (`owner/name`); whether the hub has it is `explain_unavailable`'s job.
+    A local folder must be a folder; its `config.json` / `config.yaml` must parse, and name `model_type` when one is
+    given (a Vocos vocoder has several layouts, which its own loader tells apart: pass None); its weights' container
+    must be whole (a safetensors header that covers the file, a `pytorch_model.bin` that is a complete zip archive).
+    Only headers are read, never the weights. A name that is not a local path must look like a hub id
+    (`owner/name`); whether the hub has it is `explain_unavailable`'s job.
 
     Args:
         name_or_path: The hub id or local folder given by the user.
-        model_type: The `model_type` its config.json must name ("bark", "vocos_encodec").
         what: What is being loaded, for the message (e.g. "Bark model").
         option: How the user passes it (e.g. "--bark PATH").
+        model_type: The `model_type` its config.json must name ("bark", "encodec"), or None.
 
     Raises:
         ModelNotAvailableError: The path does not exist and is no hub id, or the folder is not such a checkpoint or
@@ -57,8 +58,7 @@ def check_model_source(name_or_path: str | os.PathLike, model_type: str, what: s
     folder = Path(name)
     if not folder.is_dir():
         raise ModelNotAvailableError(f"{what} {name} is a file: pass the checkpoint's folder with {option}")
-    yaml_ok = model_type == "vocos_encodec" and (folder / "config.yaml").is_file()
-    if yaml_ok:
+    if (folder / "config.yaml").is_file():
         import yaml
 
         try:
@@ -67,18 +67,19 @@ def check_model_source(name_or_path: str | os.PathLike, model_type: str, what: s
             detail = " ".join(str(error).split())
             raise ModelNotAvailableError(f"{folder / 'config.yaml'} is not valid YAML ({detail})") from None
     config_path = folder / "config.json"
+    found = None
     if config_path.is_file():
         try:
             found = json.loads(config_path.read_text(encoding="utf-8")).get("model_type")
         except (ValueError, AttributeError) as error:
             raise ModelNotAvailableError(f"{config_path} is not a valid JSON config ({error})") from None
-        if found != model_type and not yaml_ok:
+    if model_type is not None:
+        if not config_path.is_file():
+            raise ModelNotAvailableError(f"{name} is not a {what} folder: it has no config.json (check {option})")
+        if found != model_type:
             raise ModelNotAvailableError(
                 f"{name} holds a {found!r} model, not a {what} ({model_type!r}): check {option}"
             )
-    elif not yaml_ok:
-        expected = "config.json or config.yaml" if model_type == "vocos_encodec" else "config.json"
-        raise ModelNotAvailableError(f"{name} is not a {what} folder: it has no {expected} (check {option})")
     _check_weight_files(folder)
 
 

@@ -7,7 +7,7 @@ import platform
 
 import torch
 
-__all__ = ["describe_machine"]
+__all__ = ["describe_machine", "set_threads"]
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
@@ -31,3 +31,16 @@ def describe_machine() -> str:
     if torch.cuda.is_available():
         line += f", GPU {torch.cuda.get_device_name()}"
     return line + (f" ({', '.join(limits)})" if limits else "")
+
+
+def set_threads(threads: int | None) -> None:
+    """Use `threads` torch threads (a benchmark's `--threads`); `None` keeps torch's choice.
+
+    Raises:
+        ValueError: Fewer than one thread.
+    """
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ from bark_vocos.bark import bark_stages
 
 from ..defaults import ENGINE, ENGINES, MAX_CHUNK_TOKENS
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine
+from ..machine import describe_machine, set_threads
 from ..text_to_wav import TextToWavPipeline
 from .bench_pipeline import BARK_SMALL, QUICK, RANDOM_WEIGHTS_NOTE, SMALL_WINDOWS, random_bark_model, random_vocoder
 
@@ -113,10 +113,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--first-chunk-tokens must be in [1, {MAX_CHUNK_TOKENS}], got {args.first_chunk_tokens}")
     if not args.semantic_per_token > 0:
         raise ValueError(f"--semantic-per-token must be > 0, got {args.semantic_per_token}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.out is not None:
         check_writable(args.out)
     size = QUICK if args.quick else BARK_SMALL

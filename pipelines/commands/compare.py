@@ -124,8 +124,8 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
 
     from .. import TextToWavPipeline
 
-    check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
-    check_model_source(args.vocoder, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
+    check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
+    check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
     comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
@@ -150,7 +150,7 @@ def _load_encodec(name_or_path: str):
 
     from bark_vocos.hub import check_model_source, explain_unavailable
 
-    check_model_source(name_or_path, "encodec", "EnCodec model", "--encodec PATH")
+    check_model_source(name_or_path, "EnCodec model", "--encodec PATH", "encodec")
     with explain_unavailable(name_or_path, "EnCodec model", "--encodec PATH"):
         return EncodecModel.from_pretrained(name_or_path).eval()
 
@@ -159,7 +159,7 @@ def _load_vocoder(name_or_path: str):
     from bark_vocos import VocosEncodecModel
     from bark_vocos.hub import check_model_source
 
-    check_model_source(name_or_path, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
+    check_model_source(name_or_path, "Vocos vocoder", "--vocoder PATH")
     return VocosEncodecModel.from_pretrained(name_or_path).eval()  # explains an unreachable hub id itself
 
 

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_audio_output(args.output)  # before the work: a bad -o costs nothing
     codes = read_codes(args.codes)
-    check_model_source(args.vocoder, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
+    check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     model = VocosEncodecModel.from_pretrained(args.vocoder).eval()
     with torch.inference_mode():
         audio = model(codes=torch.from_numpy(codes), bandwidth=args.bandwidth).audio[0]

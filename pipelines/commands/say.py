@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
         from bark_vocos.hub import explain_unavailable
 
-        check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
+        check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
         with explain_unavailable(args.bark, "Bark model", "--bark PATH"):
             processor = BarkProcessor.from_pretrained(args.bark)
         print("\n".join(processor.available_voice_presets))
@@ -201,9 +201,9 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     resolve_dtype(args.dtype)
     vocoder = args.vocoder if args.decoder == "vocos" else None
-    check_model_source(args.bark, "bark", "Bark model", "--bark PATH")
+    check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
     if vocoder is not None:
-        check_model_source(vocoder, "vocos_encodec", "Vocos vocoder", "--vocoder PATH")
+        check_model_source(vocoder, "Vocos vocoder", "--vocoder PATH")
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()  # Bark's own deprecation chatter is not the user's concern
