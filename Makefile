@@ -47,7 +47,7 @@ say: setup
 
 # Offline smoke test of the whole chain on tiny RANDOM checkpoints (make-tiny): the wav is noise, not speech.
 say-tiny: setup
-	$(BIN)/bark-vocos make-tiny tiny
+	[ -e tiny ] || $(BIN)/bark-vocos make-tiny tiny
 	$(BIN)/bark-vocos say "$(TEXT)" -o tiny.wav --bark tiny/bark --vocoder tiny/vocos --voice v2/en_speaker_0 --seed $(SEED)
 
 lint: setup

@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from .files import atomic_output, check_writable
+from .files import atomic_output, check_writable, output_path
 
 __all__ = ["check_audio_output", "read_audio", "resample", "write_audio"]
 
@@ -69,18 +69,23 @@ def read_audio(path: str | os.PathLike, sampling_rate: int | None = None) -> tup
 def check_audio_output(path: str | os.PathLike) -> Path:
     """Fail early, before any work, when `path` is not a writable `.wav`/`.flac` file path.
 
+    Returns:
+        The path to write (the target of a symbolic link: see `files.output_path`).
+
     Raises:
-        ValueError: Unsupported suffix.
+        ValueError: Unsupported suffix, or a name that is only a suffix (".wav").
         FileNotFoundError, PermissionError: As `files.check_writable`.
     """
-    path = Path(path)
+    path = output_path(path)
     suffix = path.suffix.lower()
+    if path.name.lower() in _SUBTYPE_BY_SUFFIX:
+        raise ValueError(f"output file name '{path.name}' is only an extension: give a name such as out{path.name}")
     if suffix not in _SUBTYPE_BY_SUFFIX:
         raise ValueError(f"unsupported output format '{suffix or path.name}': use one of {sorted(_SUBTYPE_BY_SUFFIX)}")
     return check_writable(path)
 
 
-def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) -> Path:
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int, comment: str | None = None) -> Path:
     """Write mono audio atomically: to a temporary file beside `path`, renamed into place when complete.
 
     The format follows the suffix: `.wav` (32-bit float) or `.flac` (24-bit). A failure leaves no file at `path`.
@@ -89,6 +94,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
         path: Destination, ending in `.wav` or `.flac`.
         audio: Samples, shape `(T,)`.
         sampling_rate: In Hz.
+        comment: Stored in the file's metadata (WAV LIST/INFO, FLAC Vorbis comment), e.g. the seed it was made with.
 
     Returns:
         The path written.
@@ -107,6 +113,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sampling_rate: int) 
     with atomic_output(path) as tmp:
         with sf.SoundFile(tmp, "w", int(sampling_rate), 1, _SUBTYPE_BY_SUFFIX[suffix], format=suffix[1:].upper()) as f:
             _disable_peak_chunk(f)
+            if comment is not None:
+                f.comment = comment
             f.write(audio)
     return path
 

@@ -1,14 +1,16 @@
-"""The one way bark-vocos writes an output file: to a temporary file beside it, renamed into place when complete."""
+"""The one way bark-vocos writes output: a file via a temporary file beside it, renamed into place when complete;
+a folder of files created new and removed again if anything fails."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output", "check_writable"]
+__all__ = ["atomic_output", "check_new_folder", "check_writable", "new_folder", "output_path", "set_default_mode"]
 
 
 def _umask() -> int:
@@ -17,14 +19,37 @@ def _umask() -> int:
     return mask
 
 
+def set_default_mode(path: str | os.PathLike) -> None:
+    """Give `path` the permissions a new file or folder gets from the umask (`mkstemp`/`mkdtemp` make them private)."""
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_umask())
+
+
+def output_path(path: str | os.PathLike) -> Path:
+    """Where writing `path` really goes: a symbolic link is written through (its target is replaced, the link stays).
+
+    Raises:
+        ValueError: The link points back to itself or in a loop.
+    """
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=False)
+    except RuntimeError as error:  # a symlink loop (Python < 3.13 raises RuntimeError; 3.13 OSError)
+        raise ValueError(f"cannot write {path}: the symbolic link loops") from error
+
+
 def check_writable(path: str | os.PathLike) -> Path:
     """Fail early, before any work, when `path` cannot be written as a file.
+
+    Returns:
+        The path to write: `path` itself, or the target of `path` when it is a symbolic link (see `output_path`).
 
     Raises:
         FileNotFoundError: The destination folder does not exist.
         PermissionError: `path` is a folder, or its folder is not writable.
     """
-    path = Path(path)
+    path = output_path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {folder}")
@@ -37,7 +62,10 @@ def check_writable(path: str | os.PathLike) -> Path:
 def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, on any failure it is removed.
 
-    A failure therefore leaves no partial file, and an existing file at `path` stays as it was.
+    A failure therefore leaves no partial file, and an existing file at `path` stays as it was. An exception of any
+    kind counts, KeyboardInterrupt included; the CLI turns SIGTERM into one too (`commands.Terminated`), so a killed
+    `bark-vocos` leaves no `.part` file either (only SIGKILL, which nothing can catch, can leave one behind). A
+    symbolic link at `path` is written through: its target gets the new content, the link stays.
 
     Args:
         path: The final destination; its folder must exist.
@@ -50,10 +78,50 @@ def atomic_output(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; an output file gets the usual permissions
+        set_default_mode(tmp)  # mkstemp creates 0600; an output file gets the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+def check_new_folder(path: str | os.PathLike) -> Path:
+    """Fail early when `path` cannot become a new folder of outputs: it must not exist or be an empty folder.
+
+    Raises:
+        FileExistsError: `path` is a file, or a folder that is not empty (nothing in it is touched).
+        FileNotFoundError: Its parent folder does not exist.
+    """
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise FileExistsError(f"{path} already exists and is not an empty folder: give a new folder name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"parent folder does not exist: {parent}")
+    return path
+
+
+@contextlib.contextmanager
+def new_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield `path` as a new, empty folder; if the block fails in any way, the folder and all written in it go.
+
+    For outputs that are a folder of files which must stay where they are written (e.g. a checkpoint that records
+    its own absolute path), so cannot be renamed into place like `atomic_output` does.
+
+    Raises:
+        FileExistsError, FileNotFoundError: As `check_new_folder`, before anything is written.
+    """
+    path = check_new_folder(path)
+    existed = path.is_dir()
+    path.mkdir(exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if existed:  # it was an empty folder: leave it empty
+            for child in path.iterdir():
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
         raise

@@ -23,6 +23,9 @@ import torch
 
 from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 
+from .devices import check_seed
+from .files import new_folder
+
 __all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
 
 TINY_VOICE_PRESETS = ("v2/en_speaker_0", "v2/en_speaker_1")
@@ -98,8 +101,11 @@ def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
     """
     from transformers import BarkConfig, BarkModel, BertTokenizer, EncodecConfig, GenerationConfig
 
+    seed = check_seed(seed)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    # the marker first: a folder cut short by a crash is still marked as noise
+    (path / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
     vocab = _tiny_vocab()
     generation_config = _generation_config(len(vocab))
     sem = generation_config.semantic_config
@@ -159,21 +165,28 @@ def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
             entry[key] = relative
         index[preset] = entry
     (path / "speaker_embeddings_path.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-    (path / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
     return path
 
 
 def make_tiny(path: str | os.PathLike, *, seed: int = 0) -> Path:
     """Write `path/bark/` (tiny random Bark) and `path/vocos/` (tiny random Vocos-EnCodec). Random weights: noise.
 
+    All or nothing: `path` must be new or an empty folder (an existing checkpoint is never overwritten), and if
+    writing fails or is interrupted, what was written is removed again.
+
     Args:
-        path: Folder to write (created if missing).
-        seed: Seed for every random weight; the same seed writes the same checkpoints.
+        path: Folder to write: new, or an existing empty folder.
+        seed: Seed for every random weight, in `[0, 2**64 - 1]`; the same seed writes the same checkpoints.
 
     Returns:
         `path`, for `TextToWavPipeline.from_pretrained(bark=path / "bark", vocoder=path / "vocos")`.
+
+    Raises:
+        FileExistsError: `path` is a file or a folder that is not empty.
+        ValueError: A seed out of range.
     """
-    path = Path(path)
-    save_tiny_bark(path / "bark", seed=seed)
-    save_tiny_vocos(path / "vocos", seed=seed)  # writes its own RANDOM_WEIGHTS.txt marker
-    return path
+    seed = check_seed(seed)
+    with new_folder(path) as folder:
+        save_tiny_bark(folder / "bark", seed=seed)
+        save_tiny_vocos(folder / "vocos", seed=seed)  # writes its own RANDOM_WEIGHTS.txt marker first
+    return folder

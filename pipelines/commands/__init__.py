@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import pickle
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
 
 from bark_vocos.errors import BarkVocosError
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "OWN_WARNING_PREFIX", "Terminated", "main", "user_error_message"]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -20,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert a Vocos checkpoint of any known layout to the transformers layout"),
     "inspect": ("inspect", "name the Vocos checkpoint layout a folder or hub id holds and what would load"),
     "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
-    "compare": ("compare", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+    "compare": ("compare", "score candidate decoders (EnCodec decoder, Vocos, files): scores, spectrograms, audio"),
     "bench stream": ("bench_stream", "time to first audio of a stream vs one call on the same text (random weights)"),
     "bench pipeline": (
         "bench_pipeline",
@@ -28,16 +34,104 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Errors a user can meet and fix; anything else is a bug and keeps its traceback.
+# Set to 1 (or pass --debug) for the full traceback of an expected error, e.g. for a bug report.
+DEBUG_ENV = "BARK_VOCOS_DEBUG"
+
+# Errors a user can meet and fix; anything else is a bug and keeps its traceback. The third-party ones are what the
+# loaders raise for a damaged or refused file: a truncated safetensors file, an empty or cut .npy/.npz, a refused
+# pickle (torch.load(weights_only=True)), malformed YAML.
 USER_ERRORS = (BarkVocosError, ValueError, TypeError, OSError)
+_FILE_ERRORS = {
+    EOFError: "the file is empty or cut short",
+    zipfile.BadZipFile: "not a valid zip archive (.npz / pytorch_model.bin)",
+    pickle.UnpicklingError: "refused: the file holds pickled Python objects, which could run code",
+}
+# torch's message for a cut or damaged pytorch_model.bin; other RuntimeErrors are bugs and keep their traceback
+_TORCH_ZIP_ERROR = "PytorchStreamReader failed"
+
+
+def _third_party_file_errors() -> dict[type, str]:
+    errors = dict(_FILE_ERRORS)
+    import yaml
+    from safetensors import SafetensorError
+
+    errors[yaml.YAMLError] = "malformed YAML"
+    errors[SafetensorError] = "not a valid safetensors file (truncated or damaged?)"
+    return errors
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def user_error_message(error: BaseException) -> str | None:
+    """The one line the CLI prints for an expected failure, or None for a bug (which keeps its traceback)."""
+    if isinstance(error, USER_ERRORS):
+        return _first_line(str(error)) or type(error).__name__
+    for kind, meaning in _third_party_file_errors().items():
+        if isinstance(error, kind):
+            detail = _first_line(str(error))
+            return f"{meaning} ({detail})" if detail else meaning
+    if isinstance(error, RuntimeError) and str(error).startswith(_TORCH_ZIP_ERROR):
+        return f"a PyTorch checkpoint file is cut short or damaged ({_first_line(str(error)).split('. ')[0]})"
+    return None
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so the same clean-up as Ctrl-C runs (temporary files are removed)."""
+
+
+def _raise_terminated(signum: int, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _termination_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` in the main thread instead of killing Python at once.
+
+    Python's default on SIGTERM is to die without unwinding, which left the `.part` file of a write in progress;
+    as an exception it takes the path Ctrl-C takes, through `files.atomic_output`'s clean-up.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# Our own deprecation warnings start with this, so they stay visible when others' are hidden.
+OWN_WARNING_PREFIX = "bark-vocos"
+
+
+def _quiet_third_party_warnings() -> None:
+    """Hide other packages' deprecation notices (transformers, torch, ...) in normal runs; ours stay visible.
+
+    Matched by message rather than module: a library's deprecation warning points at its caller (stacklevel), which
+    is often our code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
+    """
+    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("default", message=OWN_WARNING_PREFIX, category=category)
+    # torch reports some deprecations from C++ as plain UserWarnings
+    warnings.filterwarnings("ignore", message=r".*\bdeprecated\b", category=UserWarning, module=r"torch(\.|$)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command (nested ones such as `bench vocoder` included)."""
     parser = argparse.ArgumentParser(
         prog="bark-vocos",
-        description="Text to speech with Bark, decoded by Vocos. Set BARK_VOCOS_DEBUG=1 for full tracebacks.",
+        description=(
+            "Text to speech with Bark, decoded by Vocos. Errors print one line; --debug (or "
+            f"{DEBUG_ENV}=1) shows the full traceback for a bug report."
+        ),
     )
+    parser.add_argument("--debug", action="store_true", help=f"full tracebacks (same as {DEBUG_ENV}=1)")
+    # the same switch after the command name; SUPPRESS keeps the top-level value when it is not repeated there
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="full tracebacks")
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for name, (module_name, help_text) in COMMANDS.items():
@@ -48,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                 group = top.add_parser(words[0], help=f"{words[0]} commands")
                 groups[words[0]] = group.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
             subparsers = groups[words[0]]
-        sub = subparsers.add_parser(words[-1], help=help_text, description=help_text)
+        sub = subparsers.add_parser(words[-1], help=help_text, description=help_text, parents=[common])
         module = importlib.import_module(f"{__name__}.{module_name}")
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
@@ -56,19 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 ok, 1 user error, 2 usage error)."""
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except USER_ERRORS as error:
-        if os.environ.get("BARK_VOCOS_DEBUG"):
-            raise
-        message = str(error) or type(error).__name__
-        print(f"bark-vocos: error: {message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("bark-vocos: interrupted", file=sys.stderr)
-        return 130
+    """Run the command line; returns the process exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped).
+
+    Every expected failure (see `user_error_message`) is printed here, and only here, as one line
+    `bark-vocos: error: ...`; with `--debug` or `BARK_VOCOS_DEBUG=1` it is raised with its traceback instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # decided before parsing: the command modules import torch and transformers, whose warnings come at import
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    with warnings.catch_warnings(), _termination_raises():
+        if not debug:
+            _quiet_third_party_warnings()
+        args = build_parser().parse_args(argv)
+        try:
+            return int(args._run(args) or 0)
+        except KeyboardInterrupt:
+            print("bark-vocos: interrupted (no partial output kept)", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("bark-vocos: terminated (no partial output kept)", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        except Exception as error:
+            message = user_error_message(error)
+            if debug or message is None:
+                raise
+            print(f"bark-vocos: error: {message}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`bark-vocos compare`: EnCodec decoder versus Vocos, from text, by resynthesis, or by scoring existing files."""
+"""`bark-vocos compare`: candidates (EnCodec decoder, Vocos, any files) scored from text, resynthesis or files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from ..compare.report import format_table, write_report
 from ..compare.scoring import (
     DEFAULT_MAX_LAG_MS,
     Comparison,
+    check_candidate_names,
+    check_max_lag_ms,
     compare_dirs,
     compare_files,
     compare_resynthesis,
@@ -26,6 +28,15 @@ def _named_path(value: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. vocos=out/vocos.wav), got {value!r}")
     return name, path
+
+
+def _max_lag_ms(value: str) -> float:
+    try:
+        return check_max_lag_ms(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --max-lag-ms {value!r}: give a finite number of milliseconds >= 0 (0: no alignment)"
+        ) from None
 
 
 def _bandwidth(value: str) -> float:
@@ -65,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
         "--max-lag-ms",
-        type=float,
+        type=_max_lag_ms,
         default=DEFAULT_MAX_LAG_MS,
         help=f"align each candidate to its reference within +- this many ms (default {DEFAULT_MAX_LAG_MS:g}; 0: off)",
     )
@@ -88,6 +99,8 @@ def _mode(args: argparse.Namespace) -> str:
         raise ValueError("--reference needs at least one --candidate NAME=FILE")
     if chosen[0] == "dirs" and not args.candidate_dir:
         raise ValueError("--reference-dir needs at least one --candidate-dir NAME=DIR")
+    if chosen[0] in ("files", "dirs"):  # before the pairs become a dict, which would drop a repeated name
+        check_candidate_names([name for name, _ in args.candidate or args.candidate_dir])
     return chosen[0]
 
 
@@ -107,8 +120,12 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
         comparison.settings.update(encodec=args.encodec, vocoder=args.vocoder)
         comparison.notes.extend(_random_weights_notes(args.encodec, args.vocoder))
         return comparison
+    from bark_vocos.hub import check_model_source
+
     from .. import TextToWavPipeline
 
+    check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
+    check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
     comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
@@ -131,15 +148,18 @@ def _random_weights_notes(*paths: str) -> list[str]:
 def _load_encodec(name_or_path: str):
     from transformers import EncodecModel
 
-    from bark_vocos.hub import explain_unavailable
+    from bark_vocos.hub import check_model_source, explain_unavailable
 
+    check_model_source(name_or_path, "EnCodec model", "--encodec PATH", "encodec")
     with explain_unavailable(name_or_path, "EnCodec model", "--encodec PATH"):
         return EncodecModel.from_pretrained(name_or_path).eval()
 
 
 def _load_vocoder(name_or_path: str):
     from bark_vocos import VocosEncodecModel
+    from bark_vocos.hub import check_model_source
 
+    check_model_source(name_or_path, "Vocos vocoder", "--vocoder PATH")
     return VocosEncodecModel.from_pretrained(name_or_path).eval()  # explains an unreachable hub id itself
 
 

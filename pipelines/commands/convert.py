@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from bark_vocos.hub import check_model_source
 from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
+
+from ..files import check_new_folder, set_default_mode
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="folder or hub id in any known layout (see bark-vocos inspect)")
-    parser.add_argument("destination", help="new folder to write (config.json + model.safetensors)")
+    parser.add_argument(
+        "destination", help="new (or empty) folder to write (config.json + model.safetensors); never overwritten"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    check_new_folder(args.destination)
+    check_model_source(args.source, "Vocos checkpoint", "SOURCE")
     destination = convert_checkpoint(args.source, args.destination)
+    # convert_checkpoint stages in a mkdtemp folder (mode 0700) and the weights come out 0600: others could not read
+    # the checkpoint. The folder and every file get the permissions the umask gives new files.
+    for path in [destination, *destination.rglob("*")]:
+        set_default_mode(path)
     print(f"wrote {destination} (transformers layout: config.json + model.safetensors)")
     return 0

@@ -3,44 +3,80 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from bark_vocos import BANDWIDTHS, VocosEncodecModel
-from bark_vocos.tiny import is_random_checkpoint
+from bark_vocos import BANDWIDTHS
 
-from ..audio_io import write_audio
+from ..audio_io import check_audio_output, write_audio
 from ..defaults import VOCODER_MODEL
+from ..npy_files import read_npy
 
-__all__ = ["VOCODER_MODEL", "add_arguments", "run"]
+__all__ = ["MAX_DECODE_FRAMES", "VOCODER_MODEL", "add_arguments", "read_codes", "run"]
+
+FRAMES_PER_SECOND = 75  # EnCodec 24 kHz: 320 samples per frame
+# The longest input decoded in one pass: 10 minutes (45_000 frames, 14.4 M samples). The full-size Vocos took
+# 0.9 GB of memory beyond the loaded model and 25 s on 2 CPU threads for it. Longer code files are refused from the
+# .npy header, before any data or the model is loaded; split them along T (numpy.array_split(codes, n, axis=1)).
+MAX_DECODE_FRAMES = 10 * 60 * FRAMES_PER_SECOND
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("codes", type=Path, help="EnCodec 24 kHz codes saved with numpy.save, shape (K, T), K=2/4/8/16")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac")
     parser.add_argument(
-        "--vocoder", default=VOCODER_MODEL, help=f"Vocos hub id or local folder (default {VOCODER_MODEL})"
+        "codes",
+        type=Path,
+        help=f"EnCodec 24 kHz codes saved with numpy.save: integers 0-1023, shape (K, T), K=2/4/8/16, "
+        f"T up to {MAX_DECODE_FRAMES} frames (10 min)",
     )
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (required)")
+    parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos hub id or local folder (default: %(default)s)")
     parser.add_argument(
         "--bandwidth", type=float, choices=BANDWIDTHS, help="kbps of the codes (default: from the number of codebooks)"
     )
 
 
+def read_codes(path: Path) -> np.ndarray:
+    """The codes of a `.npy` file as int64 `(K, T)`, checked (header first) before the model is loaded.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not a `.npy` array of integers of shape `(K, T)`, `1 <= T <= MAX_DECODE_FRAMES` (the model
+            checks `K` and the range of the values).
+    """
+    if path.suffix != ".npy" or not path.is_file():
+        raise FileNotFoundError(f"{path} is not a .npy file of EnCodec codes")
+    codes = read_npy(path, max_elements=16 * MAX_DECODE_FRAMES)  # refuses a bigger file before reading it
+    if codes.ndim != 2 or codes.shape[1] == 0:
+        raise ValueError(f"{path} holds shape {codes.shape}; decode takes one item of codes (K, T) with T >= 1 frames")
+    if codes.shape[1] > MAX_DECODE_FRAMES:
+        raise ValueError(
+            f"{path} holds {codes.shape[1]} frames ({codes.shape[1] / FRAMES_PER_SECOND / 60:.1f} min); decode takes "
+            f"at most {MAX_DECODE_FRAMES} frames (10 min) at once: split the codes along T"
+        )
+    if not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(f"{path} holds {codes.dtype} values; EnCodec codes are integers from 0 to 1023")
+    return codes.astype(np.int64)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.codes.suffix != ".npy" or not args.codes.is_file():
-        raise FileNotFoundError(f"{args.codes} is not a .npy file of EnCodec codes")
-    codes = np.load(args.codes, allow_pickle=False)
-    if codes.ndim != 2:
-        raise ValueError(f"{args.codes} holds shape {codes.shape}; decode takes one item of codes (K, T)")
+    import torch
+
+    from bark_vocos import VocosEncodecModel
+    from bark_vocos.hub import check_model_source
+    from bark_vocos.tiny import is_random_checkpoint
+
+    check_audio_output(args.output)  # before the work: a bad -o costs nothing
+    codes = read_codes(args.codes)
+    check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     model = VocosEncodecModel.from_pretrained(args.vocoder).eval()
     with torch.inference_mode():
-        audio = model(codes=torch.from_numpy(codes.astype(np.int64)), bandwidth=args.bandwidth).audio[0]
+        audio = model(codes=torch.from_numpy(codes), bandwidth=args.bandwidth).audio[0]
     sampling_rate = model.config.sample_rate
     write_audio(args.output, audio.cpu().numpy(), sampling_rate)
     seconds = audio.shape[0] / sampling_rate
     print(f"wrote {args.output} ({seconds:.2f} s at {sampling_rate} Hz, {codes.shape[0]} codebooks)")
     if is_random_checkpoint(args.vocoder):
-        print(f"note: {args.vocoder} has RANDOM weights (a test checkpoint): the wav is noise, not speech")
+        print(f"note: {args.vocoder} holds random weights (make-tiny): the audio is noise, not speech", file=sys.stderr)
     return 0

@@ -9,8 +9,10 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `make-tiny` options."""
-    parser.add_argument("dir", help="folder to write: DIR/bark and DIR/vocos")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default: %(default)s)")
+    parser.add_argument("dir", help="new (or empty) folder to write: DIR/bark and DIR/vocos; never overwritten")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random weights, 0 to 2**64-1 (default: %(default)s)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
 from pathlib import Path
 
-from ..audio_io import check_audio_output
+from ..audio_io import check_audio_output, write_audio
 from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
-from ..files import atomic_output
+from ..devices import MAX_SEED
+from ..files import atomic_output, check_writable
 from ..wav_stream import WavStreamWriter
 
 __all__ = ["add_arguments", "run"]
 
+# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
+# loaded model's own value again.
+BARK_MAX_INPUT_TOKENS = 256
+
+
+def _max_pause_seconds() -> float:
+    from ..text_to_wav import MAX_PAUSE_SECONDS
+
+    return MAX_PAUSE_SECONDS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
+    parser.usage = (
+        "%(prog)s (TEXT | --text-file FILE) -o OUTPUT [options]\n       %(prog)s --list-voices [--bark ID|PATH]"
+    )
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
-    parser.add_argument("-o", "--output", help="output file, .wav or .flac; - writes a WAV stream to stdout")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="output file, .wav or .flac; - writes a WAV stream to stdout (required, except with --list-voices)",
+    )
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
     parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
     parser.add_argument(
@@ -26,9 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
     )
     parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
-    parser.add_argument("--seed", type=int, help="random seed: the same seed gives the same audio on CPU")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="random seed, 0 to 2**64-1: the same seed gives the same audio on CPU (default: drawn at random, printed "
+        "and stored in the output file's comment)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    parser.add_argument(
+        "--dtype",
+        help="float32/fp32, float16/fp16 or bfloat16/bf16 (default: the dtype the checkpoints were saved in)",
+    )
     parser.add_argument(
         "--engine",
         default="exact",
@@ -38,12 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
     parser.add_argument(
-        "--pause", type=float, default=PAUSE_SECONDS, help="seconds of silence between chunks (default: %(default)s)"
+        "--pause",
+        type=float,
+        default=PAUSE_SECONDS,
+        help=f"seconds of silence between chunks, 0 to {_max_pause_seconds():g} (default: %(default)s)",
     )
     parser.add_argument(
-        "--max-chunk-tokens", type=int, default=MAX_CHUNK_TOKENS, help="token budget of one Bark generation"
+        "--max-chunk-tokens",
+        type=int,
+        default=MAX_CHUNK_TOKENS,
+        help=f"token budget of one Bark generation, 1 to {BARK_MAX_INPUT_TOKENS} (default: %(default)s)",
     )
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together")
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together, 1 or more (default: %(default)s)"
+    )
     parser.add_argument(
         "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
     )
@@ -65,20 +101,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_text(args: argparse.Namespace) -> str:
     if (args.text is None) == (args.text_file is None):
         raise ValueError("give the text either as an argument or with --text-file, not both or neither")
-    if args.text_file is not None:
-        return Path(args.text_file).read_text(encoding="utf-8")
-    return args.text
+    if args.text_file is None:
+        return args.text
+    path = Path(args.text_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"--text-file {path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"--text-file {path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}): "
+            "save it as UTF-8"
+        ) from error
 
 
-def _check_output(args: argparse.Namespace) -> None:
-    """Fail before loading any model when the output cannot be written."""
+def _check_options(args: argparse.Namespace) -> None:
+    """Fail before loading any model when an output cannot be written or a setting is out of range."""
     if args.output is None:
         raise ValueError("no output file: pass -o FILE.wav (or .flac, or - for a WAV stream on stdout)")
-    if args.output == "-":
-        return
-    check_audio_output(args.output)
-    if args.stream and Path(args.output).suffix.lower() != ".wav":
-        raise ValueError(f"--stream writes WAV: use an output ending in .wav or -, got '{args.output}'")
+    if args.output != "-":
+        check_audio_output(args.output)
+        if args.stream and Path(args.output).suffix.lower() != ".wav":
+            raise ValueError(f"--stream writes WAV: use an output ending in .wav or -, got '{args.output}'")
+    if args.save_voice is not None:
+        if not args.save_voice.endswith(".npz"):
+            raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+        if args.stream or args.output == "-":
+            raise ValueError("--save-voice needs the whole generation: it cannot be combined with --stream or -o -")
+        check_writable(args.save_voice)
+        if Path(args.save_voice).resolve() == Path(args.output).resolve():
+            raise ValueError("--save-voice and -o name the same file")
+    max_pause = _max_pause_seconds()
+    if not math.isfinite(args.pause) or not 0 <= args.pause <= max_pause:
+        raise ValueError(f"--pause {args.pause} is out of range: give seconds from 0 to {max_pause:g}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ValueError(f"--seed {args.seed} is out of range: give an integer from 0 to 2**64-1")
+    if not 1 <= args.max_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
+        raise ValueError(
+            f"--max-chunk-tokens {args.max_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
+        )
+    if args.first_chunk_tokens is not None and not 1 <= args.first_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
+        raise ValueError(
+            f"--first-chunk-tokens {args.first_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
+        )
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size {args.batch_size} is out of range: use 1 or more")
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
@@ -111,7 +178,9 @@ def _stream(pipe, text: str, options: dict, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
+    """Generate and write the file(s); one line per problem (via the dispatcher), all outputs or none."""
+    from bark_vocos.hub import check_model_source
+
     from ..devices import resolve_device, resolve_dtype
     from ..text_to_wav import TextToWavPipeline
 
@@ -120,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
         from bark_vocos.hub import explain_unavailable
 
+        check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
         with explain_unavailable(args.bark, "Bark model", "--bark PATH"):
             processor = BarkProcessor.from_pretrained(args.bark)
         print("\n".join(processor.available_voice_presets))
@@ -127,19 +197,18 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
-    _check_output(args)
-    if args.save_voice is not None and not args.save_voice.endswith(".npz"):
-        raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
-    if args.save_voice is not None and (args.stream or args.output == "-"):
-        raise ValueError("--save-voice needs the whole generation: it cannot be combined with --stream or -o -")
+    _check_options(args)
     resolve_device(args.device)
     resolve_dtype(args.dtype)
+    vocoder = args.vocoder if args.decoder == "vocos" else None
+    check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
+    if vocoder is not None:
+        check_model_source(vocoder, "Vocos vocoder", "--vocoder PATH")
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()  # Bark's own deprecation chatter is not the user's concern
     if args.no_progress:
         transformers_logging.disable_progress_bar()  # its "Loading weights" bars
-    vocoder = args.vocoder if args.decoder == "vocos" else None
 
     pipe = TextToWavPipeline.from_pretrained(
         bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype, engine=args.engine
@@ -159,14 +228,19 @@ def run(args: argparse.Namespace) -> int:
         _stream(pipe, text, options, args)
     else:
         output = pipe(text, output_full=args.save_voice is not None, **options)
-        path = output.save(args.output)
+        # Both files or neither: each goes to a temporary file, and both are renamed only once both are complete.
+        voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
+        with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
+            write_audio(wav_tmp, output.audio, output.sampling_rate, comment=f"bark-vocos seed {output.seed}")
+            if voice_tmp is not None:
+                output.save_voice_preset(voice_tmp)
         seconds = output.audio.shape[0] / output.sampling_rate
         print(
-            f"wrote {path}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
+            f"wrote {args.output}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
             f"{args.decoder}, seed {output.seed}"
         )
         if args.save_voice is not None:
-            print(f"wrote voice preset {output.save_voice_preset(args.save_voice)}")
+            print(f"wrote voice preset {args.save_voice}")
     note = _random_weights_note(args.bark, vocoder)
     if note:
         print(note, file=sys.stderr)

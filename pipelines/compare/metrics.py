@@ -129,8 +129,8 @@ def align(
         `(reference, candidate, lag)`: both of shape `(T,)`, and `lag` in samples (positive when the candidate
         is late, i.e. `candidate[n + lag]` matches `reference[n]`).
     """
-    if max_lag_ms < 0:
-        raise ValueError(f"max_lag_ms must be >= 0, got {max_lag_ms}")
+    if not np.isfinite(max_lag_ms) or max_lag_ms < 0:
+        raise ValueError(f"max_lag_ms must be a finite number >= 0, got {max_lag_ms}")
     reference = np.asarray(reference, dtype=np.float32)
     candidate = np.asarray(candidate, dtype=np.float32)
     length = min(reference.size, candidate.size)

@@ -35,7 +35,25 @@ SPECTROGRAM_RANGE_DB = 80.0
 
 
 def _format_value(value: float) -> str:
+    if np.isnan(value):
+        return "n/a"  # not scored: the notes say why
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def _title(comparison: Comparison) -> str:
+    """The report's title: the candidates' own names, then the mode."""
+    return f"{' vs '.join(comparison.candidates)}: {_MODE_TITLES[comparison.mode]}"
+
+
+def _json_safe(value):
+    """`value` with every NaN or infinite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def format_table(comparison: Comparison) -> str:
@@ -56,7 +74,7 @@ def format_table(comparison: Comparison) -> str:
         win_cell = "/".join(str(wins[c][metric]) for c in candidates) + f"/{ties[metric]}" if metric in ties else "-"
         rows.append([M.METRICS[metric].label + direction, *cells, win_cell])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = [f"EnCodec decoder vs Vocos: {_MODE_TITLES[comparison.mode]}, {len(comparison.items)} item(s)"]
+    lines = [f"{_title(comparison)}, {len(comparison.items)} item(s)"]
     lines += [f"NOTE: {note}" for note in comparison.notes]
     lines.append("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
@@ -130,7 +148,7 @@ section { border-top: 1px solid #ddd; margin-top: 1.5em; }
 def render_html(comparison: Comparison) -> str:
     """The self-contained report page: notes, summary with win counts, then per item players, spectrograms, table."""
     summary, wins, ties = comparison.summary(), comparison.wins(), comparison.ties()
-    title = f"EnCodec decoder vs Vocos: {_MODE_TITLES[comparison.mode]}"
+    title = _title(comparison)
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -184,26 +202,34 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
 
     Audio that was read from a file is not written again (report.json names its source); generated audio is
     written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`).
+    Both reports are rendered before anything is written, so a failure leaves the folder as it was; report.json is
+    strict JSON (a metric that was not scored is `null`).
 
     Returns:
         `{"json": path, "html": path}`.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     data = comparison.to_dict()
+    writes = []  # (path, what to write): audio as float32 (T,), codes as int64 (K, frames)
     for item, record in zip(comparison.items, data["items"], strict=True):
         record["files"] = {}
         for role, audio in item.audio.items():
-            if role in item.sources:
-                continue
-            path = write_audio(out_dir / f"{item.name}_{role}.wav", audio, comparison.sampling_rate)
-            record["files"][role] = path.name
+            if role not in item.sources:
+                writes.append((out_dir / f"{item.name}_{role}.wav", audio))
+                record["files"][role] = writes[-1][0].name
         if item.codes is not None:
-            codes_path = out_dir / f"{item.name}_codes.npy"
-            with atomic_output(codes_path, suffix=".npy") as tmp:
-                np.save(tmp, item.codes)
-            record["files"]["codes"] = codes_path.name
+            writes.append((out_dir / f"{item.name}_codes.npy", item.codes))
+            record["files"]["codes"] = writes[-1][0].name
+    report = json.dumps(_json_safe(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    page = render_html(comparison)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, array in writes:
+        if path.suffix == ".wav":
+            write_audio(path, array, comparison.sampling_rate)
+        else:
+            with atomic_output(path, suffix=".npy") as tmp:
+                np.save(tmp, array)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
-    _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    _write_text_atomic(html_path, render_html(comparison))
+    _write_text_atomic(html_path, page)
+    _write_text_atomic(json_path, report)
     return {"json": json_path, "html": html_path}

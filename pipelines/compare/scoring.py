@@ -31,6 +31,8 @@ __all__ = [
     "DEFAULT_MAX_LAG_MS",
     "Comparison",
     "ComparisonItem",
+    "check_candidate_names",
+    "check_max_lag_ms",
     "compare_dirs",
     "compare_files",
     "compare_resynthesis",
@@ -61,6 +63,7 @@ class ComparisonItem:
         lag_ms: Candidate -> shift applied before the reference measures, in ms (empty without a reference).
         sources: Role -> the file the audio was read from; generated audio has no entry.
         codes: The EnCodec codes all candidates were decoded from, int64 of shape `(K, frames)`, when generated.
+        notes: Why a candidate was not scored (its metrics are NaN), e.g. NaN samples or a silent candidate.
     """
 
     name: str
@@ -69,6 +72,7 @@ class ComparisonItem:
     lag_ms: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     codes: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,7 +85,8 @@ class Comparison:
         candidates: Candidate names in display order (e.g. `["encodec", "vocos"]`).
         metrics: Metric names measured (keys of `metrics.METRICS`).
         items: One entry per compared item.
-        notes: Lines a reader must see (e.g. that random weights were used), shown in every report.
+        notes: Lines a reader must see (e.g. that random weights were used, or why a candidate was not scored on an
+            item), shown in every report; the items' own notes are added to them.
         settings: What produced the numbers (bandwidth, lag search, model names), stored in report.json.
     """
 
@@ -93,12 +98,15 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.notes = [*self.notes, *(note for item in self.items for note in item.notes if note not in self.notes)]
+
     @property
     def has_reference(self) -> bool:
         return any(REFERENCE in item.audio for item in self.items)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Candidate -> metric -> mean over items."""
+        """Candidate -> metric -> mean over items (NaN when the candidate was not scored on some item)."""
         return {
             candidate: {
                 metric: float(np.mean([item.metrics[candidate][metric] for item in self.items]))
@@ -110,10 +118,14 @@ class Comparison:
     def best(self, values: Mapping[str, float], metric: str) -> str | None:
         """The candidate with the strictly best value of `metric` among `values` (candidate -> value).
 
-        None when the metric has no preferred direction, or when the best value is shared (a tie).
+        None when the metric has no preferred direction, or when the best value is shared (a tie). A NaN value (not
+        scored) is never best: a scored candidate beats it.
         """
         direction = M.METRICS[metric].higher_is_better
         if direction is None or len(values) < 2:
+            return None
+        values = {name: value for name, value in values.items() if not np.isnan(value)}
+        if not values:
             return None
         sign = 1.0 if direction else -1.0
         top = max(sign * value for value in values.values())
@@ -175,7 +187,8 @@ class Comparison:
         }
 
 
-def _check_candidate_names(names: Sequence[str]) -> None:
+def check_candidate_names(names: Sequence[str]) -> None:
+    """Raises `ValueError` unless `names` are one or more unique, valid candidate names (the message names the bad)."""
     if len(names) < 1:
         raise ValueError("give at least one candidate (e.g. encodec=a.wav vocos=b.wav)")
     for name in names:
@@ -187,6 +200,23 @@ def _check_candidate_names(names: Sequence[str]) -> None:
     duplicates = sorted({name for name in names if list(names).count(name) > 1})
     if duplicates:
         raise ValueError(f"candidate names must be unique, got {duplicates} more than once")
+
+
+def check_max_lag_ms(max_lag_ms: float) -> float:
+    """`max_lag_ms` if it is a finite number >= 0; a `ValueError` naming it otherwise."""
+    if not np.isfinite(max_lag_ms) or max_lag_ms < 0:
+        raise ValueError(f"max_lag_ms must be a finite number of milliseconds >= 0 (0: no alignment), got {max_lag_ms}")
+    return float(max_lag_ms)
+
+
+def _unusable(samples: np.ndarray, has_reference: bool) -> str | None:
+    """Why a candidate cannot be scored (NaN or infinite samples; silence where a reference is compared), or None."""
+    bad = int(np.count_nonzero(~np.isfinite(samples)))
+    if bad:
+        return f"{bad} of {samples.size} samples are NaN or infinite"
+    if has_reference and not np.any(samples):
+        return "it is silent (all samples are zero)"
+    return None
 
 
 def score_item(
@@ -205,18 +235,35 @@ def score_item(
         reference: Audio of shape `(T,)` at `sampling_rate`, or None.
         max_lag_ms: Lag search range for `metrics.align` (reference mode only).
 
+    A candidate that cannot be scored (NaN or infinite samples, or silence against a reference) gets NaN for every
+    metric and a note saying why; the others are scored as usual. Its audio is kept with non-finite samples set to 0.
+
     Returns:
         The item, audio included.
+
+    Raises:
+        ValueError: Bad candidate names, a bad `max_lag_ms`, or a reference that is not finite or is silent.
     """
-    _check_candidate_names(list(candidates))
+    check_candidate_names(list(candidates))
+    check_max_lag_ms(max_lag_ms)
     audio: dict[str, np.ndarray] = {}
     results: dict[str, dict[str, float]] = {}
     lag_ms: dict[str, float] = {}
+    notes: list[str] = []
     if reference is not None:
         audio[REFERENCE] = np.asarray(reference, dtype=np.float32)
+        problem = _unusable(audio[REFERENCE], has_reference=True)
+        if problem:
+            raise ValueError(f"item {name!r}: the reference cannot be compared against: {problem}")
     for candidate, samples in candidates.items():
         samples = np.asarray(samples, dtype=np.float32)
-        audio[candidate] = samples
+        problem = _unusable(samples, has_reference=reference is not None)
+        audio[candidate] = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+        if problem:
+            names = _metric_names(reference is not None)
+            results[candidate] = {metric: float("nan") for metric in names}
+            notes.append(f"item {name!r}, candidate {candidate!r} not scored: {problem}")
+            continue
         if reference is None:
             results[candidate] = M.no_reference_metrics(samples, sampling_rate)
             continue
@@ -226,7 +273,7 @@ def score_item(
         except ValueError as error:
             raise ValueError(f"item {name!r}, candidate {candidate!r}: {error}") from error
         lag_ms[candidate] = 1000.0 * lag / sampling_rate
-    return ComparisonItem(name=name, audio=audio, metrics=results, lag_ms=lag_ms)
+    return ComparisonItem(name=name, audio=audio, metrics=results, lag_ms=lag_ms, notes=notes)
 
 
 def _metric_names(has_reference: bool) -> list[str]:
@@ -250,7 +297,7 @@ def compare_files(
     Returns:
         A `Comparison` with mode `"score"` and one item.
     """
-    _check_candidate_names(list(candidates))
+    check_candidate_names(list(candidates))
     sources = {candidate: str(path) for candidate, path in candidates.items()}
     if reference is not None:
         sources = {REFERENCE: str(reference), **sources}
@@ -309,7 +356,7 @@ def compare_dirs(
     Raises:
         ValueError: The folders do not hold the same names (the message lists the unmatched ones per folder).
     """
-    _check_candidate_names(list(candidate_dirs))
+    check_candidate_names(list(candidate_dirs))
     folders = {candidate: Path(path) for candidate, path in candidate_dirs.items()}
     if reference_dir is not None:
         folders = {REFERENCE: Path(reference_dir), **folders}
