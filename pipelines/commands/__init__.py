@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",
     ),
+    "serve": ("serve", "an OpenAI-compatible speech server (POST /v1/audio/speech) with a listening page"),
+    "bench serve": ("bench_serve", "time to first byte and total of a streamed server request against pipe(...)"),
 }
 
 # Errors a user can meet and fix; anything else is a bug and keeps its traceback.

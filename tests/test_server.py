@@ -1,0 +1,309 @@
+"""The speech server on tiny random checkpoints, live on an ephemeral loopback port: the official `openai` client gets
+valid audio in every format, bad requests get OpenAI-shaped errors with the right status, a bounded load of concurrent
+requests gets complete audio or 503, and the queue and worker behave."""
+
+import asyncio
+import io
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import openai
+import pytest
+import soundfile as sf
+from live_server import LiveServer
+
+from pipelines import TextToWavPipeline
+from pipelines.server import GenerationWorker, QueueFullError, ServerSettings, SpeechJob, create_app, voice_table
+from pipelines.server.formats import to_pcm16, wav_stream_header, writable_formats
+from pipelines.tiny import TINY_VOICE_PRESETS
+
+KEY = "test-key"
+TEXT = "Hello there."
+REQUEST_SECONDS = 120  # every request of these tests is bounded by this
+
+
+@pytest.fixture(scope="module")
+def server(tiny_dir):
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    live = LiveServer(create_app(pipe, ServerSettings(api_key=KEY, max_queue=4))).start()
+    live.pipe = pipe
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_dir):
+    """The pipeline's own audio, as the 16-bit samples the server sends: (text, preset, seed, decoder) -> int16 (T,).
+
+    A second pipeline instance, called only while the server is idle (both would share torch's global generator).
+    """
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    cache = {}
+
+    def audio(text, preset, seed, decoder="vocos"):
+        key = (text, preset, seed, decoder)
+        if key not in cache:
+            cache[key] = to_pcm16(pipe(text, voice_preset=preset, seed=seed, decoder=decoder, progress=False).audio)
+        return cache[key]
+
+    return audio
+
+
+def client(server, key=KEY):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=REQUEST_SECONDS)
+
+
+def post(server, body, key=KEY, **kwargs):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers["Content-Type"] = "application/json"
+    return httpx.post(server.url + "/v1/audio/speech", content=content, headers=headers, timeout=REQUEST_SECONDS)
+
+
+def test_writable_formats_include_the_streamed_ones_and_never_aac():
+    formats = writable_formats()
+    assert {"wav", "pcm", "flac"} <= set(formats)
+    assert "aac" not in formats
+
+
+def test_voice_table_maps_openai_names_and_falls_back_in_turn():
+    table = voice_table(["v2/en_speaker_0", "v2/en_speaker_1"])
+    # echo and onyx keep their presets; alloy, fable, nova and shimmer, whose presets are missing, take them in turn
+    assert table == {
+        "alloy": "v2/en_speaker_0",
+        "echo": "v2/en_speaker_1",
+        "fable": "v2/en_speaker_1",
+        "onyx": "v2/en_speaker_0",
+        "nova": "v2/en_speaker_0",
+        "shimmer": "v2/en_speaker_1",
+        "v2/en_speaker_0": "v2/en_speaker_0",
+        "v2/en_speaker_1": "v2/en_speaker_1",
+    }
+    assert voice_table([f"v2/en_speaker_{i}" for i in range(10)])["nova"] == "v2/en_speaker_9"
+    assert voice_table([], {"alloy": "x"}) == {"alloy": None}
+    with pytest.raises(ValueError, match="'v2/en_speaker_0' is also a preset name"):
+        voice_table(["v2/en_speaker_0", "v2/en_speaker_1"], {"v2/en_speaker_0": "v2/en_speaker_1"})
+
+
+def test_streamed_wav_header_reads_to_the_end_with_soundfile():
+    samples = to_pcm16(np.linspace(-1.5, 1.5, 4801, dtype=np.float32))
+    assert samples[0] == -32767 and samples[-1] == 32767 and samples[2400] == 0
+    audio, rate = sf.read(io.BytesIO(wav_stream_header(24000) + samples.tobytes()), dtype="int16")
+    assert rate == 24000
+    np.testing.assert_array_equal(audio, samples)
+
+
+@pytest.mark.parametrize("response_format", writable_formats())
+def test_openai_client_gets_the_pipelines_audio_in_each_format(server, reference, response_format):
+    expected = reference(TEXT, "v2/en_speaker_1", 7)
+    response = client(server).audio.speech.create(
+        model="tts-1", voice="echo", input=TEXT, response_format=response_format, extra_body={"seed": 7}
+    )
+    data = response.read()
+    assert response.response.headers["x-seed"] == "7"
+    assert response.response.headers["x-voice-preset"] == "v2/en_speaker_1"  # echo, in the tiny model's fallback
+    if response_format == "pcm":
+        np.testing.assert_array_equal(np.frombuffer(data, dtype="<i2"), expected)
+        return
+    audio, rate = sf.read(io.BytesIO(data), dtype="int16")
+    assert rate == 24000
+    assert audio.shape == expected.shape
+    if response_format in ("wav", "flac"):  # lossless: the very samples
+        np.testing.assert_array_equal(audio, expected)
+    else:  # lossy, yet the same signal
+        correlation = np.corrcoef(audio.astype(np.float64), expected.astype(np.float64))[0, 1]
+        assert correlation > 0.5, correlation
+
+
+@pytest.mark.parametrize("response_format", ["wav", "pcm"])
+def test_openai_streaming_response_gives_the_same_bytes(server, reference, response_format):
+    expected = reference(TEXT, "v2/en_speaker_0", 11, "encodec")
+    with client(server).audio.speech.with_streaming_response.create(
+        model="bark-vocos",
+        voice="v2/en_speaker_0",
+        input=TEXT,
+        response_format=response_format,
+        extra_body={"seed": 11, "decoder": "encodec"},
+    ) as response:
+        assert response.headers["content-type"] == {"wav": "audio/wav", "pcm": "audio/pcm"}[response_format]
+        data = b"".join(response.iter_bytes())
+    header = wav_stream_header(24000) if response_format == "wav" else b""
+    assert data == header + expected.tobytes()
+
+
+def test_models_voices_and_health(server):
+    headers = {"Authorization": f"Bearer {KEY}"}
+    models = httpx.get(server.url + "/v1/models", headers=headers, timeout=10).json()
+    assert [model["id"] for model in models["data"]] == ["bark-vocos"]
+    assert [model.id for model in client(server).models.list()] == ["bark-vocos"]
+    voices = httpx.get(server.url + "/v1/audio/voices", headers=headers, timeout=10).json()
+    names = [voice["id"] for voice in voices["voices"]]
+    assert names == ["alloy", "echo", "fable", "onyx", "nova", "shimmer", *TINY_VOICE_PRESETS]
+    assert voices["decoders"] == ["vocos", "encodec"]
+    health = httpx.get(server.url + "/health", timeout=10)  # no key needed
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["queue"]["max_queue"] == 4
+
+
+GOOD = {"model": "tts-1", "input": TEXT, "voice": "alloy", "response_format": "wav", "seed": 1}
+BAD_REQUESTS = {
+    "malformed json": (b'{"input": "Hello", "voice": ', KEY, 400, None, "not valid JSON"),
+    "not an object": (b'["Hello"]', KEY, 400, None, "must be a JSON object"),
+    "input of wrong type": ({**GOOD, "input": 5}, KEY, 400, "input", "'input': Input should be a valid string"),
+    "seed of wrong type": ({**GOOD, "seed": "one"}, KEY, 400, "seed", "'seed': Input should be a valid integer"),
+    "missing input": ({"voice": "alloy"}, KEY, 400, "input", "'input': Field required"),
+    "unknown field": ({**GOOD, "sede": 1}, KEY, 400, "sede", "Extra inputs are not permitted"),
+    "empty input": ({**GOOD, "input": ""}, KEY, 400, "input", "empty or only whitespace"),
+    "whitespace input": ({**GOOD, "input": " \n\t "}, KEY, 400, "input", "empty or only whitespace"),
+    "unknown voice": ({**GOOD, "voice": "bob"}, KEY, 400, "voice", "unknown voice 'bob': use one of ['alloy'"),
+    "unknown format": ({**GOOD, "response_format": "ogg"}, KEY, 400, "response_format", "use one of ['mp3'"),
+    "aac": ({**GOOD, "response_format": "aac"}, KEY, 400, "response_format", "this libsndfile cannot write it"),
+    "speed": ({**GOOD, "speed": 1.5}, KEY, 400, "speed", "speed 1.5 is not supported"),
+    "instructions": ({**GOOD, "instructions": "whisper"}, KEY, 400, "instructions", "not supported"),
+    "unknown decoder": ({**GOOD, "decoder": "hifigan"}, KEY, 400, "decoder", "'vocos' or 'encodec'"),
+    "1 MB input": ({**GOOD, "input": "a" * 1_000_000}, KEY, 413, "input", "limited to 4096 characters"),
+    "input over the limit": ({**GOOD, "input": "a " * 2049}, KEY, 413, "input", "has 4098 characters"),
+    "missing key": (GOOD, None, 401, None, "missing API key"),
+    "wrong key": (GOOD, "not-the-key", 401, None, "incorrect API key"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_get_openai_errors_and_the_next_request_works(server, reference, case):
+    body, key, status, param, message = BAD_REQUESTS[case]
+    response = post(server, body, key=key)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert message in error["message"]
+    assert error["param"] == param
+    good = post(server, GOOD)
+    assert good.status_code == 200
+    assert good.content[44:] == reference(TEXT, "v2/en_speaker_0", 1).tobytes()
+
+
+def test_openai_client_raises_its_own_error_types(server):
+    with pytest.raises(openai.AuthenticationError):
+        client(server, key="wrong").audio.speech.create(model="tts-1", voice="alloy", input=TEXT)
+    with pytest.raises(openai.BadRequestError, match="unknown voice"):
+        client(server).audio.speech.create(model="tts-1", voice="bob", input=TEXT)
+
+
+def test_generation_failure_is_a_500_without_traceback(server, monkeypatch):
+    def broken_decode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(server.pipe, "decode", broken_decode)
+    response = post(server, GOOD)
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert "secret" not in response.text and "Traceback" not in response.text
+    monkeypatch.undo()
+    assert post(server, GOOD).status_code == 200
+
+
+def test_load_every_request_gets_its_own_audio_or_503(server, reference):
+    """24 concurrent requests, queue of 4: complete audio for its seed, voice and decoder, or 503 with Retry-After;
+    /health answers throughout."""
+    n = 24
+    bodies = [
+        {
+            **GOOD,
+            "seed": 100 + i,
+            "voice": TINY_VOICE_PRESETS[i % 2],
+            "decoder": ("vocos", "encodec")[i // 2 % 2],
+            "response_format": ("wav", "pcm", "flac")[i % 3],
+        }
+        for i in range(n)
+    ]
+    health_codes = []
+    done = threading.Event()
+
+    def poll_health():
+        while not done.is_set():
+            health_codes.append(httpx.get(server.url + "/health", timeout=10).status_code)
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll_health)
+    poller.start()
+    barrier = threading.Barrier(n, timeout=30)
+
+    def request(body):
+        barrier.wait()
+        return post(server, body)
+
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            responses = list(pool.map(request, bodies, timeout=REQUEST_SECONDS * 2))
+    finally:
+        done.set()
+        poller.join(30)
+
+    statuses = [response.status_code for response in responses]
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses.count(200) >= 5  # the running request and the 4 queued at any moment
+    assert health_codes and set(health_codes) == {200}
+    for body, response in zip(bodies, responses, strict=True):
+        if response.status_code == 503:
+            assert int(response.headers["retry-after"]) >= 1
+            assert response.json()["error"]["code"] == "queue_full"
+            continue
+        expected = reference(TEXT, body["voice"], body["seed"], body["decoder"])
+        if body["response_format"] == "pcm":
+            audio = np.frombuffer(response.content, dtype="<i2")
+        else:
+            audio, rate = sf.read(io.BytesIO(response.content), dtype="int16")
+            assert rate == 24000
+        np.testing.assert_array_equal(audio, expected)
+    stats = httpx.get(server.url + "/health", timeout=10).json()["queue"]
+    assert stats["waiting"] == 0 and not stats["busy"]
+    assert stats["rejected"] >= statuses.count(503)
+
+
+def test_worker_runs_jobs_in_arrival_order_and_rejects_beyond_the_queue():
+    release = threading.Event()
+    order = []
+
+    def generate(text, options):
+        order.append(text)
+        assert release.wait(30)
+        yield text
+
+    loop = asyncio.new_event_loop()
+    worker = GenerationWorker(generate, max_queue=2)
+    worker.start()
+    try:
+        jobs = [SpeechJob(f"job {i}", {}, loop) for i in range(4)]
+        worker.submit(jobs[0])
+        deadline = time.monotonic() + 30
+        while not worker.stats()["busy"]:  # job 0 runs (blocked); the next two wait
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        worker.submit(jobs[1])
+        worker.submit(jobs[2])
+        with pytest.raises(QueueFullError, match="full \\(2 waiting\\)") as error:
+            worker.submit(jobs[3])
+        assert error.value.retry_after >= 1
+        worker.cancel(jobs[1])  # a waiting job whose client left frees its slot
+        worker.submit(jobs[3])
+        release.set()
+        while worker.stats()["completed"] < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        loop.close()
+    assert order == ["job 0", "job 2", "job 3"]
+    assert worker.stats() == {
+        "waiting": 0,
+        "max_queue": 2,
+        "busy": False,
+        "completed": 3,
+        "cancelled": 1,
+        "failed": 0,
+        "rejected": 1,
+    }
