@@ -14,10 +14,17 @@ import numpy as np
 import openai
 import pytest
 import soundfile as sf
-from live_server import LiveServer
 
 from pipelines import TextToWavPipeline
-from pipelines.server import GenerationWorker, QueueFullError, ServerSettings, SpeechJob, create_app, voice_table
+from pipelines.server import (
+    BackgroundServer,
+    GenerationWorker,
+    QueueFullError,
+    ServerSettings,
+    SpeechJob,
+    create_app,
+    voice_table,
+)
 from pipelines.server.formats import to_pcm16, wav_stream_header, writable_formats
 from pipelines.tiny import TINY_VOICE_PRESETS
 
@@ -29,7 +36,7 @@ REQUEST_SECONDS = 120  # every request of these tests is bounded by this
 @pytest.fixture(scope="module")
 def server(tiny_dir):
     pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
-    live = LiveServer(create_app(pipe, ServerSettings(api_key=KEY, max_queue=4))).start()
+    live = BackgroundServer(create_app(pipe, ServerSettings(api_key=KEY, max_queue=4))).start()
     live.pipe = pipe
     yield live
     live.stop()

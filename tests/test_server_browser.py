@@ -4,10 +4,9 @@ source. Skipped without chromium, except under CI=1."""
 
 import pytest
 from browser_kit import CHROMIUM, CHROMIUM_ARGS, PLAY_EVERY_AUDIO, browser_or_skip
-from live_server import LiveServer
 
 from pipelines import TextToWavPipeline
-from pipelines.server import ServerSettings, create_app
+from pipelines.server import BackgroundServer, ServerSettings, create_app
 
 KEY = "page-key"
 TEXT = "Hello there."
@@ -19,7 +18,7 @@ def test_page_generates_plays_and_switches_between_encodec_and_vocos(tiny_dir):
     sync_playwright = browser_or_skip()
     pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
     seconds = pipe(TEXT, voice_preset="v2/en_speaker_1", seed=SEED, progress=False).audio.shape[0] / 24000
-    server = LiveServer(create_app(pipe, ServerSettings(api_key=KEY))).start()
+    server = BackgroundServer(create_app(pipe, ServerSettings(api_key=KEY))).start()
     errors = []
     try:
         with sync_playwright() as playwright:

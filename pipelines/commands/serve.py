@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
 from ..defaults import BARK_MODEL, ENGINES, VOCODER_MODEL
 
-__all__ = ["API_KEY_ENV", "add_arguments", "bind", "run"]
+__all__ = ["API_KEY_ENV", "add_arguments", "run"]
 
 API_KEY_ENV = "BARK_VOCOS_API_KEY"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -58,24 +57,6 @@ def _aliases(pairs: list[str]) -> dict[str, str] | None:
     return aliases
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on `host:port` (IPv4 or IPv6; port 0 picks a free port).
-
-    Raises:
-        OSError: The address is in use or not available here.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    sock.listen(128)
-    return sock
-
-
 def run(args: argparse.Namespace) -> int:
     """Load the models once, bind, print the URL, serve until Ctrl-C."""
     try:
@@ -86,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bark_vocos.tiny import is_random_checkpoint
 
-    from ..server import OPENAI_VOICES, ServerSettings, create_app
+    from ..server import OPENAI_VOICES, ServerSettings, bind, create_app
     from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
 
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
