@@ -36,8 +36,10 @@ REQUEST_SECONDS = 120  # every request of these tests is bounded by this
 @pytest.fixture(scope="module")
 def server(tiny_dir):
     pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
-    live = BackgroundServer(create_app(pipe, ServerSettings(api_key=KEY, max_queue=4))).start()
+    app = create_app(pipe, ServerSettings(api_key=KEY, max_queue=4))
+    live = BackgroundServer(app).start()
     live.pipe = pipe
+    live.worker = app.state.worker
     yield live
     live.stop()
 
@@ -269,6 +271,86 @@ def test_load_every_request_gets_its_own_audio_or_503(server, reference):
     stats = httpx.get(server.url + "/health", timeout=10).json()["queue"]
     assert stats["waiting"] == 0 and not stats["busy"]
     assert stats["rejected"] >= statuses.count(503)
+
+
+class Gate:
+    """Wraps the worker's generation: counts the chunks made and holds the generation at a gate after `after` chunks
+    until `release()` (tests use it to keep the worker busy at a known point, not to time anything)."""
+
+    def __init__(self, worker, after):
+        self.worker, self.real, self.after = worker, worker.generate, after
+        self.opened, self.reached, self.made = threading.Event(), threading.Event(), []
+        worker.generate = self.generate
+
+    def generate(self, text, options):
+        if self.after == 0:
+            self.reached.set()
+            assert self.opened.wait(REQUEST_SECONDS)
+        for chunk in self.real(text, options):
+            self.made.append(chunk)
+            yield chunk
+            if len(self.made) == self.after:
+                self.reached.set()
+                assert self.opened.wait(REQUEST_SECONDS)
+
+    def release(self):
+        self.opened.set()
+        self.worker.generate = self.real
+
+
+def wait_for_counts(server, **expected):
+    deadline = time.monotonic() + REQUEST_SECONDS
+    while True:
+        stats = httpx.get(server.url + "/health", timeout=10).json()["queue"]
+        if all(stats[key] == value for key, value in expected.items()):
+            return stats
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.05)
+
+
+def test_a_client_that_leaves_the_queue_is_dropped_and_the_worker_goes_on(server, reference):
+    before = httpx.get(server.url + "/health", timeout=10).json()["queue"]
+    gate = Gate(server.worker, after=0)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            running = pool.submit(post, server, GOOD)  # holds the worker at the gate
+            assert gate.reached.wait(REQUEST_SECONDS)
+            with pytest.raises(httpx.ReadTimeout):  # waits in the queue, then its client gives up
+                httpx.post(
+                    server.url + "/v1/audio/speech",
+                    json={**GOOD, "seed": 2},
+                    headers={"Authorization": f"Bearer {KEY}"},
+                    timeout=1.0,
+                )
+            wait_for_counts(server, cancelled=before["cancelled"] + 1, waiting=0)
+        finally:
+            gate.release()
+        assert running.result(REQUEST_SECONDS).status_code == 200
+    stats = wait_for_counts(server, busy=False, completed=before["completed"] + 1)
+    assert stats["failed"] == before["failed"]
+    assert post(server, {**GOOD, "seed": 3}).content[44:] == reference(TEXT, "v2/en_speaker_0", 3).tobytes()
+
+
+LONG_TEXT = " ".join(f"Sentence number {i} is here." for i in range(12))
+
+
+def test_a_disconnect_in_mid_stream_stops_the_generation_and_frees_the_worker(server, reference):
+    before = httpx.get(server.url + "/health", timeout=10).json()["queue"]
+    gate = Gate(server.worker, after=1)
+    body = {**GOOD, "input": LONG_TEXT, "response_format": "pcm"}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    try:
+        with httpx.stream("POST", server.url + "/v1/audio/speech", json=body, headers=headers, timeout=30) as response:
+            assert response.status_code == 200
+            assert next(response.iter_raw())  # the first chunk's audio arrived; then the client hangs up
+        assert gate.reached.wait(REQUEST_SECONDS)
+        wait_for_counts(server, cancelled=before["cancelled"] + 1)  # cancelled while held after its first chunk
+    finally:
+        gate.release()
+    stats = wait_for_counts(server, busy=False)
+    assert stats["completed"] == before["completed"] and stats["failed"] == before["failed"]
+    assert len(gate.made) == 1  # no chunk was generated after the client left
+    assert post(server, {**GOOD, "seed": 4}).content[44:] == reference(TEXT, "v2/en_speaker_0", 4).tobytes()
 
 
 def test_worker_runs_jobs_in_arrival_order_and_rejects_beyond_the_queue():
