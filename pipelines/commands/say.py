@@ -76,7 +76,8 @@ def _random_weights_note(*paths: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
-    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+    from ..devices import resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline
 
     if args.list_voices:
         from transformers import BarkProcessor
