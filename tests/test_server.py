@@ -30,6 +30,7 @@ from pipelines.tiny import TINY_VOICE_PRESETS
 
 KEY = "test-key"
 TEXT = "Hello there."
+LONG_TEXT = " ".join(f"Sentence number {i} is here." for i in range(12))  # several chunks
 REQUEST_SECONDS = 120  # every request of these tests is bounded by this
 
 
@@ -144,6 +145,23 @@ def test_openai_streaming_response_gives_the_same_bytes(server, reference, respo
     assert data == header + expected.tobytes()
 
 
+def test_long_text_streams_chunk_by_chunk_and_equals_the_pipelines_audio(server, tiny_dir):
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    options = {"voice_preset": "v2/en_speaker_1", "seed": 21, "progress": False}
+    chunks = [to_pcm16(chunk.audio) for chunk in pipe.stream(LONG_TEXT, **options)]
+    whole = to_pcm16(pipe(LONG_TEXT, **options).audio)
+    assert len(chunks) > 2
+    parts = []
+    with client(server).audio.speech.with_streaming_response.create(
+        model="bark-vocos", voice="echo", input=LONG_TEXT, response_format="pcm", extra_body={"seed": 21}
+    ) as response:
+        parts = list(response.iter_bytes())
+    data = np.frombuffer(b"".join(parts), dtype="<i2")
+    np.testing.assert_array_equal(data, np.concatenate(chunks))
+    # pipe(...) decodes in one pass, the stream piece by piece: the same samples up to float rounding
+    assert data.shape == whole.shape and np.abs(data.astype(np.int32) - whole).max() <= 1
+
+
 def test_models_voices_and_health(server):
     headers = {"Authorization": f"Bearer {KEY}"}
     models = httpx.get(server.url + "/v1/models", headers=headers, timeout=10).json()
@@ -203,16 +221,32 @@ def test_openai_client_raises_its_own_error_types(server):
 
 
 def test_generation_failure_is_a_500_without_traceback(server, monkeypatch):
-    def broken_decode(*args, **kwargs):
+    real_stream = server.pipe.stream
+
+    def broken_stream(text, **options):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(server.pipe, "decode", broken_decode)
+    monkeypatch.setattr(server.pipe, "stream", broken_stream)
     response = post(server, GOOD)
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "server_error"
     assert "secret" not in response.text and "Traceback" not in response.text
+
+    def stream_that_breaks_after_one_chunk(text, **options):
+        yield next(iter(real_stream(text, **options)))
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(server.pipe, "stream", stream_that_breaks_after_one_chunk)
+    with pytest.raises(httpx.RemoteProtocolError):  # the headers are out: the body is cut off, not completed
+        post(server, {**GOOD, "input": LONG_TEXT})
     monkeypatch.undo()
     assert post(server, GOOD).status_code == 200
+
+
+def test_a_seed_the_pipeline_rejects_is_a_400(server):
+    response = post(server, {**GOOD, "seed": -1})
+    assert response.status_code == 400
+    assert "seed must be in [0, 2**64 - 1], got -1" in response.json()["error"]["message"]
 
 
 def test_load_every_request_gets_its_own_audio_or_503(server, reference):
@@ -331,9 +365,6 @@ def test_a_client_that_leaves_the_queue_is_dropped_and_the_worker_goes_on(server
     assert post(server, {**GOOD, "seed": 3}).content[44:] == reference(TEXT, "v2/en_speaker_0", 3).tobytes()
 
 
-LONG_TEXT = " ".join(f"Sentence number {i} is here." for i in range(12))
-
-
 def test_a_disconnect_in_mid_stream_stops_the_generation_and_frees_the_worker(server, reference):
     before = httpx.get(server.url + "/health", timeout=10).json()["queue"]
     gate = Gate(server.worker, after=1)
@@ -344,12 +375,13 @@ def test_a_disconnect_in_mid_stream_stops_the_generation_and_frees_the_worker(se
             assert response.status_code == 200
             assert next(response.iter_raw())  # the first chunk's audio arrived; then the client hangs up
         assert gate.reached.wait(REQUEST_SECONDS)
-        wait_for_counts(server, cancelled=before["cancelled"] + 1)  # cancelled while held after its first chunk
+        wait_for_counts(server, stopping=True)  # the server saw the disconnect while chunk 2 was "generating"
     finally:
         gate.release()
-    stats = wait_for_counts(server, busy=False)
+    stats = wait_for_counts(server, busy=False, cancelled=before["cancelled"] + 1)
     assert stats["completed"] == before["completed"] and stats["failed"] == before["failed"]
-    assert len(gate.made) == 1  # no chunk was generated after the client left
+    assert len(gate.made) == 2  # the chunk in progress when the client left was the last one generated
+    assert len(list(server.pipe.stream(LONG_TEXT, voice_preset="v2/en_speaker_0", seed=1, progress=False))) > 2
     assert post(server, {**GOOD, "seed": 4}).content[44:] == reference(TEXT, "v2/en_speaker_0", 4).tobytes()
 
 
@@ -391,6 +423,7 @@ def test_worker_runs_jobs_in_arrival_order_and_rejects_beyond_the_queue():
         "waiting": 0,
         "max_queue": 2,
         "busy": False,
+        "stopping": False,
         "completed": 3,
         "cancelled": 1,
         "failed": 0,

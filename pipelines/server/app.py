@@ -79,10 +79,10 @@ class ServerSettings:
 
 
 def _pipeline_chunks(pipe: TextToWavPipeline) -> Any:
-    """The worker's generation function: the pipeline's audio for a text, as chunks."""
+    """The worker's generation function: `pipe.stream`, whose `AudioChunk`s concatenate to `pipe(...).audio`."""
 
     def generate(text: str, options: dict[str, Any]) -> Iterator[Any]:
-        yield pipe(text, progress=False, **options)
+        return pipe.stream(text, progress=False, **options)
 
     return generate
 
@@ -228,11 +228,10 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
         check_key(request)
         speech_request = parse(await read_body(request))
         preset = check(speech_request)
-        seed = speech_request.seed if speech_request.seed is not None else secrets.randbelow(2**31)
         options = {
             **settings.generation_kwargs,
             "voice_preset": preset,
-            "seed": seed,
+            "seed": speech_request.seed,  # None: the pipeline draws one and reports it in each chunk
             "decoder": speech_request.decoder,
         }
         job = SpeechJob(speech_request.input, options, asyncio.get_running_loop())
@@ -242,13 +241,13 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             raise ApiError(
                 503, str(error), "server_busy", code="queue_full", headers={"Retry-After": str(error.retry_after)}
             ) from None
-        headers = {"X-Seed": str(seed), "X-Voice-Preset": str(preset)}
         response_format = speech_request.response_format
         first = await next_event(job, request)
         if first is None:
             return Response(status_code=499)  # the client is gone; nobody reads this
         if first.kind == "error":
             raise failure(first)
+        headers = {"X-Seed": str(first.chunk.seed), "X-Voice-Preset": str(preset)}
 
         if response_format in STREAMED_FORMATS:
 

@@ -133,12 +133,13 @@ class GenerationWorker:
                 self.counts["cancelled"] += 1
 
     def stats(self) -> dict[str, Any]:
-        """Queue length, whether a job runs, and the counts of finished jobs."""
+        """Queue length, whether a job runs (and is stopping after a cancel), and the counts of finished jobs."""
         with self._condition:
             return {
                 "waiting": len(self._waiting),
                 "max_queue": self.max_queue,
                 "busy": self._running is not None,
+                "stopping": self._running is not None and self._running.cancelled.is_set(),  # cancelled, not yet out
                 **self.counts,
             }
 
@@ -172,13 +173,16 @@ class GenerationWorker:
         try:
             if job.cancelled.is_set():
                 return "cancelled"
-            chunks = self.generate(job.text, job.options)
-            for chunk in chunks:
-                if job.cancelled.is_set():
-                    return "cancelled"
-                job.post(JobEvent("chunk", chunk=chunk))
-            job.post(JobEvent("done"))
-            return "completed"
+            chunks = iter(self.generate(job.text, job.options))
+            # cancellation is checked before each chunk is generated and before each is posted
+            while not job.cancelled.is_set():
+                chunk = next(chunks, None)
+                if chunk is None:
+                    job.post(JobEvent("done"))
+                    return "completed"
+                if not job.cancelled.is_set():
+                    job.post(JobEvent("chunk", chunk=chunk))
+            return "cancelled"
         except Exception as error:  # reported to the request; the worker lives on for the next one
             if not isinstance(error, ValueError | TypeError):
                 logger.exception("generation failed")
