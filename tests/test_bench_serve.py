@@ -7,7 +7,8 @@ from pipelines.commands import main
 
 def test_bench_serve_reports_first_byte_and_total_against_pipe(tmp_path, capsys):
     out = tmp_path / "serve.json"
-    assert main(["bench", "serve", "--repeats", "1", "--threads", "2", "--out", str(out)]) == 0
+    options = ["--repeats", "1", "--threads", "2", "--text", "Hello there. How are you?", "--out", str(out)]
+    assert main(["bench", "serve", *options]) == 0
     printed = capsys.readouterr().out
     assert "random weights" in printed and "torch ISA: " in printed
     assert "first byte after" in printed
