@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import torch
 import yaml
+from safetensors.torch import save_file
 from transformers import EncodecConfig, EncodecModel
 
 from .vocos.configuration_vocos_encodec import VocosEncodecConfig
-from .vocos.conversion import original_key_for
-from .vocos.feature_extraction_vocos_encodec import VocosFeatureExtractor
+from .vocos.conversion import key_for
+from .vocos.layouts import PROCESSOR_FILES
 from .vocos.modeling_vocos_encodec import VocosEncodecModel
-from .vocos.processing_vocos_encodec import VocosEncodecProcessor
 from .vocos.reference import original_config_yaml
 
 __all__ = [
     "AUDIO_TOKENIZER_FOLDER",
+    "PORT_FEATURE_EXTRACTOR",
     "RANDOM_WEIGHTS_MARKER",
+    "TINY_LAYOUTS",
     "is_random_checkpoint",
     "save_tiny_vocos",
     "tiny_encodec",
@@ -63,31 +66,57 @@ def tiny_encodec(seed: int = 0) -> EncodecModel:
     return model
 
 
-def save_tiny_vocos(path: str | os.PathLike, *, layout: str = "transformers", seed: int = 0) -> Path:
+def save_tiny_vocos(
+    path: str | os.PathLike,
+    *,
+    layout: str = "transformers",
+    seed: int = 0,
+    weights: str | None = None,
+    processor_file: str = "processor_config.json",
+) -> Path:
     """Writes a tiny random VocosEncodec checkpoint to `path` (RANDOM WEIGHTS: it makes noise, not speech).
 
-    - `layout="transformers"`: `config.json` + `model.safetensors` (the vocoder), `processor_config.json` (the
-      feature extractor and a reference to the EnCodec audio tokenizer) and the tiny random EnCodec itself in
-      `path/audio_tokenizer/`, exactly as `save_pretrained` writes them. The vocoder's codebook table is the
-      EnCodec's codebooks, so `processor(audio=...)` and `model(codes=...)` agree.
-    - `layout="original"`: `config.yaml` (class_path/init_args) + `pytorch_model.bin` as in
-      charactr/vocos-encodec-24khz, with the same weights (no processor: the original has none).
+    Every layout holds the same tensors for the same seed, written exactly as its publisher writes them:
 
-    Both also get `RANDOM_WEIGHTS.txt`, which `is_random_checkpoint` looks for.
+    - `layout="transformers"` (the port's final `vocos_encodec` layout, as its conversion script writes it):
+      `config.json` + `model.safetensors` (`weights="bin"`: `pytorch_model.bin`), and the processor folder: the
+      port's *mel* `VocosFeatureExtractor` with its defaults (hop 256, ...) plus an `audio_tokenizer` entry naming
+      `EncodecModel`, in `processor_config.json` (`processor_file="preprocessor_config.json"`: the feature
+      extractor in `preprocessor_config.json`, as older transformers wrote it). The tiny random EnCodec it names
+      lies in `path/audio_tokenizer/`, and the vocoder's codebook table is its codebooks, so
+      `processor(audio=...)` and `model(codes=...)` agree.
+    - `layout="vocos"` (the port's earlier layout, as `Manel/Vocos-Encodec` has it): `config.json` of model_type
+      `vocos_with_encodec` with `VocosConfig` fields and `pytorch_model.bin` with `codebook_weights`, `backbone.*`,
+      `head.out_proj.*`, `head.window` and the EnCodec's own `encodec_model.*`, as its conversion script wrote them
+      (`save_pretrained(safe_serialization=False)`; `weights="safetensors"`: `model.safetensors`); no processor.
+    - `layout="original"`: `config.yaml` (class_path/init_args) + `pytorch_model.bin` as in
+      charactr/vocos-encodec-24khz (no processor: the original has none).
+
+    All also get `RANDOM_WEIGHTS.txt`, which `is_random_checkpoint` looks for.
 
     The processor config refers to the EnCodec folder by its absolute path: move the folder and
     `VocosEncodecProcessor.from_pretrained` no longer finds it (the model itself still loads).
 
     Args:
         path: Folder to write (created if missing).
-        layout: "transformers" or "original".
+        layout: "transformers", "vocos" or "original".
         seed: Seed of the random weights; the same seed writes the same tensors.
+        weights: "safetensors" or "bin"; default "safetensors" for "transformers", "bin" for "vocos" (the original
+            layout is always `pytorch_model.bin`).
+        processor_file: "processor_config.json" or "preprocessor_config.json" (transformers layout only).
 
     Returns:
         `path` as a `Path`.
     """
-    if layout not in ("transformers", "original"):
-        raise ValueError(f"layout {layout!r} is not supported; valid layouts are 'transformers', 'original'")
+    if layout not in TINY_LAYOUTS:
+        raise ValueError(f"layout {layout!r} is not supported; valid layouts are {list(TINY_LAYOUTS)}")
+    weights = weights or ("bin" if layout == "vocos" else "safetensors")
+    if weights not in ("safetensors", "bin"):
+        raise ValueError(f"weights {weights!r} is not supported; valid values are 'safetensors', 'bin'")
+    if processor_file not in PROCESSOR_FILES:
+        raise ValueError(
+            f"processor_file {processor_file!r} is not supported; valid values are {list(PROCESSOR_FILES)}"
+        )
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     (path / RANDOM_WEIGHTS_MARKER).write_text(
@@ -105,12 +134,104 @@ def save_tiny_vocos(path: str | os.PathLike, *, layout: str = "transformers", se
     if layout == "original":
         _save_original(model, path)
         return path
+    if layout == "vocos":
+        _save_earlier_port(model, encodec, path, weights)
+        return path
     model.save_pretrained(path)
+    if weights == "bin":  # what the port's conversion script writes (save_pretrained(safe_serialization=False))
+        torch.save(
+            {name: tensor.contiguous() for name, tensor in model.state_dict().items()}, path / "pytorch_model.bin"
+        )
+        (path / "model.safetensors").unlink()
     encodec.save_pretrained(path / AUDIO_TOKENIZER_FOLDER)
-    # Reloaded so that the processor records where its audio tokenizer lives (`name_or_path`).
-    encodec = EncodecModel.from_pretrained(path.resolve() / AUDIO_TOKENIZER_FOLDER)
-    VocosEncodecProcessor(VocosFeatureExtractor(), encodec).save_pretrained(path)
+    _save_port_processor(path, processor_file)
     return path
+
+
+TINY_LAYOUTS = ("transformers", "vocos", "original")
+
+# What the port's processor folder holds for its feature extractor: the mel `VocosFeatureExtractor` with its
+# own defaults (the processor uses it only to pad; EnCodec's frame is 320 samples whatever hop_length says).
+PORT_FEATURE_EXTRACTOR = {
+    "feature_extractor_type": "VocosFeatureExtractor",
+    "feature_size": 100,
+    "hop_length": 256,
+    "n_fft": 1024,
+    "num_mel_bins": 100,
+    "padding": "center",
+    "padding_side": "right",
+    "padding_value": 0.0,
+    "return_attention_mask": True,
+    "sampling_rate": 24000,
+    "win_length": 1024,
+}
+
+
+def _save_port_processor(path: Path, processor_file: str) -> None:
+    """The port's processor files, referring to the tiny EnCodec in `path/audio_tokenizer` by absolute path."""
+    audio_tokenizer = {
+        "audio_tokenizer_class": "EncodecModel",
+        "audio_tokenizer_name_or_path": str(path.resolve() / AUDIO_TOKENIZER_FOLDER),
+    }
+    processor = {"audio_tokenizer": audio_tokenizer, "processor_class": "VocosEncodecProcessor"}
+    if processor_file == "processor_config.json":
+        processor["feature_extractor"] = PORT_FEATURE_EXTRACTOR
+    else:
+        extractor = {**PORT_FEATURE_EXTRACTOR, "processor_class": "VocosEncodecProcessor"}
+        _write_json(path / "preprocessor_config.json", extractor)
+    _write_json(path / "processor_config.json", processor)
+
+
+def _save_earlier_port(model: VocosEncodecModel, encodec: EncodecModel, path: Path, weights: str) -> None:
+    """Writes `model` in the port's earlier `vocos_with_encodec` layout (config fields and key names of then)."""
+    config = model.config
+    saved = {
+        "adanorm_num_embeddings": len(config.bandwidths),
+        "architectures": ["VocosWithEncodecModel"],
+        "bandwidths": list(config.bandwidths),
+        "encodec_config": encodec.config.to_diff_dict(),
+        "hidden_dim": config.hidden_size,
+        "hop_length": config.hop_length,
+        "input_channels": config.codebook_dim,
+        "intermediate_dim": config.intermediate_size,
+        "kernel_size": config.kernel_size,
+        "layer_norm_eps": config.layer_norm_eps,
+        "layer_scale_init_value": config.layer_scale_init_value,
+        "model_type": "vocos_with_encodec",
+        "n_fft": config.n_fft,
+        "num_layers": config.num_layers,
+        "padding": config.padding,
+        "spec_padding": config.istft_padding,
+        "torch_dtype": "float32",
+        "train_codebooks": False,
+        "transformers_version": "4.55.2",
+        "use_adaptive_norm": True,
+    }
+    _write_json(path / "config.json", saved)
+    ours = model.state_dict()
+    tensors = {f"encodec_model.{name}": tensor.clone() for name, tensor in encodec.state_dict().items()}
+    for key in _earlier_port_keys(config.num_layers):
+        tensors[key] = ours[key_for("vocos", key)].clone()
+    if weights == "bin":
+        torch.save(tensors, path / "pytorch_model.bin")
+    else:
+        save_file({name: tensor.contiguous() for name, tensor in tensors.items()}, path / "model.safetensors")
+
+
+def _earlier_port_keys(num_layers: int) -> list[str]:
+    keys = ["codebook_weights", "backbone.embed.weight", "backbone.embed.bias"]
+    keys += ["backbone.norm.weight", "backbone.norm.bias"]
+    for index in range(num_layers):
+        prefix = f"backbone.layers.{index}."
+        keys += [prefix + name for name in ("dwconv.weight", "dwconv.bias", "norm.weight", "norm.bias")]
+        keys += [prefix + name for name in ("pwconv1.weight", "pwconv1.bias", "pwconv2.weight", "pwconv2.bias")]
+        keys.append(prefix + "layer_scale_parameter")
+    keys += ["backbone.final_layer_norm.weight", "backbone.final_layer_norm.bias"]
+    return keys + ["head.out_proj.weight", "head.out_proj.bias", "head.window"]
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _save_original(model: VocosEncodecModel, path: Path) -> None:
@@ -129,7 +250,7 @@ def _save_original(model: VocosEncodecModel, path: Path) -> None:
     ours = model.state_dict()
     original = {}
     for original_key in _original_keys(config.num_layers):
-        original[original_key] = ours[original_key_for(original_key)].clone()
+        original[original_key] = ours[key_for("original", original_key)].clone()
     (path / "config.yaml").write_text(yaml.safe_dump(yaml_config, sort_keys=False), encoding="utf-8")
     torch.save(original, path / "pytorch_model.bin")
 

@@ -15,6 +15,9 @@ EXPECTED = {
     "03_codes_and_stages.ipynb": {"audio"},
 }
 
+# Lines a notebook must print (its own checks, shown to the reader).
+PRINTED = {"01_text_to_speech.ipynb": ["the stream equals one call: True"]}
+
 
 def test_every_notebook_is_listed_and_linked_from_the_readme():
     assert [path.name for path in NOTEBOOKS] == sorted(EXPECTED)
@@ -57,4 +60,6 @@ def test_runs_on_tiny_checkpoints(path, monkeypatch):
         output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []) if "text" in output
     )
     assert "TINY MODE: random weights" in text
+    for line in PRINTED.get(path.name, []):
+        assert line in text, f"{path.name} did not print {line!r}"
     assert EXPECTED[path.name] <= _shown(notebook), f"{path.name} showed only {_shown(notebook)}"

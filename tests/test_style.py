@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (STYLE.md rule 5)."""
+"""The code base stays ruff-clean (STYLE.md rule 5) and layered: imports point down, no private names cross modules."""
 
 import importlib.util
 import subprocess
@@ -19,3 +19,47 @@ def test_ruff_clean():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imports(path):
+    """(module it names, names it takes) for every import in the file, relative ones made absolute."""
+    import ast
+
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base)
+            yield module, [alias.name for alias in node.names]
+
+
+def _modules():
+    return sorted(p for folder in ("bark_vocos", "pipelines") for p in (ROOT / folder).rglob("*.py"))
+
+
+def _ours(module: str) -> bool:
+    return module.split(".")[0] in ("bark_vocos", "pipelines", "tests")
+
+
+def test_imports_point_down_and_take_no_private_names():
+    problems = []
+    for path in _modules():
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for module, names in _imports(path):
+            if module.startswith("tests"):
+                problems.append(f"{name} imports the tests ({module})")
+            if name.startswith("bark_vocos") and module.startswith("pipelines"):
+                problems.append(f"{name} (model layer) imports {module}")
+            if module.startswith("pipelines.commands") and not name.startswith(
+                ("pipelines.commands", "pipelines.__main__")
+            ):
+                problems.append(f"{name} imports the commands ({module})")
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if _ours(module) and private:
+                problems.append(f"{name} imports private {private} from {module}")
+    assert problems == []

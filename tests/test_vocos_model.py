@@ -78,7 +78,7 @@ def test_both_layouts_and_save_pretrained_give_identical_audio(model, tiny_origi
 
 def test_loading_keeps_every_saved_tensor(tiny, tiny_original, model):
     """No tensor of a checkpoint is re-initialized after loading (transformers may run `_init_weights` then)."""
-    from bark_vocos.vocos.conversion import convert_original_state_dict
+    from bark_vocos.vocos.conversion import convert_state_dict
 
     saved = load_file(str(tiny / "model.safetensors"))
     loaded = model.state_dict()
@@ -86,7 +86,7 @@ def test_loading_keeps_every_saved_tensor(tiny, tiny_original, model):
     for name, tensor in saved.items():
         assert torch.equal(loaded[name], tensor), name
     original = torch.load(tiny_original / "pytorch_model.bin", weights_only=True)
-    expected = convert_original_state_dict(original, loaded)
+    expected = convert_state_dict("original", original, loaded)
     from_original = VocosEncodecModel.from_pretrained(tiny_original).state_dict()
     for name, tensor in expected.items():
         assert torch.equal(from_original[name], tensor), name

@@ -14,7 +14,7 @@ from transformers import EncodecModel
 
 from bark_vocos import BANDWIDTHS, VocosEncodecModel, VocosEncodecProcessor, num_codebooks_for_bandwidth
 from bark_vocos.tiny import AUDIO_TOKENIZER_FOLDER, save_tiny_vocos
-from bark_vocos.vocos.conversion import convert_checkpoint
+from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 # `vocos` cannot be imported before `bark_vocos.vocos.reference` registers the torchaudio stand-in: look it up instead.

@@ -56,7 +56,8 @@ def test_model_card_usage_with_audio(tiny):
 def test_codes_path_matches_the_models_own_codebook_table(processor, model):
     codes = torch.randint(0, 1024, (8, 2, 11), generator=torch.Generator().manual_seed(0))
     inputs = processor(codes=codes, bandwidth=6.0)
-    assert inputs["input_features"].shape == (2, 16, 11) and "attention_mask" not in inputs
+    assert inputs["input_features"].shape == (2, 16, 11)
+    assert inputs["attention_mask"].shape == (2, 11 * 320) and bool(inputs["attention_mask"].all())
     torch.testing.assert_close(inputs["input_features"], model.codes_to_features(codes), rtol=0, atol=1e-6)
     assert processor(codes=codes[:2])["bandwidth"] == 1.5
 

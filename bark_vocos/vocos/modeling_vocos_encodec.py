@@ -9,8 +9,12 @@ adaptive layer norm's scale and shift go straight into `F.layer_norm`, the layer
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,10 +24,19 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ..hub import explain_unavailable
+from ..kernels import KernelCache
 from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
+from .codes import check_codes, embed_codes
 from .configuration_vocos_encodec import VocosEncodecConfig
+from .conversion import config_for_layout, convert_state_dict, read_state_dict
+from .layouts import CheckpointLayout, detect_layout, hub_options
 
-__all__ = ["VocosEncodecModel", "VocosEncodecOutput", "VocosEncodecPreTrainedModel"]
+__all__ = ["VocosEncodecModel", "VocosEncodecOutput", "VocosEncodecPreTrainedModel", "convert_checkpoint"]
+
+logger = logging.getLogger(__name__)
+
+# Keyword arguments transformers passes to every model; accepted and ignored, as the port's forward does.
+_GENERIC_FORWARD_KWARGS = frozenset({"output_attentions", "output_hidden_states", "use_cache", "past_key_values"})
 
 
 @dataclass
@@ -52,28 +65,45 @@ def _onednn_linear_available() -> bool:
 _ONEDNN_LINEAR = _onednn_linear_available()
 
 
+LINEAR_KERNELS = KernelCache()  # (rows bucket, in, out, gelu, threads) -> "onednn" or "aten"
+
+
+def _onednn_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
+    if gelu:
+        return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "gelu", [None], "none")
+    return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "none", [], "")
+
+
+def _aten_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
+    hidden_states = F.linear(hidden_states, layer.weight, layer.bias)
+    return F.gelu(hidden_states) if gelu else hidden_states
+
+
 def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) -> torch.Tensor:
     """`layer(hidden_states)`, followed by the exact (erf) GELU when `gelu`: (..., in) -> (..., out).
 
-    Written out because on CPU, for inference in float32, oneDNN's linear is 5-10% faster than the MKL `addmm`
-    behind `F.linear` on Vocos' shapes (3.2 vs 3.4 ms for 750 x 384 -> 1152 on 2 threads, both near the CPU's
-    float32 peak) and fuses the GELU into the same pass instead of a separate read and write of the activations
-    (`bark-vocos bench vocoder` measures the whole decoder against the original Vocos). Same products and sums;
-    every other case (autograd, CUDA, half precision, a torch without oneDNN) takes `F.linear` + `F.gelu`.
+    On CPU, for inference in float32, two kernels compute this: oneDNN's fused linear (the GELU in the same pass) and
+    ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU (oneDNN 5-10% faster on an AVX-512
+    EPYC, about 10% slower on an AVX2-only one), so the first call for a shape times both on the real inputs and the
+    faster one serves that shape from then on (`bark_vocos.kernels`; `BARK_VOCOS_KERNEL=onednn|aten` forces one).
+    Same products and sums; every other case (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
     """
-    use_onednn = (
+    eligible = (
         _ONEDNN_LINEAR
         and hidden_states.device.type == "cpu"
         and hidden_states.dtype == torch.float32
         and layer.weight.dtype == torch.float32
         and not (torch.is_grad_enabled() and (hidden_states.requires_grad or layer.weight.requires_grad))
     )
-    if use_onednn:
-        if gelu:
-            return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "gelu", [None], "none")
-        return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "none", [], "")
-    hidden_states = F.linear(hidden_states, layer.weight, layer.bias)
-    return F.gelu(hidden_states) if gelu else hidden_states
+    if not eligible:
+        return _aten_linear(hidden_states, layer, gelu)
+    rows = hidden_states.numel() // hidden_states.shape[-1]
+    key = (rows.bit_length(), layer.in_features, layer.out_features, gelu, torch.get_num_threads())
+    candidates = {
+        "onednn": lambda: _onednn_linear(hidden_states, layer, gelu),
+        "aten": lambda: _aten_linear(hidden_states, layer, gelu),
+    }
+    return candidates[LINEAR_KERNELS.choose(key, candidates)]()
 
 
 class VocosEncodecAdaptiveLayerNorm(nn.Module):
@@ -149,7 +179,9 @@ class VocosEncodecISTFTHead(nn.Module):
         """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
         projected = linear(hidden_states, self.out).float()
         log_magnitude, phase = projected.chunk(2, dim=-1)
-        magnitude = torch.exp(log_magnitude).clamp_(max=1e2)
+        magnitude = torch.exp(log_magnitude)
+        # In place saves a pass over the spectrum, but autograd needs exp's output intact for its backward.
+        magnitude = magnitude.clamp(max=1e2) if magnitude.requires_grad else magnitude.clamp_(max=1e2)
         return torch.polar(magnitude, phase)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -186,12 +218,15 @@ class VocosEncodecISTFTHead(nn.Module):
         cache = self._envelope_cache
         if cache is not None and cache[0] == num_frames and cache[1] == window.device:
             return cache[2]
-        squared = window.square().expand(1, num_frames, self.n_fft)
-        pad = (self.n_fft - self.hop_length) // 2
-        envelope = self._overlap_add(squared.contiguous())[0, pad : pad + num_frames * self.hop_length]
-        if bool((envelope <= 1e-11).any()):
-            raise ValueError(f"n_fft={self.n_fft} and hop_length={self.hop_length} leave samples with no window")
-        inverse = envelope.reciprocal()
+        # Computed outside inference mode (from a fresh float32 copy of the window buffer): a tensor made under
+        # `torch.inference_mode()` cannot take part in a later call with autograd on, and this one is cached.
+        with torch.inference_mode(False), torch.no_grad():
+            squared = self.window.float().clone().square().expand(1, num_frames, self.n_fft)
+            pad = (self.n_fft - self.hop_length) // 2
+            envelope = self._overlap_add(squared.contiguous())[0, pad : pad + num_frames * self.hop_length]
+            if bool((envelope <= 1e-11).any()):
+                raise ValueError(f"n_fft={self.n_fft} and hop_length={self.hop_length} leave samples with no window")
+            inverse = envelope.reciprocal()
         self._envelope_cache = (num_frames, window.device, inverse)
         return inverse
 
@@ -242,12 +277,13 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *args, **kwargs) -> VocosEncodecModel:
-        """Loads a checkpoint in either layout, strictly, from a local folder or a hub id.
+        """Loads a checkpoint of any known layout, strictly, from a local folder or a hub id.
 
-        The transformers layout is `config.json` (model_type `vocos_encodec`) plus weights; the original layout of
-        `charactr/vocos-encodec-24khz` is `config.yaml` (`class_path`/`init_args`) plus `pytorch_model.bin`.
-        Any missing, unexpected or mis-shaped tensor is a `ValueError` naming it (the EnCodec weights an original
-        checkpoint may carry under `feature_extractor.encodec.` are the one exception: they are not used).
+        The layouts (see `bark_vocos.vocos.layouts`): `vocos_encodec`, the transformers port's final one
+        (`config.json` + `model.safetensors` or `pytorch_model.bin`); `vocos`, the port's earlier one (model_type
+        `vocos_with_encodec` / `vocos`, `backbone.*` / `head.*` keys); `original`, charactr's `config.yaml` +
+        `pytorch_model.bin`. Any missing, unexpected or mis-shaped tensor is a `ValueError` naming it (the EnCodec
+        model's own weights an earlier checkpoint may carry are the one exception: the vocoder does not use them).
 
         Args:
             pretrained_model_name_or_path: Local folder or hub id.
@@ -255,14 +291,13 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
 
         Raises:
             ModelNotAvailableError: When it is neither a local folder nor reachable on the hub.
+            UnknownLayoutError: (a `ValueError`) When its files match no known layout.
             ValueError: When the checkpoint's tensors do not match the model exactly.
         """
-        from .conversion import find_layout, load_original_checkpoint
-
         with explain_unavailable(pretrained_model_name_or_path, "Vocos vocoder", "--vocoder PATH or a local folder"):
-            layout = find_layout(pretrained_model_name_or_path, **_hub_kwargs(kwargs))
-            if layout == "original":
-                return load_original_checkpoint(pretrained_model_name_or_path, cls=cls, **kwargs)
+            layout = detect_layout(pretrained_model_name_or_path, **hub_options(kwargs))
+            if layout.name != "vocos_encodec":
+                return cls._from_converted(layout, **kwargs)
             for name in ("output_loading_info", "ignore_mismatched_sizes"):
                 if kwargs.pop(name, False):
                     raise ValueError(f"{name} is not supported: loading is strict, any mismatch raises")
@@ -279,6 +314,38 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
                 f"checkpoint {os.fspath(pretrained_model_name_or_path)} does not match the model: {details}"
             )
         return model
+
+    @classmethod
+    def _from_converted(cls, layout: CheckpointLayout, **kwargs) -> VocosEncodecModel:
+        """Builds the model from a checkpoint of the `original` or `vocos` layout through the strict key map.
+
+        Args:
+            layout: What `detect_layout` found.
+            **kwargs: `dtype`/`torch_dtype`, `device_map` (a device, or "auto" for CPU/the first GPU), and hub
+                options (already used to find the files).
+
+        Raises:
+            TypeError: For any other keyword argument.
+            ValueError: If the checkpoint does not match its config exactly.
+        """
+        for name in hub_options(kwargs):
+            kwargs.pop(name)
+        dtype = kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None)
+        device_map = kwargs.pop("device_map", None)
+        if kwargs:
+            raise TypeError(f"unsupported arguments for a {layout.name}-layout checkpoint: {sorted(kwargs)}")
+        model = cls(config_for_layout(layout))
+        state_dict = convert_state_dict(layout.name, read_state_dict(layout.weights_file), model.state_dict())
+        model.load_state_dict(state_dict, strict=True)
+        model.config.name_or_path = layout.source
+        if dtype is not None and dtype != "auto":
+            model.to(getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+        if device_map is not None:
+            device = ("cuda" if torch.cuda.is_available() else "cpu") if device_map == "auto" else device_map
+            if not isinstance(device, (str, torch.device, int)):
+                raise TypeError(f"device_map for a {layout.name}-layout checkpoint must be a device or 'auto'")
+            model.to(device)
+        return model.eval()
 
     def resolve_bandwidth(
         self, bandwidth: float | None = None, bandwidth_id: int | torch.Tensor | None = None, num_codebooks=None
@@ -331,44 +398,51 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
             TypeError: If `codes` is not an integer tensor.
             ValueError: On a wrong number of dimensions or codebooks, or a code outside `[0, 1024)`.
         """
-        codes = _check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
-        bins = self.config.codebook_size
-        offsets = torch.arange(0, bins * codes.shape[0], bins, device=codes.device).view(-1, 1, 1)
-        features = F.embedding(codes.to(self.codebook_weights.device) + offsets, self.codebook_weights).sum(dim=0)
-        return features.transpose(1, 2)
+        codes = check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
+        return embed_codes(codes, self.codebook_weights, self.config.codebook_size)
 
     def forward(
         self,
         input_features: torch.Tensor | None = None,
-        codes: torch.Tensor | None = None,
-        bandwidth: float | None = None,
-        bandwidth_id: int | torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        bandwidth: float | None = None,
+        *,
+        codes: torch.Tensor | None = None,
+        bandwidth_id: int | torch.Tensor | None = None,
         lengths: torch.Tensor | list[int] | None = None,
         return_dict: bool | None = None,
+        **kwargs,
     ) -> VocosEncodecOutput:
         """Decodes codes or features to audio.
 
+        The first three parameters are the transformers port's, in its order: `model(features, mask, 6.0)` works.
+
         Args:
             input_features: Codebook features `(B, codebook_dim, T)` (from the processor or `codes_to_features`).
-            codes: EnCodec codes `(K, T)` or `(K, B, T)`, decoded with the model's own codebook table.
+            attention_mask: `(B, T * hop_length)` sample mask of padded audio (from the processor); passed through.
             bandwidth: Bandwidth in kbps (1.5, 3, 6 or 12). Inferred from K for codes; required for features
                 unless `bandwidth_id` is given.
+            codes: EnCodec codes `(K, T)` or `(K, B, T)`, decoded with the model's own codebook table.
             bandwidth_id: Index into `config.bandwidths`, an alternative to `bandwidth`.
-            attention_mask: `(B, T * hop_length)` sample mask of padded audio (from the processor); passed through.
             lengths: Valid frames per item `(B,)` of a padded batch of codes or features; gives the output's
                 `attention_mask` in samples. Not together with `attention_mask`.
             return_dict: Ignored unless False, which returns the tuple `(audio, attention_mask)`.
+            **kwargs: Other keyword arguments transformers passes to models (`output_hidden_states`, ...): ignored,
+                as the port ignores them; any other name is ignored with a warning naming it.
 
         Returns:
-            `VocosEncodecOutput` with `audio` float32 `(B, T * hop_length)` and `attention_mask` (or None).
+            `VocosEncodecOutput` with `audio` float32 `(B, T * hop_length)` and `attention_mask` (None when neither
+            `attention_mask` nor `lengths` was given).
         """
+        unknown = sorted(set(kwargs) - _GENERIC_FORWARD_KWARGS)
+        if unknown:
+            logger.warning("VocosEncodecModel.forward ignores the keyword arguments %s", ", ".join(unknown))
         if (input_features is None) == (codes is None):
             raise ValueError("pass exactly one of input_features (B, codebook_dim, T) or codes (K, T) / (K, B, T)")
         if codes is not None:
-            codes = _check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
+            codes = check_codes(codes, self.config.codebook_size, self.config.max_codebooks)
             bandwidth = self.resolve_bandwidth(bandwidth, bandwidth_id, num_codebooks=codes.shape[0])
-            input_features = self.codes_to_features(codes)
+            input_features = embed_codes(codes, self.codebook_weights, self.config.codebook_size)
         else:
             bandwidth = self.resolve_bandwidth(bandwidth, bandwidth_id)
             _check_features(input_features, self.config.codebook_dim)
@@ -391,38 +465,6 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
             hidden_states = layer(hidden_states, bandwidth_id)
         hidden_states = self.final_layer_norm(hidden_states)
         return self.decoder(hidden_states)
-
-
-def _hub_kwargs(kwargs: dict) -> dict:
-    """The kwargs of `from_pretrained` that matter for finding files."""
-    names = ("revision", "cache_dir", "token", "local_files_only", "subfolder", "force_download")
-    return {name: kwargs[name] for name in names if name in kwargs}
-
-
-def _check_codes(codes, codebook_size: int, max_codebooks: int) -> torch.Tensor:
-    """Validated codes as a (K, B, T) int64 tensor."""
-    if not isinstance(codes, torch.Tensor):
-        try:
-            codes = torch.as_tensor(codes)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(f"codes must be an integer tensor or array, got {type(codes).__name__}") from error
-    if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
-        raise TypeError(f"codes must hold integers, got dtype {codes.dtype}")
-    if codes.dim() == 2:
-        codes = codes.unsqueeze(1)
-    if codes.dim() != 3:
-        raise ValueError(f"codes must have shape (K, T) or (K, B, T), got {tuple(codes.shape)}")
-    num_codebooks = codes.shape[0]
-    bandwidth_for_num_codebooks(num_codebooks)  # a ValueError listing the valid numbers of codebooks
-    if num_codebooks > max_codebooks:
-        raise ValueError(f"codes have {num_codebooks} codebooks but this model's table holds {max_codebooks}")
-    if codes.shape[2] == 0 or codes.shape[1] == 0:
-        raise ValueError(f"codes are empty: shape {tuple(codes.shape)}")
-    low, high = int(codes.min()), int(codes.max())
-    if low < 0 or high >= codebook_size:
-        bad = low if low < 0 else high
-        raise ValueError(f"code {bad} is outside the valid range [0, {codebook_size})")
-    return codes.long()
 
 
 def _check_features(input_features, codebook_dim: int) -> None:
@@ -455,3 +497,28 @@ def _output_mask(
         raise ValueError(f"lengths must hold {batch} frame counts in [1, {num_frames}], got {lengths.tolist()}")
     positions = torch.arange(num_samples)
     return (positions[None, :] < (lengths[:, None] * hop_length)).long()
+
+
+def convert_checkpoint(source: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Writes `source` (any known layout, local or hub) to `destination` in the `vocos_encodec` layout.
+
+    The folder appears complete or not at all: it is written next to `destination` and renamed into place.
+
+    Raises:
+        FileExistsError: If `destination` exists and is not an empty folder.
+    """
+    destination = Path(destination)
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise FileExistsError(f"{destination} already exists and is not an empty folder")
+    model = VocosEncodecModel.from_pretrained(source)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        model.save_pretrained(staging)
+        if destination.exists():
+            destination.rmdir()
+        staging.rename(destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return destination

@@ -17,9 +17,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("say", "text to a wav/flac file with Bark, decoded by Vocos"),
     "make-tiny": ("make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
     "decode": ("decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
-    "convert": ("convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
+    "convert": ("convert", "convert a Vocos checkpoint of any known layout to the transformers layout"),
+    "inspect": ("inspect", "name the Vocos checkpoint layout a folder or hub id holds and what would load"),
     "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
     "compare": ("compare", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+    "bench stream": ("bench_stream", "time to first audio of a stream vs one call on the same text (random weights)"),
     "bench pipeline": (
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",

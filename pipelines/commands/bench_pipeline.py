@@ -33,6 +33,7 @@ from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
 
 from ..files import atomic_output, check_writable
+from ..machine import describe_machine, set_threads
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 
@@ -290,15 +291,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.long_form_sentences < 0:
         raise ValueError(f"--long-form-sentences must be >= 0, got {args.long_form_sentences}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.out is not None:
         check_writable(args.out)  # before minutes of benchmarking, not after
     size = QUICK if args.quick else BARK_SMALL
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
-    print(f"model: 3 x {size} (bark-small shape), torch threads: {torch.get_num_threads()}")
+    print(f"model: 3 x {size} (bark-small shape)")
+    print(describe_machine())
     model = random_bark_model(**size, seed=args.seed, generation=SMALL_WINDOWS if args.quick else None)
     text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
     generator = torch.Generator().manual_seed(args.seed)

@@ -27,6 +27,8 @@ from bark_vocos import VocosEncodecModel
 from bark_vocos.vocos.modeling_vocos_encodec import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
+from ..machine import describe_machine
+
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 
 
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.threads < 1 or min(args.durations) <= 0:
         raise ValueError("--repeats and --threads must be >= 1 and --durations > 0")
     torch.set_num_threads(args.threads)
-    print(f"bark-vocos bench vocoder: {torch.get_num_threads()} threads, best of {args.repeats}, random weights")
+    print(f"bark-vocos bench vocoder: best of {args.repeats}, random weights; {describe_machine()}")
     rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny)
     header = (
         f"{'audio':>7} {'ours ms':>9} {'orig ms':>9} {'EnCodec ms':>10} {'ours xRT':>9} {'orig xRT':>9} "

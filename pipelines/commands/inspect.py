@@ -1,0 +1,50 @@
+"""`bark-vocos inspect PATH|ID`: which Vocos-EnCodec checkpoint layout a folder or hub id holds, and what would load."""
+
+from __future__ import annotations
+
+import argparse
+
+from bark_vocos.hub import explain_unavailable
+from bark_vocos.vocos.conversion import config_for_layout
+from bark_vocos.vocos.layouts import detect_layout
+
+__all__ = ["add_arguments", "run"]
+
+# The config values printed: what decides the architecture and the audio.
+CONFIG_FIELDS = (
+    "codebook_dim",
+    "num_quantizers",
+    "hidden_size",
+    "intermediate_size",
+    "num_layers",
+    "n_fft",
+    "hop_length",
+    "istft_padding",
+    "sample_rate",
+    "bandwidths",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="PATH|ID", help="local folder or hub id of a Vocos-EnCodec checkpoint")
+    parser.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of a hub id")
+
+
+def run(args: argparse.Namespace) -> int:
+    hub_kwargs = {"revision": args.revision} if args.revision else {}
+    with explain_unavailable(args.source, "Vocos checkpoint", "bark-vocos inspect PATH"):
+        layout = detect_layout(args.source, **hub_kwargs)
+    config = config_for_layout(layout)
+    print(f"source:      {layout.source}")
+    print(f"layout:      {layout.name} - {layout.description}")
+    print(f"model type:  {layout.model_type or '(none: config.yaml)'} -> loads as VocosEncodecModel (vocos_encodec)")
+    print(f"config:      {layout.config_file.name}")
+    print(f"weights:     {layout.weights_file.name}")
+    print("config values:")
+    for name in CONFIG_FIELDS:
+        print(f"  {name}: {getattr(config, name)}")
+    if layout.processor_files:
+        print(f"processor:   {', '.join(path.name for path in layout.processor_files)}")
+    else:
+        print("processor:   none (VocosEncodecModel decodes codes itself; audio input needs a processor folder)")
+    return 0

@@ -1,0 +1,63 @@
+"""Kernel choice by measurement: the choice is timed once per key, forced by name, and any choice gives the same
+numbers."""
+
+import pytest
+import torch
+from torch import nn
+
+from bark_vocos.kernels import FORCE_VARIABLE, KernelCache, fastest
+from bark_vocos.vocos.modeling_vocos_encodec import LINEAR_KERNELS, linear
+
+
+def test_fastest_picks_the_quicker_candidate():
+    calls = {"slow": 0, "quick": 0}
+
+    def slow():
+        calls["slow"] += 1
+        sum(range(200_000))
+
+    def quick():
+        calls["quick"] += 1
+
+    assert fastest({"slow": slow, "quick": quick}, repeats=3) == "quick"
+    assert calls == {"slow": 4, "quick": 4}  # one warm-up and three timed runs each
+
+
+def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
+    cache = KernelCache()
+    runs = []
+    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
+    first = cache.choose(("shape", 1), candidates)
+    timed = len(runs)
+    assert first in candidates and timed == 8
+    assert cache.choose(("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
+    monkeypatch.setenv(FORCE_VARIABLE, "b")
+    assert cache.choose(("shape", 2), candidates) == "b" and len(runs) == timed
+    monkeypatch.setenv(FORCE_VARIABLE, "c")
+    with pytest.raises(ValueError, match="not a kernel here"):
+        cache.choose(("shape", 2), candidates)
+
+
+@pytest.mark.parametrize("kernel", ["onednn", "aten"])
+@pytest.mark.parametrize("gelu", [False, True])
+def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, monkeypatch):
+    torch.manual_seed(0)
+    layer = nn.Linear(48, 96)
+    hidden = torch.randn(2, 75, 48)
+    expected = layer(hidden)
+    expected = torch.nn.functional.gelu(expected) if gelu else expected
+    monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    with torch.no_grad():
+        got = linear(hidden, layer, gelu=gelu)
+    torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_linear_measures_each_shape_once(monkeypatch):
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
+    layer = nn.Linear(16, 32)
+    with torch.no_grad():
+        for rows in (100, 120, 100):  # 100 and 120 rows share a size bucket
+            linear(torch.randn(rows, 16), layer)
+    assert len(LINEAR_KERNELS.choices) in (0, 1)  # none when this torch has no oneDNN linear
+    assert all(choice in ("onednn", "aten") for choice in LINEAR_KERNELS.choices.values())
