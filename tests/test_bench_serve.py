@@ -10,10 +10,10 @@ def test_bench_serve_reports_first_byte_and_total_against_pipe(tmp_path, capsys)
     options = ["--repeats", "1", "--threads", "2", "--text", "Hello there. How are you?", "--out", str(out)]
     assert main(["bench", "serve", *options]) == 0
     printed = capsys.readouterr().out
-    assert "random weights" in printed and "torch ISA: " in printed
+    assert "random weights" in printed and "torch ISA " in printed
     assert "first byte after" in printed
     results = json.loads(out.read_text())
-    assert results["machine"]["torch_isa"] and results["machine"]["cpu"]
+    assert results["machine"].startswith("cpu: ") and "torch ISA" in results["machine"]
     (round_,) = results["rounds"]
     assert 0 < round_["first_byte_s"] <= round_["stream_total_s"]
     assert round_["pipe_total_s"] > 0 and round_["audio_s"] > 0

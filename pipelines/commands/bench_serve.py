@@ -11,35 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..files import atomic_output, check_writable
+from ..machine import describe_machine, set_threads
 from .bench_pipeline import BARK_SMALL, RANDOM_WEIGHTS_NOTE, random_bark_model, random_vocoder
 
-__all__ = ["add_arguments", "cpu_name", "run"]
+__all__ = ["add_arguments", "run"]
 
 TEXT = (
     "Hello, my dog is cute. He likes to run in the park every morning. "
     "Then he sleeps all afternoon. In the evening he waits at the door for me."
 )
 REQUEST_SECONDS = 600  # no single request of a benchmark may take longer
-
-
-def cpu_name() -> str:
-    """The CPU model as the kernel names it (`/proc/cpuinfo`), else `platform.processor()`."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,10 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
     if args.vocoder is not None and args.bark is None:
         raise ValueError("--vocoder needs --bark (without them the benchmark makes tiny random checkpoints)")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     if args.out is not None:
         check_writable(args.out)
     options: dict[str, Any] = {}
@@ -149,13 +134,9 @@ def run(args: argparse.Namespace) -> int:
     # the folder stays while the pipeline runs: it reads voice presets from disk when asked for them
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as folder:
         pipe, model_name = _pipeline(args, Path(folder))
-        machine = {
-            "cpu": cpu_name(),
-            "torch_isa": torch.backends.cpu.get_cpu_capability(),
-            "torch_threads": torch.get_num_threads(),
-        }
+        machine = describe_machine()
         print(f"bench serve: {model_name}; {RANDOM_WEIGHTS_NOTE if args.bark is None else 'your checkpoints'}")
-        print(f"CPU: {machine['cpu']}, torch ISA: {machine['torch_isa']}, torch threads: {machine['torch_threads']}")
+        print(machine)
         settings = ServerSettings(max_queue=1, max_input_chars=max(4096, len(args.text)), generation_kwargs=options)
         with BackgroundServer(create_app(pipe, settings)) as server:
             rounds = _rounds(pipe, server.url, args, options)
