@@ -57,7 +57,8 @@ def wav_stream_header(sampling_rate: int) -> bytes:
 
     The RIFF and data sizes are 0xFFFFFFFF, the convention of streamed WAV (readers, soundfile and browsers included,
     read to the end of the stream). Written by hand because soundfile (libsndfile) writes the sizes only on a seekable
-    file, after the last sample.
+    file, after the last sample. 16-bit PCM as OpenAI's `wav` (and the same samples as `pcm`), not the float32 of
+    `pipelines.wav_stream.WavStreamWriter` (files of `say --stream`): 16-bit is what every client of the API plays.
     """
     byte_rate = sampling_rate * 2
     fmt = struct.pack("<HHIIHH", 1, 1, sampling_rate, byte_rate, 2, 16)  # PCM, mono, rate, bytes/s, align, bits
