@@ -241,7 +241,14 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             raise ApiError(
                 503, str(error), "server_busy", code="queue_full", headers={"Retry-After": str(error.retry_after)}
             ) from None
-        response_format = speech_request.response_format
+        try:
+            return await respond(job, request, speech_request.response_format, preset)
+        except BaseException:
+            worker.cancel(job)  # whatever went wrong, the worker must not go on with a request nobody reads
+            raise
+
+    async def respond(job: SpeechJob, request: Request, response_format: str, preset: str | None) -> Response:
+        """The response of a queued job: streamed for wav/pcm, the whole file for the others."""
         first = await next_event(job, request)
         if first is None:
             return Response(status_code=499)  # the client is gone; nobody reads this
@@ -275,7 +282,9 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
                 return Response(status_code=499)
         if event.kind == "error":
             raise failure(event)
-        content = encode_file(np.concatenate(chunks), first.chunk.sampling_rate, response_format)
+        # encoded off the event loop, so that other requests (and /health) are answered meanwhile
+        audio = np.concatenate(chunks)
+        content = await asyncio.to_thread(encode_file, audio, first.chunk.sampling_rate, response_format)
         return Response(content, media_type=MEDIA_TYPES[response_format], headers=headers)
 
     @app.get("/v1/models")
