@@ -171,6 +171,10 @@ def test_models_voices_and_health(server):
     names = [voice["id"] for voice in voices["voices"]]
     assert names == ["alloy", "echo", "fable", "onyx", "nova", "shimmer", *TINY_VOICE_PRESETS]
     assert voices["decoders"] == ["vocos", "encodec"]
+    missing = httpx.get(server.url + "/v1/nothing", headers=headers, timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "Not Found"
+    wrong_method = httpx.get(server.url + "/v1/audio/speech", headers=headers, timeout=10)
+    assert wrong_method.status_code == 405 and set(wrong_method.json()["error"]) == {"message", "type", "param", "code"}
     health = httpx.get(server.url + "/health", timeout=10)  # no key needed
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["queue"]["max_queue"] == 4
