@@ -7,7 +7,8 @@ from pipelines.commands import main
 
 def test_bench_serve_reports_first_byte_and_total_against_pipe(tmp_path, capsys):
     out = tmp_path / "serve.json"
-    options = ["--repeats", "1", "--threads", "2", "--text", "Hello there. How are you?", "--out", str(out)]
+    options = ["--repeats", "1", "--threads", "2", "--text", "Hello there. How are you?", "--first-chunk-tokens", "8"]
+    options += ["--out", str(out)]
     assert main(["bench", "serve", *options]) == 0
     printed = capsys.readouterr().out
     assert "random weights" in printed and "torch ISA " in printed

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-chunk-tokens", type=int, default=None, help="token budget of a chunk (pipeline's default)"
     )
     parser.add_argument(
+        "--first-chunk-tokens", type=int, default=None, help="a smaller budget for the first chunk (as serve's)"
+    )
+    parser.add_argument(
         "--semantic-tokens", type=int, default=None, help="force this many semantic tokens per chunk (shorter runs)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -126,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.max_chunk_tokens is not None:
         options["max_chunk_tokens"] = args.max_chunk_tokens
+    if args.first_chunk_tokens is not None:
+        options["first_chunk_tokens"] = args.first_chunk_tokens
     if args.semantic_tokens is not None:
         if args.semantic_tokens < 1:
             raise ValueError(f"--semantic-tokens must be >= 1, got {args.semantic_tokens}")

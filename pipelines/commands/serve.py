@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-input-chars", type=int, default=4096, help="longest input in characters (default: %(default)s)"
     )
     parser.add_argument(
+        "--first-chunk-tokens",
+        type=int,
+        default=None,
+        help="a smaller token budget for each request's first chunk: the first audio leaves sooner",
+    )
+    parser.add_argument(
         "--voice-alias",
         action="append",
         default=[],
@@ -76,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_input_chars=args.max_input_chars,
         voice_aliases=_aliases(args.voice_alias) or dict(OPENAI_VOICES),
+        generation_kwargs={} if args.first_chunk_tokens is None else {"first_chunk_tokens": args.first_chunk_tokens},
     )
+    if args.first_chunk_tokens is not None and args.first_chunk_tokens < 1:
+        raise ValueError(f"--first-chunk-tokens must be >= 1, got {args.first_chunk_tokens}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
     resolve_device(args.device)
