@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 
 import torch
 
-__all__ = ["describe_machine", "set_threads"]
+__all__ = ["describe_machine", "measure_matmul_flops", "measure_read_bandwidth", "set_threads"]
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
@@ -44,3 +45,25 @@ def set_threads(threads: int | None) -> None:
     if threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
+
+
+def _best_seconds(run, repeats: int) -> float:
+    run()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
+    """Bytes per second this process reads from memory: a sum over a float32 array far larger than the caches."""
+    data = torch.ones(megabytes * 2**20 // 4)
+    return data.numel() * 4 / _best_seconds(data.sum, repeats)
+
+
+def measure_matmul_flops(rows: int = 1024, inner: int = 768, columns: int = 3072, repeats: int = 5) -> float:
+    """float32 FLOP/s of one matrix product of Bark-small's MLP shape (768 -> 3072) over `rows` positions."""
+    a, b = torch.randn(rows, inner), torch.randn(inner, columns)
+    return 2 * rows * inner * columns / _best_seconds(lambda: a @ b, repeats)

@@ -326,8 +326,17 @@ def test_caller_mistakes_raise(bark, configs):
 def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
     out = tmp_path / "bench.json"
     argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
-    assert main(argv + ["--long-form-tokens", "4", "--out", str(out)]) == 0
+    assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
+    assert results["repeats"] == 2 and len(results["exact"]["speedup_per_round"]) == 2
+    roofline = results["exact"]["roofline"]
+    assert set(roofline) == {"semantic", "coarse", "fine", "decode"}
+    assert all(stage["seconds"] > 0 and stage["bytes_read"] > 0 and stage["flops"] > 0 for stage in roofline.values())
+    assert results["fast"]["roofline"]["semantic"]["bytes_read"] < roofline["semantic"]["bytes_read"]  # int8 weights
+    rounds = results["exact"]["speedup_per_round"]  # the reported ratio is the median (of two: their mean)
+    assert results["exact"]["speedup"]["total"] == pytest.approx(
+        (rounds[0]["total"] + rounds[1]["total"]) / 2, abs=0.01
+    )
     assert "random weights" in results["note"] and "random weights" in capsys.readouterr().out
     assert results["exact"]["identical_tokens_vs_reference"] == {"semantic": 1.0, "coarse": 1.0, "fine": 1.0}
     assert set(results["exact"]["speedup"]) == {"semantic", "coarse", "fine", "decode", "total"}
@@ -352,3 +361,20 @@ def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
     assert "output folder does not exist" in captured.err
     assert "random weights" not in captured.out  # refused before the benchmark started
     assert not out.parent.exists()
+
+
+def test_roofline_counts_follow_the_model_shape(bark):
+    from pipelines.commands.bench_pipeline import random_vocoder
+    from pipelines.roofline import stage_floors
+
+    vocoder = random_vocoder(quick=True, seed=0)
+    floors = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11)}
+    weights = sum(layer.weight.numel() for layer in bark.semantic.modules() if isinstance(layer, nn.Linear))
+    config = bark.semantic.config
+    prompt = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config).max_input_semantic_length + 1
+    kv = sum(2 * config.num_layers * config.hidden_size * 4 * (prompt + t) for t in range(20))
+    assert floors["semantic"].bytes_read == pytest.approx(21 * weights * 4 + kv)  # the prompt pass and 20 tokens
+    slower = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e9, peak=1e11)}
+    assert all(slower[stage].seconds >= floors[stage].seconds for stage in floors)  # less bandwidth, no lower floor
+    longer = {f.stage: f for f in stage_floors(bark, vocoder, 40, bandwidth=1e10, peak=1e11)}
+    assert all(longer[stage].flops > floors[stage].flops for stage in ("semantic", "coarse", "decode"))

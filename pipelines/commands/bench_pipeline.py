@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,8 @@ from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
 
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, set_threads
+from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
+from ..roofline import stage_floors
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 
@@ -205,6 +208,17 @@ def _padded(items: list[BarkTokens]) -> tuple[torch.Tensor, torch.Tensor]:
     return codes, frames
 
 
+def _median_times(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Per stage, the median of the rounds' seconds."""
+    return {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]}
+
+
+def _median_ratios(references: list[dict[str, float]], ours: list[dict[str, float]]) -> dict[str, float]:
+    """Per stage, the median over rounds of that round's reference time / our time."""
+    per_round = [_ratios(reference, mine) for reference, mine in zip(references, ours, strict=True)]
+    return {key: round(statistics.median(r[key] for r in per_round), 2) for key in per_round[0]}
+
+
 def _ratios(reference: dict, ours: dict) -> dict[str, float]:
     return {key: round(reference[key] / ours[key], 2) for key in reference if ours.get(key, 0) > 0}
 
@@ -276,6 +290,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-form-sentences", type=int, default=4, help="sentences in the batching test (0: skip)")
     parser.add_argument("--long-form-tokens", type=int, default=100, help="semantic tokens per long-form sentence")
     parser.add_argument("--long-form-mode", choices=FAST_BARK_MODES, default="exact", help="mode of the batching test")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds of reference and our modes (default: %(default)s)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny random model: a smoke run of the code path")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument(
@@ -286,7 +303,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the random model, time reference and ours, print ratios, optionally write JSON."""
-    for name in ("semantic_tokens", "long_form_tokens"):
+    for name in ("semantic_tokens", "long_form_tokens", "repeats"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.long_form_sentences < 0:
@@ -312,20 +329,38 @@ def run(args: argparse.Namespace) -> int:
     _warm_up(model)
 
     results: dict[str, Any] = {
+        "machine": describe_machine(),
         "note": RANDOM_WEIGHTS_NOTE,
         "model": size,
         "semantic_tokens": args.semantic_tokens,
         "torch_threads": torch.get_num_threads(),
     }
     vocoder = random_vocoder(args.quick, args.seed)
-    reference, reference_timer = _reference(model, input_ids, dict(kwargs))
+    engines = {mode: FastBarkStages(model, mode=mode) for mode in args.modes}
+    # Interleaved rounds (reference, then each mode, again and again): a change in the machine's load hits every side
+    # of a round alike, and the median of each round's ratio neither fakes nor hides a gain.
+    rounds: list[dict[str, dict[str, float]]] = []
+    timers: dict[str, _StageTimer] = {}
+    for _ in range(args.repeats):
+        reference_times, timers["reference"] = _reference(model, input_ids, dict(kwargs))
+        this_round = {"reference": reference_times}
+        for mode, stages in engines.items():
+            this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
+        rounds.append(this_round)
+    bandwidth, peak = measure_read_bandwidth(), measure_matmul_flops()
+    reference = _median_times([r["reference"] for r in rounds])
+    reference_timer = timers["reference"]
+    results["repeats"] = args.repeats
     results["reference_s"] = reference
-    print(f"reference (transformers BarkModel.generate + EnCodec): {reference}")
-    for mode in args.modes:
-        stages = FastBarkStages(model, mode=mode)
-        times, timer = _ours(stages, vocoder, input_ids, dict(kwargs))
-        ratios = _ratios(reference, times)
-        entry: dict[str, Any] = {"seconds": times, "speedup": ratios}
+    print(f"reference (transformers BarkModel.generate + EnCodec), median of {args.repeats}: {reference}")
+    for mode, stages in engines.items():
+        times, timer = _median_times([r[mode] for r in rounds]), timers[mode]
+        ratios = _median_ratios([r["reference"] for r in rounds], [r[mode] for r in rounds])
+        entry: dict[str, Any] = {
+            "seconds": times,
+            "speedup": ratios,
+            "speedup_per_round": [_ratios(r["reference"], r[mode]) for r in rounds],
+        }
         reference_codes = reference_timer.outputs["fine"]
         entry["identical_tokens_vs_reference"] = {
             "semantic": _agreement(timer.outputs["semantic"], reference_timer.outputs["semantic"]),
@@ -343,10 +378,19 @@ def run(args: argparse.Namespace) -> int:
             entry["vocos_audio_relative_difference_vs_fp32_codes"] = _relative_difference(
                 fp32_audio, timer.outputs["decode"]
             )
+        floors = stage_floors(model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if mode == "exact" else 1.0)
+        entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         results[mode] = entry
         print(f"{mode}: seconds {times}")
-        print(f"{mode}: speedup vs reference {ratios}")
+        print(f"{mode}: speedup vs reference (median of paired ratios) {ratios}")
         print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
+        for floor in floors:
+            print(
+                f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
+                f"{floor.flops / 1e9:.2f} GFLOP; "
+                f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s -> floor {floor.seconds:.3f} s; "
+                f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
+            )
         if "stage_agreement_vs_fp32" in entry:
             print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
             difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]

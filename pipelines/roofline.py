@@ -1,0 +1,126 @@
+"""How close a Bark stage runs to this machine's limits: the bytes it must read and the FLOPs it must do, divided by
+the measured read bandwidth and matrix-product throughput (a roofline), beside the time it took.
+
+The counts follow Bark's algorithm as transformers runs it, with nothing wasted:
+- semantic and coarse (autoregressive): every generated token reads every weight of the linear layers once (the
+  embedding tables are only indexed) plus the keys and values of its context, and does 2 FLOPs per weight plus the
+  attention over its context; the prompt is one compute-bound pass. The coarse stage slides a 60-token window: once
+  the window no longer starts at the first position (after about 630 coarse tokens), each window's prompt must be
+  read again in one pass (at least: a lower bound);
+- fine (not autoregressive): each of its passes (6 codebooks per 1024-frame window) runs the whole window through
+  the transformer once;
+- decode (Vocos): one pass over all frames.
+A token's floor is the larger of its read time and its compute time; a stage's floor is the sum over its tokens or
+passes. Measured machine figures move with the load, so read this beside the interleaved ratios, not alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+from transformers import BarkModel
+
+from bark_vocos import VocosEncodecModel
+from bark_vocos.bark import BarkGenerationConfigs, coarse_frames_for_semantic
+
+__all__ = ["StageFloor", "stage_floors"]
+
+
+@dataclass
+class StageFloor:
+    """A stage's work and the least time it can take here.
+
+    Attributes:
+        stage: "semantic", "coarse", "fine" or "decode".
+        bytes_read: Bytes of weights and keys/values it must read.
+        flops: Floating-point operations it must do.
+        seconds: Its floor on this machine.
+    """
+
+    stage: str
+    bytes_read: float
+    flops: float
+    seconds: float
+
+
+def _linear_weights(module: nn.Module) -> int:
+    return sum(layer.weight.numel() for layer in module.modules() if isinstance(layer, nn.Linear))
+
+
+def _autoregressive(
+    weights: int, weight_bytes: float, layers: int, width: int, contexts: list[int], prompt: int, bandwidth, peak
+) -> tuple[float, float, float]:
+    """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`."""
+    prompt_flops = 2 * weights * prompt + 4 * layers * width * prompt * prompt / 2
+    total_bytes, total_flops, seconds = weights * weight_bytes, prompt_flops, prompt_flops / peak
+    for context in contexts:
+        token_bytes = weights * weight_bytes + 2 * layers * width * 4 * context  # weights, keys and values (fp32)
+        token_flops = 2 * weights + 4 * layers * width * context
+        total_bytes += token_bytes
+        total_flops += token_flops
+        seconds += max(token_bytes / bandwidth, token_flops / peak)
+    return total_bytes, total_flops, seconds
+
+
+def stage_floors(
+    bark: BarkModel,
+    vocoder: VocosEncodecModel,
+    semantic_tokens: int,
+    bandwidth: float,
+    peak: float,
+    weight_bytes: float = 4.0,
+) -> list[StageFloor]:
+    """The floor of each stage for a generation of `semantic_tokens` semantic tokens without a voice prompt.
+
+    Args:
+        bark: The Bark model (its sub-models' shapes and generation config).
+        vocoder: The Vocos decoder.
+        semantic_tokens: Semantic tokens generated.
+        bandwidth: Measured read bandwidth, bytes/s.
+        peak: Measured matrix-product throughput, FLOP/s.
+        weight_bytes: Bytes per weight of the linear layers (4 for float32, 1 for int8).
+    """
+    configs = BarkGenerationConfigs.from_bark(bark)
+    floors = []
+
+    semantic = bark.semantic
+    layers, width = semantic.config.num_layers, semantic.config.hidden_size
+    prompt = configs.semantic.max_input_semantic_length + 1
+    contexts = [prompt + t for t in range(semantic_tokens)]
+    floors.append(
+        StageFloor("semantic", *_autoregressive(_linear_weights(semantic), weight_bytes, layers, width, contexts,
+                                                prompt, bandwidth, peak))
+    )  # fmt: skip
+
+    coarse = bark.coarse_acoustics
+    layers, width = coarse.config.num_layers, coarse.config.hidden_size
+    frames = coarse_frames_for_semantic(semantic_tokens, configs)
+    tokens = configs.coarse.n_coarse_codebooks * frames
+    history, window = configs.coarse.max_coarse_history, configs.coarse.sliding_window_len
+    prompt = configs.coarse.max_coarse_input_length + 1
+    contexts = [prompt + min(history, t - t % window) + t % window for t in range(tokens)]  # window's history + new
+    weights = _linear_weights(coarse)
+    read, flops, seconds = _autoregressive(weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak)
+    refills = sum(1 for start in range(0, tokens, window) if start > history)  # windows whose prompt moved
+    refill_flops = refills * 2 * weights * (prompt + history)
+    floors.append(StageFloor("coarse", read + refills * weights * weight_bytes, flops + refill_flops,
+                             seconds + refill_flops / peak))  # fmt: skip
+
+    fine = bark.fine_acoustics
+    layers, width = fine.config.num_layers, fine.config.hidden_size
+    window, step = configs.fine.max_fine_input_length, configs.fine.max_fine_history_length
+    loops = max(0, math.ceil((frames - window) / step)) + 1
+    passes = loops * (configs.fine.n_fine_codebooks - configs.coarse.n_coarse_codebooks)
+    weights = _linear_weights(fine.layers) + fine.lm_heads[0].weight.numel()  # one head per pass
+    pass_bytes = weights * weight_bytes
+    pass_flops = 2 * weights * window + 4 * layers * width * window * window
+    floors.append(StageFloor("fine", passes * pass_bytes, passes * pass_flops,
+                             passes * max(pass_bytes / bandwidth, pass_flops / peak)))  # fmt: skip
+
+    config = vocoder.config
+    weights = _linear_weights(vocoder) + config.codebook_dim * config.hidden_size * config.kernel_size
+    decode_bytes, decode_flops = weights * 4.0, 2 * weights * frames
+    floors.append(StageFloor("decode", decode_bytes, decode_flops, max(decode_bytes / bandwidth, decode_flops / peak)))
+    return floors
