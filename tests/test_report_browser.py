@@ -1,61 +1,16 @@
 """report.html in a real headless browser (Debian's chromium driven by Playwright): it loads without console
 errors, every audio player can play, every image loads. Skipped without chromium, except under CI=1."""
 
-import os
-import shutil
-
 import pytest
+from browser_kit import CHROMIUM, CHROMIUM_ARGS, PLAY_EVERY_AUDIO, browser_or_skip
 from synthetic_audio import chirp, noise_burst, voiced_syllables
 
 from pipelines.compare.report import write_report
 from pipelines.compare.scoring import Comparison, score_item
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-# Resolves, per <audio>, to its duration and whether playback advanced, after `canplay` (or -1 on error).
-PLAY_EVERY_AUDIO = """
-async () => Promise.all([...document.querySelectorAll('audio')].map(audio => new Promise(resolve => {
-  audio.addEventListener('error', () => resolve({duration: -1, played: false}), {once: true});
-  audio.addEventListener('canplay', async () => {
-    audio.muted = true;
-    await audio.play();
-    await new Promise(done => setTimeout(done, 300));
-    audio.pause();
-    resolve({duration: audio.duration, played: audio.currentTime > 0});
-  }, {once: true});
-  audio.load();
-})))
-"""
-
-
-def _browser_or_skip():
-    reason = None
-    if shutil.which(CHROMIUM) is None:
-        reason = f"{CHROMIUM} not found (install Debian's chromium: make browser)"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser test: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
-
 
 def test_report_page_loads_plays_and_shows_images(tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     items = []
     for index in range(2):
         speech = voiced_syllables(24000, seconds=2.0, seed=index)

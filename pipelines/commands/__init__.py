@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",
     ),
+    "serve": ("serve", "an OpenAI-compatible speech server (POST /v1/audio/speech) with a listening page"),
+    "bench serve": ("bench_serve", "time to first byte and total of a streamed server request against pipe(...)"),
 }
 
 # Set to 1 (or pass --debug) for the full traceback of an expected error, e.g. for a bug report.

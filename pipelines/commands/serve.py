@@ -1,0 +1,113 @@
+"""`bark-vocos serve`: the OpenAI-compatible speech server (needs the `server` extra: fastapi, uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..defaults import BARK_MODEL, ENGINES, VOCODER_MODEL
+
+__all__ = ["API_KEY_ENV", "add_arguments", "run"]
+
+API_KEY_ENV = "BARK_VOCOS_API_KEY"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `serve` options."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
+    parser.add_argument(
+        "--vocoder", default=VOCODER_MODEL, help="Vocos-EnCodec hub id or local folder (default: %(default)s)"
+    )
+    parser.add_argument("--engine", default="exact", choices=ENGINES, help="how Bark's stages run (see `say`)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    parser.add_argument(
+        "--api-key", help=f"require 'Authorization: Bearer KEY' on /v1/... (default: the {API_KEY_ENV} variable)"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, default=4, help="requests waiting behind the one generating (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-input-chars", type=int, default=4096, help="longest input in characters (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--first-chunk-tokens",
+        type=int,
+        default=None,
+        help="a smaller token budget for each request's first chunk: the first audio leaves sooner",
+    )
+    parser.add_argument(
+        "--voice-alias",
+        action="append",
+        default=[],
+        metavar="NAME=PRESET",
+        help="map a voice name to a Bark preset (repeatable); replaces the default OpenAI names alloy, echo, ...",
+    )
+
+
+def _aliases(pairs: list[str]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    aliases = {}
+    for pair in pairs:
+        name, sep, preset = pair.partition("=")
+        if not sep or not name or not preset:
+            raise ValueError(f"--voice-alias takes NAME=PRESET, got '{pair}'")
+        aliases[name] = preset
+    return aliases
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the models once, bind, print the URL, serve until Ctrl-C."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise ValueError('the server needs fastapi and uvicorn: pip install -e ".[server]"') from None
+    from transformers.utils import logging as transformers_logging
+
+    from bark_vocos.tiny import is_random_checkpoint
+
+    from ..server import OPENAI_VOICES, ServerSettings, bind, create_app
+    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    settings = ServerSettings(
+        api_key=api_key,
+        max_queue=args.max_queue,
+        max_input_chars=args.max_input_chars,
+        voice_aliases=_aliases(args.voice_alias) or dict(OPENAI_VOICES),
+        generation_kwargs={} if args.first_chunk_tokens is None else {"first_chunk_tokens": args.first_chunk_tokens},
+    )
+    if args.first_chunk_tokens is not None and args.first_chunk_tokens < 1:
+        raise ValueError(f"--first-chunk-tokens must be >= 1, got {args.first_chunk_tokens}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    resolve_device(args.device)
+    resolve_dtype(args.dtype)
+    transformers_logging.set_verbosity_error()
+    print(f"loading {args.bark} and {args.vocoder} ...", file=sys.stderr)
+    pipe = TextToWavPipeline.from_pretrained(
+        bark=args.bark, vocoder=args.vocoder, device=args.device, dtype=args.dtype, engine=args.engine
+    )
+    app = create_app(pipe, settings)
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"bark-vocos speech server on http://{shown}:{port}/ (API: http://{shown}:{port}/v1)")
+    if args.host in LOOPBACK:
+        print("listening on loopback only: other machines cannot connect (use --host 0.0.0.0 and --api-key to share)")
+    else:
+        print(f"listening on {args.host}: reachable from other machines" + ("" if api_key else ", with NO API key"))
+    marked = [p for p in (args.bark, args.vocoder) if is_random_checkpoint(p)]
+    if marked:
+        print(f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech")
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
+    return 0

@@ -1,0 +1,63 @@
+"""The speech server's page (GET /) in the suite's real browser: it loads without console errors, lists the voices,
+generates the same text and seed through EnCodec and Vocos, plays both, and its A/B switch changes the player's
+source. Skipped without chromium, except under CI=1."""
+
+import pytest
+from browser_kit import CHROMIUM, CHROMIUM_ARGS, PLAY_EVERY_AUDIO, browser_or_skip
+
+from pipelines import TextToWavPipeline
+from pipelines.server import BackgroundServer, ServerSettings, create_app
+
+KEY = "page-key"
+TEXT = "Hello there."
+SEED = 5
+WAIT_MS = 120_000
+
+
+def test_page_generates_plays_and_switches_between_encodec_and_vocos(tiny_dir):
+    sync_playwright = browser_or_skip()
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    seconds = pipe(TEXT, voice_preset="v2/en_speaker_1", seed=SEED, progress=False).audio.shape[0] / 24000
+    server = BackgroundServer(create_app(pipe, ServerSettings(api_key=KEY))).start()
+    errors = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.add_init_script(f"localStorage.setItem('bark-vocos-key', '{KEY}')")  # as a user typed it before
+                page.goto(server.url + "/", wait_until="load")
+                page.wait_for_function("document.querySelectorAll('#voice option').length > 0", timeout=WAIT_MS)
+                voices = page.eval_on_selector_all("#voice option", "options => options.map(o => o.value)")
+                page.select_option("#voice", "v2/en_speaker_1")
+                page.fill("#text", TEXT)
+                page.fill("#seed", str(SEED))
+                page.click("#generate")
+                page.wait_for_function("!document.getElementById('ab').disabled", timeout=WAIT_MS)
+                status = page.text_content("#status")
+                sources = page.evaluate(
+                    "() => ({a: document.getElementById('encodec').src, b: document.getElementById('vocos').src,"
+                    " player: document.getElementById('player').src})"
+                )
+                players = page.evaluate(PLAY_EVERY_AUDIO)  # encodec, vocos, then the A/B player
+                page.check("input[name=decoder][value=vocos]")
+                switched = page.evaluate("() => document.getElementById('player').src")
+                page.check("input[name=decoder][value=encodec]")
+                switched_back = page.evaluate("() => document.getElementById('player').src")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+    assert errors == []
+    assert "alloy" in voices and "v2/en_speaker_1" in voices
+    assert status.startswith(f"seed {SEED}, voice v2/en_speaker_1")
+    assert sources["a"].startswith("blob:") and sources["b"].startswith("blob:") and sources["a"] != sources["b"]
+    assert sources["player"] == sources["a"]  # A (EnCodec) is selected first
+    assert switched == sources["b"] and switched_back == sources["a"]
+    assert len(players) == 3, players
+    for player in players:
+        assert player["duration"] == pytest.approx(seconds, abs=0.01), players
+        assert player["played"]
