@@ -10,18 +10,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_output", "check_new_folder", "check_writable", "new_folder", "output_path", "set_default_mode"]
+from bark_vocos.permissions import set_default_mode
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def set_default_mode(path: str | os.PathLike) -> None:
-    """Give `path` the permissions a new file or folder gets from the umask (`mkstemp`/`mkdtemp` make them private)."""
-    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_umask())
+__all__ = ["atomic_output", "check_new_folder", "check_writable", "new_folder", "output_path"]
 
 
 def output_path(path: str | os.PathLike) -> Path:

@@ -250,7 +250,14 @@ class TextToWavPipeline:
         """Check the inputs, plan each text's chunks and their generation order: everything before Bark runs."""
         self.check_inputs(texts, decoder, max_chunk_tokens, first_chunk_tokens, pause_seconds, batch_size)
         seed = check_seed(seed)
-        history = self._history(resolve_voice_preset(voice_preset, self.available_voice_presets))
+        configs = self.generation_configs
+        preset = resolve_voice_preset(
+            voice_preset,
+            self.available_voice_presets,
+            semantic_vocab_size=configs.semantic.semantic_vocab_size,
+            codebook_size=configs.codebook_size,
+        )
+        history = self._history(preset)
         budget, first = (max_chunk_tokens, first_chunk_tokens) if long_form else (self.max_input_tokens, None)
         chunks = [plan_chunks(i, text, self.tokenize, budget, first) for i, text in enumerate(texts)]
         if not long_form and any(len(text_chunks) > 1 for text_chunks in chunks):

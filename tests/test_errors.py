@@ -479,6 +479,18 @@ def test_convert_writes_a_folder_with_the_usual_permissions(tiny_original, tmp_p
     assert all(p.stat().st_mode & 0o044 == 0o044 for p in (tmp_path / "converted").iterdir())
 
 
+def test_convert_checkpoint_in_python_gives_the_usual_permissions_too(tiny_original, tmp_path):
+    from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
+
+    previous = os.umask(0o022)
+    try:
+        folder = convert_checkpoint(tiny_original, tmp_path / "converted")
+    finally:
+        os.umask(previous)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in folder.iterdir() if p.is_file())
+
+
 # 15. help and output
 
 

@@ -60,3 +60,11 @@ def test_generation_saved_as_preset_is_reusable(tiny_bark_dir, tmp_path):
     plain = pipe("Hello", **common)
     with pytest.raises(ValueError, match="output_full=True"):
         plain.save_voice_preset(tmp_path / "no.npz")
+
+
+def test_the_pipeline_checks_preset_values_against_its_own_model(tiny_bark_dir):
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None)
+    preset = _preset()
+    preset["semantic_prompt"] = np.array([3, 64])  # the tiny model has 64 semantic tokens (Bark: 10000)
+    with pytest.raises(ValueError, match="semantic_prompt"):
+        pipe("Hello", voice_preset=preset, decoder="encodec", progress=False)

@@ -25,6 +25,7 @@ from transformers.utils import ModelOutput
 
 from ..hub import explain_unavailable
 from ..kernels import KernelCache
+from ..permissions import set_default_mode
 from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .codes import check_codes, embed_codes
 from .configuration_vocos_encodec import VocosEncodecConfig
@@ -515,6 +516,8 @@ def convert_checkpoint(source: str | os.PathLike, destination: str | os.PathLike
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
         model.save_pretrained(staging)
+        for path in [staging, *staging.rglob("*")]:  # mkdtemp's folder is 0700: give the usual permissions
+            set_default_mode(path)
         if destination.exists():
             destination.rmdir()
         staging.rename(destination)

@@ -7,7 +7,7 @@ import argparse
 from bark_vocos.hub import check_model_source
 from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
 
-from ..files import check_new_folder, set_default_mode
+from ..files import check_new_folder
 
 __all__ = ["add_arguments", "run"]
 
@@ -22,10 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_new_folder(args.destination)
     check_model_source(args.source, "Vocos checkpoint", "SOURCE")
-    destination = convert_checkpoint(args.source, args.destination)
-    # convert_checkpoint stages in a mkdtemp folder (mode 0700) and the weights come out 0600: others could not read
-    # the checkpoint. The folder and every file get the permissions the umask gives new files.
-    for path in [destination, *destination.rglob("*")]:
-        set_default_mode(path)
+    destination = convert_checkpoint(args.source, args.destination)  # with the permissions the umask gives
     print(f"wrote {destination} (transformers layout: config.json + model.safetensors)")
     return 0
