@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert an original-layout Vocos checkpoint to the transformers layout"),
     "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
     "compare": ("compare", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
+    "batch": ("batch", "a JOBS file of texts to audio files and a resumable manifest, locally or on a Ray cluster"),
+    "bench batch": ("bench_batch", "rows/s and audio-s/s of the local and the Ray batch runner, in one run"),
     "bench pipeline": (
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",
