@@ -47,19 +47,11 @@ class RayRowGenerator:
         self.generate = RowGenerator(BatchSettings(**settings), out_dir)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """`batch`: columns of `RowTask` fields -> one column `entry` of JSON manifest entries."""
-        entries = []
-        for index in range(len(batch["id"])):
-            values = {name: batch[name][index] for name in batch}
-            task = RowTask(
-                id=str(values["id"]),
-                text=str(values["text"]),
-                voice=None if values["voice"] is None else str(values["voice"]),
-                seed=int(values["seed"]),
-                decoder=str(values["decoder"]),
-                file=str(values["file"]),
-            )
-            entries.append(json.dumps(self.generate(task)))
+        """`batch["task"]`: `RowTask`s as JSON -> `{"entry": their manifest entries as JSON}`.
+
+        Rows travel as JSON strings, not as typed columns: Arrow and numpy would turn a missing voice into NaN.
+        """
+        entries = [json.dumps(self.generate(RowTask(**json.loads(task)))) for task in batch["task"]]
         return {"entry": np.array(entries, dtype=object)}
 
 
@@ -111,7 +103,7 @@ def iter_ray(
         context.enable_progress_bars = False  # ours counts rows and audio seconds
         context.print_on_execution_start = False
         settings, resources = _worker_resources(ray, settings)
-        items = [asdict(task) for task in tasks]
+        items = [{"task": json.dumps(asdict(task))} for task in tasks]
         dataset = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
         dataset = dataset.map_batches(
             RayRowGenerator,
