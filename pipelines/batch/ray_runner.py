@@ -114,6 +114,10 @@ def iter_ray(
         )
         for row in dataset.iter_rows():
             yield json.loads(row["entry"])
+    except ray.exceptions.RayActorError as error:
+        # e.g. a model path no worker can load: the actor's message ends with the error it raised
+        last_line = next((line.strip() for line in reversed(str(error).splitlines()) if line.strip()), "")
+        raise ValueError(f"a Ray worker died: {last_line}") from error
     finally:
         if started:
             ray.shutdown()
