@@ -55,6 +55,8 @@ class BatchSummary:
         out_dir: The output folder.
         manifest: The manifest file.
         failures: `(id, error)` of each failed row.
+        first_row_seconds: Wall-clock seconds until the first row finished (start-up: workers, model loading, the
+            first generation); `None` when no row was generated.
     """
 
     total: int
@@ -66,6 +68,7 @@ class BatchSummary:
     out_dir: Path
     manifest: Path
     failures: list[tuple[str, str]] = field(default_factory=list)
+    first_row_seconds: float | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -187,6 +190,8 @@ def run_batch(
                     summary.failed += 1
                     summary.failures.append((entry["id"], entry["error"]))
                 elapsed = time.perf_counter() - start
+                if summary.first_row_seconds is None:
+                    summary.first_row_seconds = elapsed
                 bar.set_postfix_str(f"{summary.audio_seconds / elapsed:.2f} audio-s/s, {summary.failed} failed")
                 bar.update()
         finally:
