@@ -1,5 +1,5 @@
 """What users call: text-to-wav, long-form text, the EnCodec-vs-Vocos comparison, and the command line."""
 
-from .text_to_wav import TextToWavOutput, TextToWavPipeline
+from .text_to_wav import AudioChunk, TextToWavOutput, TextToWavPipeline
 
-__all__ = ["TextToWavOutput", "TextToWavPipeline"]
+__all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline"]

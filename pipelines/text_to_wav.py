@@ -6,35 +6,42 @@ from pipelines import TextToWavPipeline
 pipe = TextToWavPipeline.from_pretrained(bark="suno/bark-small", vocoder="hf-audio/vocos-encodec-24khz")
 out = pipe("Hello, my dog is cute [laughs]", voice_preset="v2/en_speaker_6", seed=0)
 out.save("hello.wav")
+for chunk in pipe.stream(long_text, voice_preset="v2/en_speaker_6", seed=0):
+    play(chunk.audio)  # each chunk as soon as it is decoded
 ```
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from scipy.signal.windows import hann
 from tqdm.auto import tqdm
-from transformers.generation.streamers import BaseStreamer
 
 from bark_vocos.bark import (
     BarkGenerationConfigs,
     BarkStages,
+    BarkTokens,
+    FastBarkStages,
+    bark_stages,
+    check_engine,
     coarse_frames_for_semantic,
     generate_bark_tokens,
-    split_generation_kwargs,
 )
-from bark_vocos.bark.fast import FastBarkStages
 from bark_vocos.hub import explain_unavailable
+from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
 from .audio_io import write_audio
-from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
-from .sentences import chunk_text
+from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from .devices import SeededRandom, check_seed, resolve_device, resolve_dtype
+from .long_form import FADE_SECONDS, Chunk, PauseInserter, plan_chunks, schedule_batches
+from .progress import StageBars
 from .voice_presets import resolve_voice_preset, save_voice_preset
 
 if TYPE_CHECKING:
@@ -42,84 +49,12 @@ if TYPE_CHECKING:
 
     from bark_vocos import VocosEncodecModel
 
-__all__ = [
-    "TextToWavOutput",
-    "TextToWavPipeline",
-    "bark_stages",
-    "resolve_device",
-    "resolve_dtype",
-]
+__all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline"]
 
-SAMPLING_RATE = 24_000
-HOP_LENGTH = 320  # EnCodec 24 kHz: 75 frames/s, 320 samples per frame
-DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-}
-FADE_SECONDS = 0.01  # raised-cosine fade on each side of an inserted pause, so the cut makes no click
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """`"cpu"` (default), `"cuda"`, `"cuda:N"`, `"auto"` (CUDA when available) or a `torch.device`.
-
-    Raises:
-        ValueError: An unknown device name, or CUDA asked for on a machine without it.
-    """
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"unknown device '{device}': use cpu, cuda, cuda:N or auto") from error
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device '{device}': use cpu, cuda, cuda:N or auto")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device '{device}' asked for, but CUDA is not available here: use cpu or auto")
-    return resolved
-
-
-def _check_engine(engine: str) -> str:
-    """`engine` if it is one of `ENGINES`.
-
-    Raises:
-        ValueError: Another value; the message lists the valid engines.
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
-    return engine
-
-
-def bark_stages(bark: BarkModel, engine: str = "exact") -> BarkStages | FastBarkStages:
-    """The three Bark stages of `bark` run by `engine`.
-
-    Args:
-        bark: The loaded Bark model.
-        engine: `"transformers"`: the model's own sub-models (the reference); `"exact"`: `FastBarkStages` in exact
-            mode (same codes as transformers, greedy or sampled with the same seed, faster on CPU); `"fast"`:
-            `FastBarkStages` in fast mode (int8 dynamic quantisation of a copy of the linear layers, CPU only; codes
-            agree with fp32 only approximately).
-
-    Raises:
-        ValueError: An unknown engine, or `"fast"` with the model off the CPU.
-    """
-    if _check_engine(engine) == "transformers":
-        return BarkStages.from_bark(bark)
-    return FastBarkStages(bark, mode=engine)
-
-
-def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    """`None` (the checkpoint's dtype), a torch floating dtype, or one of the names in `DTYPES`."""
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype '{dtype}': use one of {sorted(DTYPES)}")
-    return DTYPES[dtype]
+MAX_PAUSE_SECONDS = 60.0
+# EnCodec's decoder (causal convolutions and an LSTM) has unbounded left memory: streamed, it decodes from the start
+# of the text each time and holds back this many frames at the end (its last transposed convolutions' reach).
+ENCODEC_RIGHT_CONTEXT = 2
 
 
 @dataclass
@@ -127,9 +62,10 @@ class TextToWavOutput:
     """What `TextToWavPipeline` returns for one text.
 
     Attributes:
-        audio: float32 mono samples, shape `(T,)`; `T = frames * 320 + pauses` (no pause for a single chunk).
-        sampling_rate: 24000.
+        audio: float32 mono samples, shape `(T,)`; `T = frames * hop_length + pauses` (no pause for a single chunk).
+        sampling_rate: The decoder's sampling rate (24000 for EnCodec 24 kHz and Vocos-EnCodec).
         codes: Bark's fine codes, int64, shape `(8, frames)`: what the decoder turned into `audio`.
+        seed: The seed the generation ran with (drawn at random when none was given): pass it again to repeat it.
         semantic_tokens: Semantic tokens, int64, shape `(S,)`, with `output_full=True`.
         coarse_tokens: Coarse codes, int64, shape `(2, frames)`, with `output_full=True`.
         chunks: The text of each generation (one per chunk of long-form text).
@@ -139,6 +75,7 @@ class TextToWavOutput:
     audio: np.ndarray
     sampling_rate: int
     codes: np.ndarray
+    seed: int | None = None
     semantic_tokens: np.ndarray | None = None
     coarse_tokens: np.ndarray | None = None
     chunks: list[str] = field(default_factory=list)
@@ -159,42 +96,39 @@ class TextToWavOutput:
         return save_voice_preset(path, self.semantic_tokens, self.coarse_tokens, self.codes)
 
 
-class _TokenProgress(BaseStreamer):
-    """Advances a tqdm bar once per generated token (transformers' streamer protocol; the prompt is skipped)."""
+@dataclass
+class AudioChunk:
+    """A piece of streamed audio (`TextToWavPipeline.stream`).
 
-    def __init__(self, bar: tqdm):
-        self.bar = bar
-        self.is_prompt = True
+    Attributes:
+        audio: float32 mono samples `(n,)`, ready to play; the pieces concatenate to `pipe(...).audio`.
+        sampling_rate: The decoder's sampling rate.
+        offset: Index of `audio[0]` in the whole output, in samples.
+        text: The text of the chunk whose generation produced this audio.
+        index: The chunk's index among the text's chunks.
+        seed: The seed the generation runs with.
+    """
 
-    def put(self, value: torch.Tensor) -> None:
-        if self.is_prompt:
-            self.is_prompt = False
-        else:
-            self.bar.update(1)
-
-    def end(self) -> None:
-        self.is_prompt = True
+    audio: np.ndarray
+    sampling_rate: int
+    offset: int
+    text: str
+    index: int
+    seed: int
 
 
-def _insert_pauses(audio: np.ndarray, joins: list[int], pause: int, fade: int) -> np.ndarray:
-    """Cut `audio` at each sample index in `joins`, fade both sides of each cut, and put `pause` zeros in between."""
-    if pause == 0 or not joins:
-        return audio
-    fade_in = hann(2 * fade + 1, sym=True)[:fade].astype(np.float32)
-    pieces = np.split(audio, joins)
-    silence = np.zeros(pause, dtype=np.float32)
-    out = []
-    for i, piece in enumerate(pieces):
-        piece = piece.copy()
-        n = min(fade, piece.shape[0])
-        if i > 0:
-            piece[:n] *= fade_in[:n]
-        if i < len(pieces) - 1:
-            piece[piece.shape[0] - n :] *= fade_in[:n][::-1]
-            out.extend([piece, silence])
-        else:
-            out.append(piece)
-    return np.concatenate(out)
+@dataclass
+class _Request:
+    """A checked call: its texts' chunks, the order they are generated in, and the settings they share."""
+
+    chunks: list[list[Chunk]]
+    batches: list[list[Chunk]]
+    history: dict[str, torch.Tensor] | None
+    seed: int
+    decoder: str
+    pause: int
+    prompt_with_previous: bool
+    generation_kwargs: dict[str, Any]
 
 
 class TextToWavPipeline:
@@ -204,9 +138,9 @@ class TextToWavPipeline:
         bark: The Bark model; its `codec_model` is used only with `decoder="encodec"`.
         processor: Bark's processor (tokenizer and voice presets).
         vocoder: The Vocos vocoder; `None` allows only `decoder="encodec"`.
-        stages: The three Bark stages; default: `bark_stages(bark, "exact")`. `BarkStages.from_bark(bark)` gives
-            the model's own sub-models; any object whose `semantic`, `coarse_acoustics` and `fine_acoustics` have
-            the transformers `generate` signatures works.
+        stages: The engine running Bark's three stages; default: `bark_stages(bark, "exact")`.
+            `BarkStages.from_bark(bark)` gives the model's own sub-models; any object whose `semantic`,
+            `coarse_acoustics` and `fine_acoustics` have the transformers `generate` signatures works.
     """
 
     def __init__(
@@ -214,12 +148,12 @@ class TextToWavPipeline:
         bark: BarkModel,
         processor: BarkProcessor,
         vocoder: VocosEncodecModel | None = None,
-        stages: BarkStages | None = None,
+        stages: BarkStages | FastBarkStages | None = None,
     ):
         self.bark = bark
         self.processor = processor
         self.vocoder = vocoder
-        self.stages = stages if stages is not None else bark_stages(bark, "exact")
+        self.stages = stages if stages is not None else bark_stages(bark, ENGINE)
         self.generation_configs = BarkGenerationConfigs.from_bark(bark)
         self._progress_bar_config: dict[str, Any] = {}
 
@@ -231,7 +165,7 @@ class TextToWavPipeline:
         *,
         device: str | torch.device | None = "cpu",
         dtype: str | torch.dtype | None = None,
-        engine: str = "exact",
+        engine: str = ENGINE,
     ) -> TextToWavPipeline:
         """Load Bark (model + processor) and the vocoder from hub ids or local folders.
 
@@ -239,8 +173,9 @@ class TextToWavPipeline:
             bark: Bark hub id or folder (a `BarkModel.save_pretrained` folder with tokenizer and speaker embeddings).
             vocoder: Vocos-EnCodec hub id or folder; `None` to decode with Bark's EnCodec only.
             device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
-            dtype: `None` (float32), `"float16"`/`"fp16"`, `"bfloat16"`/`"bf16"`, or a torch dtype.
-            engine: How Bark's stages run (see `bark_stages`): `"exact"` (default), `"transformers"` or `"fast"`.
+            dtype: `None` (the checkpoint's), `"float16"`/`"fp16"`, `"bfloat16"`/`"bf16"`, or a torch dtype.
+            engine: How Bark's stages run (see `bark_vocos.bark.stages`): `"exact"` (default), `"transformers"` or
+                `"fast"`.
 
         Raises:
             ModelNotAvailableError: A hub id that cannot be loaded (offline or unknown); the message names the model.
@@ -248,9 +183,11 @@ class TextToWavPipeline:
         """
         from transformers import BarkModel, BarkProcessor
 
+        from bark_vocos import VocosEncodecModel
+
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
-        _check_engine(engine)
+        check_engine(engine)
         if engine == "fast" and device.type != "cpu":
             raise ValueError(f"engine 'fast' (int8 dynamic quantisation) runs on CPU only, got device '{device}'")
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
@@ -259,8 +196,6 @@ class TextToWavPipeline:
         bark_model = bark_model.to(device).eval()
         vocoder_model = None
         if vocoder is not None:
-            from bark_vocos import VocosEncodecModel
-
             # its own from_pretrained turns an unreachable hub id into one clear error
             vocoder_model = VocosEncodecModel.from_pretrained(os.fspath(vocoder))
             vocoder_model = vocoder_model.to(device=device, dtype=dtype).eval()
@@ -296,18 +231,40 @@ class TextToWavPipeline:
         """Bark's text limit in tokens (`max_input_semantic_length`, 256): longer input is truncated by Bark."""
         return int(self.generation_configs.semantic.max_input_semantic_length)
 
+    def sampling_rate(self, decoder: str = "vocos") -> int:
+        """Samples per second of `decoder`'s audio, from the loaded model's config."""
+        if decoder == "vocos":
+            return int(self.vocoder.config.sample_rate)
+        return int(self.bark.codec_model.config.sampling_rate)
+
+    def hop_length(self, decoder: str = "vocos") -> int:
+        """Samples per code frame of `decoder`, from the loaded model's config."""
+        if decoder == "vocos":
+            return int(self.vocoder.config.hop_length)
+        return math.prod(self.bark.codec_model.config.upsampling_ratios)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Bark tokenizer ids of `text` (no special tokens, as `BarkProcessor` encodes)."""
+        return self.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+
     def count_tokens(self, text: str) -> int:
-        """Number of Bark tokenizer tokens of `text` (no special tokens, as `BarkProcessor` encodes)."""
-        return len(self.processor.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Number of Bark tokenizer tokens of `text`."""
+        return len(self.tokenize(text))
+
+    def plan_chunks(
+        self, text: str, max_chunk_tokens: int = MAX_CHUNK_TOKENS, first_chunk_tokens: int | None = None
+    ) -> list[Chunk]:
+        """The chunks `text` is generated in (see `pipelines.long_form.plan_chunks`)."""
+        return plan_chunks(0, text, self.tokenize, max_chunk_tokens, first_chunk_tokens)
 
     def check_inputs(
         self,
         texts: list[str],
         decoder: str,
         max_chunk_tokens: int,
+        first_chunk_tokens: int | None,
         pause_seconds: float,
         batch_size: int,
-        long_form: bool,
     ) -> None:
         """Reject empty text and bad settings with a `ValueError`/`TypeError` naming the value and the valid ones."""
         if not texts:
@@ -321,25 +278,13 @@ class TextToWavPipeline:
             raise ValueError(f"unknown decoder '{decoder}': use one of {list(DECODERS)}")
         if decoder == "vocos" and self.vocoder is None:
             raise ValueError("decoder='vocos' needs a vocoder: load one with from_pretrained(vocoder=...)")
-        if not 1 <= max_chunk_tokens <= self.max_input_tokens:
-            raise ValueError(f"max_chunk_tokens must be in [1, {self.max_input_tokens}], got {max_chunk_tokens}")
-        if pause_seconds < 0:
-            raise ValueError(f"pause_seconds must be >= 0, got {pause_seconds}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not long_form:
-            for text in texts:
-                n = self.count_tokens(text)
-                if n > self.max_input_tokens:
-                    raise ValueError(
-                        f"text has {n} tokens but Bark reads at most {self.max_input_tokens}: use long_form=True"
-                    )
-
-    def _chunks(self, text: str, long_form: bool, max_chunk_tokens: int) -> list[str]:
-        text = text.strip()
-        if not long_form or self.count_tokens(text) <= max_chunk_tokens:
-            return [text]
-        return chunk_text(text, self.count_tokens, max_chunk_tokens)
+        for name, value in (("max_chunk_tokens", max_chunk_tokens), ("first_chunk_tokens", first_chunk_tokens)):
+            if value is not None and not (isinstance(value, int) and 1 <= value <= self.max_input_tokens):
+                raise ValueError(f"{name} must be in [1, {self.max_input_tokens}] (a whole number), got {value!r}")
+        if not (isinstance(pause_seconds, int | float) and 0 <= pause_seconds <= MAX_PAUSE_SECONDS):
+            raise ValueError(f"pause_seconds must be a number in [0, {MAX_PAUSE_SECONDS}], got {pause_seconds}")
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
 
     def _history(self, preset) -> dict[str, torch.Tensor] | None:
         """The voice preset as the tensors Bark's stages take, on Bark's device."""
@@ -348,65 +293,139 @@ class TextToWavPipeline:
         inputs = self.processor("x", voice_preset=preset)
         return {key: value.to(self.bark.device) for key, value in inputs["history_prompt"].items()}
 
-    def _bar(self, desc: str, total: int | None, unit: str) -> tqdm:
-        options = {"desc": desc, "total": total, "unit": unit, "leave": False, **self._progress_bar_config}
-        return tqdm(**options)
-
-    def _generate(
-        self, texts: list[str], history, kwargs: dict[str, Any], bars: dict[str, tqdm] | None
-    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Bark tokens `(semantic (S,), coarse (2, T), fine (8, T))` for one batch of texts with one voice prompt."""
-        inputs = self.processor(texts)
-        semantic_kwargs, coarse_kwargs, fine_kwargs = split_generation_kwargs(
-            {**kwargs, "attention_mask": inputs["attention_mask"].to(self.bark.device)}
+    def _prepare(
+        self,
+        texts: list[str],
+        *,
+        voice_preset,
+        seed: int | None,
+        decoder: str,
+        long_form: bool,
+        max_chunk_tokens: int,
+        first_chunk_tokens: int | None,
+        prompt_with_previous: bool,
+        pause_seconds: float,
+        batch_size: int,
+        generation_kwargs: dict[str, Any],
+    ) -> _Request:
+        """Check the inputs, plan each text's chunks and their generation order: everything before Bark runs."""
+        self.check_inputs(texts, decoder, max_chunk_tokens, first_chunk_tokens, pause_seconds, batch_size)
+        seed = check_seed(seed)
+        history = self._history(resolve_voice_preset(voice_preset, self.available_voice_presets))
+        budget, first = (max_chunk_tokens, first_chunk_tokens) if long_form else (self.max_input_tokens, None)
+        chunks = [plan_chunks(i, text, self.tokenize, budget, first) for i, text in enumerate(texts)]
+        if not long_form and any(len(text_chunks) > 1 for text_chunks in chunks):
+            longest = max(len(self.tokenize(text)) for text in texts)
+            raise ValueError(
+                f"text has {longest} tokens but Bark reads at most {self.max_input_tokens}: use long_form=True"
+            )
+        flat = [chunk for text_chunks in chunks for chunk in text_chunks]
+        return _Request(
+            chunks=chunks,
+            batches=schedule_batches(flat, batch_size, prompt_with_previous),
+            history=history,
+            seed=seed,
+            decoder=decoder,
+            pause=int(round(pause_seconds * self.sampling_rate(decoder))),
+            prompt_with_previous=prompt_with_previous,
+            generation_kwargs=generation_kwargs,
         )
-        after_semantic = None
-        if bars is not None:
-            semantic_kwargs["streamer"] = _TokenProgress(bars["semantic"])
-            coarse_kwargs["streamer"] = _TokenProgress(bars["coarse"])
 
-            def after_semantic(semantic_output: torch.Tensor) -> None:
-                pad = self.generation_configs.semantic.semantic_pad_token
-                longest = int((semantic_output != pad).sum(1).max())
-                n_coarse = self.generation_configs.coarse.n_coarse_codebooks
-                bars["coarse"].total = (bars["coarse"].total or 0) + n_coarse * coarse_frames_for_semantic(
-                    longest, self.generation_configs
-                )
-                bars["coarse"].refresh()
+    def _generate(self, request: _Request, progress: bool) -> Iterator[tuple[Chunk, BarkTokens]]:
+        """Bark's tokens of every chunk, in order, each yielded as soon as its batch is generated.
+
+        The generation runs with the request's seed (`SeededRandom`), so the caller's random state is untouched and
+        a consumer may stop between chunks: nothing runs until the next item is asked for.
+        """
+        rng = SeededRandom(request.seed, self.bark.device)
+        bars = None
+        if progress:
+            steps = self.generation_configs.semantic.max_new_tokens * len(request.batches)
+            bars = StageBars(steps, len(request.batches), self._progress_bar_config)
+        previous: dict[int, BarkTokens] = {}  # text index -> its last chunk's tokens, for prompt_with_previous
+        try:
+            for batch in request.batches:
+                history = request.history
+                if request.prompt_with_previous and batch[0].index > 0:
+                    last = previous[batch[0].text_index]
+                    history = {"semantic_prompt": last.semantic, "coarse_prompt": last.coarse, "fine_prompt": last.fine}
+                with rng.active():
+                    tokens = self._generate_batch(batch, history, request.generation_kwargs, bars)
+                for chunk, item in zip(batch, tokens, strict=True):
+                    previous[chunk.text_index] = item
+                    yield chunk, item
+        finally:
+            if bars is not None:
+                bars.close()
+
+    def _generate_batch(
+        self,
+        batch: list[Chunk],
+        history: dict[str, torch.Tensor] | None,
+        generation_kwargs: dict[str, Any],
+        bars: StageBars | None,
+    ) -> list[BarkTokens]:
+        """Bark's tokens for one batch of chunks sharing one voice prompt."""
+        padded = self.processor.tokenizer.pad(
+            {"input_ids": [chunk.input_ids for chunk in batch]},
+            padding="max_length",
+            max_length=self.max_input_tokens,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        kwargs = {**generation_kwargs, "attention_mask": padded["attention_mask"].to(self.bark.device)}
+        on_semantic = None
+        if bars is not None:
+            kwargs.update(bars.generation_kwargs())
+            configs = self.generation_configs
+
+            def on_semantic(semantic_output: torch.Tensor) -> None:
+                longest = int((semantic_output != configs.semantic.semantic_pad_token).sum(1).max())
+                coarse_tokens = configs.coarse.n_coarse_codebooks * coarse_frames_for_semantic(longest, configs)
+                bars.add_coarse_tokens(coarse_tokens)
 
         def after_fine() -> None:
             if getattr(self.bark, "fine_acoustics_hook", None) is not None:
                 self.bark.fine_acoustics_hook.offload()  # as BarkModel.generate does with cpu offload
             if bars is not None:
-                bars["fine"].update(1)
+                bars.fine.update(1)
 
-        tokens = generate_bark_tokens(
+        return generate_bark_tokens(
             self.stages,
             self.generation_configs,
-            inputs["input_ids"].to(self.bark.device),
+            padded["input_ids"].to(self.bark.device),
             history,
-            semantic_kwargs=semantic_kwargs,
-            coarse_kwargs=coarse_kwargs,
-            fine_kwargs=fine_kwargs,
-            after_semantic=after_semantic,
+            on_semantic=on_semantic,
             after_fine=after_fine,
+            **kwargs,
         )
-        return list(zip(tokens.semantic, tokens.coarse, tokens.fine, strict=True))
+
+    def _decode_one_pass(self, codes: torch.Tensor, decoder: str) -> torch.Tensor:
+        """Fine codes `(8, T)` -> float32 audio `(T * hop_length,)` on the decoder's device, in one pass."""
+        if decoder == "vocos":
+            device = next(self.vocoder.parameters()).device
+            return self.vocoder(codes=codes.to(device)).audio[0].float()
+        if getattr(self.bark, "codec_model_hook", None) is not None:
+            self.bark.codec_model = self.bark.codec_model.to(self.bark.device)
+        return self.bark.codec_decode(codes[None].to(self.bark.device))[0].float().reshape(-1)
+
+    def incremental_decoder(self, decoder: str = "vocos") -> IncrementalDecoder:
+        """A decoder for one text's codes given chunk by chunk, exact at the joins (see `bark_vocos.vocos.streaming`).
+
+        Vocos decodes each new stretch with its receptive field of context; EnCodec (unbounded memory) decodes from
+        the text's start each time, which costs more as the text grows.
+        """
+        if decoder == "vocos":
+            context = vocos_context_frames(self.vocoder.config)
+            return IncrementalDecoder(lambda c: self._decode_one_pass(c, "vocos"), self.hop_length(), context, context)
+        return IncrementalDecoder(
+            lambda c: self._decode_one_pass(c, "encodec"), self.hop_length("encodec"), None, ENCODEC_RIGHT_CONTEXT
+        )
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, decoder: str = "vocos") -> np.ndarray:
-        """Fine codes `(8, T)` to float32 audio `(T * 320,)` with Vocos (at 6 kbps) or Bark's own EnCodec decoder."""
-        if decoder == "vocos":
-            from bark_vocos.vocos.bandwidth import bandwidth_for_num_codebooks
-
-            device = next(self.vocoder.parameters()).device
-            output = self.vocoder(codes=codes.to(device), bandwidth=bandwidth_for_num_codebooks(codes.shape[0]))
-            audio = output.audio[0]
-        else:
-            if getattr(self.bark, "codec_model_hook", None) is not None:
-                self.bark.codec_model = self.bark.codec_model.to(self.bark.device)
-            audio = self.bark.codec_decode(codes[None].to(self.bark.device))[0]
-        return audio.float().cpu().numpy().reshape(-1)
+        """Fine codes `(8, T)` to float32 audio `(T * hop_length,)` with Vocos or Bark's own EnCodec decoder."""
+        return self._decode_one_pass(codes, decoder).cpu().numpy()
 
     @torch.no_grad()
     def __call__(
@@ -418,6 +437,7 @@ class TextToWavPipeline:
         decoder: str = "vocos",
         long_form: bool = True,
         max_chunk_tokens: int = MAX_CHUNK_TOKENS,
+        first_chunk_tokens: int | None = None,
         prompt_with_previous: bool = False,
         pause_seconds: float = PAUSE_SECONDS,
         batch_size: int = BATCH_SIZE,
@@ -432,19 +452,21 @@ class TextToWavPipeline:
                 length with Bark's output lengths).
             voice_preset: A preset name of the Bark repository (`available_voice_presets`), a local `.npz` path, or a
                 dict with `semantic_prompt`, `coarse_prompt`, `fine_prompt` arrays. Used for every chunk.
-            seed: Seeds torch's generator for the whole call (inside `torch.random.fork_rng`, so the caller's random
-                state is left as it was); the same seed, text and settings give bit-identical audio on CPU.
-                transformers' `generate` samples from torch's global generator, so there is no `generator` argument.
+            seed: Seeds the generation (torch's global generator, which transformers' `generate` samples from, swapped
+                in only while Bark runs, so the caller's random state is untouched); the same seed, text and settings
+                give bit-identical audio on CPU. `None` draws a seed, reported as `output.seed`.
             decoder: `"vocos"` (the bundled vocoder) or `"encodec"` (Bark's own `codec_decode`, for A/B).
             long_form: Split text longer than `max_chunk_tokens` into sentences packed into chunks, generate each with
                 the same voice, and join them; with `False` the text is one generation (at most 256 tokens).
-            max_chunk_tokens: Token budget of a chunk. Bark speaks about 13-14 s per generation, roughly 45 tokens of
-                English; longer chunks get cut off.
+            max_chunk_tokens: Token budget of a chunk, in [1, 256]. Bark speaks about 13-14 s per generation, roughly
+                45 tokens of English; longer chunks get cut off.
+            first_chunk_tokens: A smaller budget for each text's first chunk (a short first chunk makes `stream`
+                start sooner); `None`: the same budget as the other chunks.
             prompt_with_previous: Prompt each chunk with the previous chunk's tokens (sequential) instead of the voice
-                preset (chunks of all texts then run as batches).
-            pause_seconds: Silence between chunks. With 0 the chunks' codes are decoded in one pass across the joins;
-                otherwise the joined decode is cut at the joins with 10 ms fades around each pause.
-            batch_size: Number of chunks generated together.
+                preset.
+            pause_seconds: Silence between chunks, in [0, 60]. With 0 the chunks' codes are decoded in one pass
+                across the joins; otherwise the joined decode is cut at the joins with 10 ms fades around each pause.
+            batch_size: Number of chunks generated together (a long text's first chunk runs alone).
             output_full: Also return `semantic_tokens` and `coarse_tokens` (for `save_voice_preset`).
             progress: Show a tqdm bar per stage (semantic tokens, coarse tokens, fine batches, decoding).
             **generation_kwargs: Passed to the stages as `BarkModel.generate` does: unprefixed to all three,
@@ -453,79 +475,116 @@ class TextToWavPipeline:
         Returns:
             One `TextToWavOutput` for a string, a list of them for a list of strings.
         """
-        # 1. Check inputs
-        texts = [text] if isinstance(text, str) else list(text) if isinstance(text, list | tuple) else [text]
-        self.check_inputs(texts, decoder, max_chunk_tokens, pause_seconds, batch_size, long_form)
-        preset = resolve_voice_preset(voice_preset, self.available_voice_presets)
-        preset_history = self._history(preset)
+        # 1. Check inputs and plan: each text's chunks, and the order of their batches
+        texts = list(text) if isinstance(text, list | tuple) else [text]
+        request = self._prepare(
+            texts,
+            voice_preset=voice_preset,
+            seed=seed,
+            decoder=decoder,
+            long_form=long_form,
+            max_chunk_tokens=max_chunk_tokens,
+            first_chunk_tokens=first_chunk_tokens,
+            prompt_with_previous=prompt_with_previous,
+            pause_seconds=pause_seconds,
+            batch_size=batch_size,
+            generation_kwargs=generation_kwargs,
+        )
 
-        # 2. Split long texts into chunks Bark can speak in one generation
-        chunks = [self._chunks(t, long_form, max_chunk_tokens) for t in texts]
-        jobs = [(i, j) for i, text_chunks in enumerate(chunks) for j in range(len(text_chunks))]
-        results: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        # 2. Bark: semantic -> coarse -> fine for every chunk, batch by batch
+        tokens = {(chunk.text_index, chunk.index): item for chunk, item in self._generate(request, progress)}
 
-        bars = None
-        if progress:
-            semantic_steps = self.generation_configs.semantic.max_new_tokens
-            n_batches = len(jobs) if prompt_with_previous else -(-len(jobs) // batch_size)
-            bars = {
-                "semantic": self._bar("semantic", semantic_steps * n_batches, "tok"),
-                "coarse": self._bar("coarse", 0, "tok"),
-                "fine": self._bar("fine", n_batches, "batch"),
-            }
-        try:
-            with torch.random.fork_rng(devices=[]):
-                if seed is not None:
-                    torch.manual_seed(seed)
-                # 3. Bark: semantic -> coarse -> fine, in batches (or chunk after chunk, each prompted by the last)
-                if prompt_with_previous:
-                    for i, text_chunks in enumerate(chunks):
-                        history = preset_history
-                        for j, chunk in enumerate(text_chunks):
-                            results[i, j] = self._generate([chunk], history, generation_kwargs, bars)[0]
-                            semantic, coarse, fine = results[i, j]
-                            history = {
-                                "semantic_prompt": semantic.to(self.bark.device),
-                                "coarse_prompt": coarse.to(self.bark.device),
-                                "fine_prompt": fine.to(self.bark.device),
-                            }
-                else:
-                    for start in range(0, len(jobs), batch_size):
-                        batch = jobs[start : start + batch_size]
-                        tokens = self._generate(
-                            [chunks[i][j] for i, j in batch], preset_history, generation_kwargs, bars
-                        )
-                        results.update(zip(batch, tokens, strict=True))
-        finally:
-            for bar in (bars or {}).values():
-                bar.close()
-
-        # 4. Decode each text's fine codes in one pass across its chunk joins, then insert the pauses
+        # 3. Decode each text's codes in one pass across its chunk joins, then insert the pauses
         outputs = []
-        pause = int(round(pause_seconds * SAMPLING_RATE))
-        fade = int(round(FADE_SECONDS * SAMPLING_RATE))
-        decode_bar = self._bar("decode", len(texts), "text") if progress else None
-        for i, text_chunks in enumerate(chunks):
-            parts = [results[i, j] for j in range(len(text_chunks))]
-            codes = torch.cat([fine for _, _, fine in parts], dim=1)
-            frames = [int(fine.shape[1]) for _, _, fine in parts]
-            audio = self.decode(codes, decoder)
-            assert audio.shape[0] == codes.shape[1] * HOP_LENGTH, (audio.shape, codes.shape)
-            joins = list(np.cumsum(frames)[:-1] * HOP_LENGTH)
-            audio = _insert_pauses(audio, joins, pause, fade)
+        bar_options = {"leave": False, **self._progress_bar_config, **({} if progress else {"disable": True})}
+        for text_index, text_chunks in enumerate(tqdm(request.chunks, desc="decode", unit="text", **bar_options)):
+            items = [tokens[text_index, chunk.index] for chunk in text_chunks]
+            codes = torch.cat([item.fine for item in items], dim=1)
+            audio = self._join(request, text_chunks, items, self._decode_one_pass(codes, decoder).cpu().numpy())
+
+            # 4. Build the output
             output = TextToWavOutput(
-                audio=audio.astype(np.float32),
-                sampling_rate=SAMPLING_RATE,
-                codes=codes.numpy(),
-                chunks=list(text_chunks),
-                chunk_frames=frames,
+                audio=audio,
+                sampling_rate=self.sampling_rate(decoder),
+                codes=codes.cpu().numpy(),
+                seed=request.seed,
+                chunks=[chunk.text for chunk in text_chunks],
+                chunk_frames=[item.frames for item in items],
             )
             if output_full:
-                output.semantic_tokens = torch.cat([semantic for semantic, _, _ in parts]).numpy()
-                output.coarse_tokens = torch.cat([coarse for _, coarse, _ in parts], dim=1).numpy()
+                output.semantic_tokens = torch.cat([item.semantic for item in items]).cpu().numpy()
+                output.coarse_tokens = torch.cat([item.coarse for item in items], dim=1).cpu().numpy()
             outputs.append(output)
-            if decode_bar is not None:
-                decode_bar.update(1)
-        if decode_bar is not None:
-            decode_bar.close()
-        return outputs[0] if isinstance(text, str) else outputs
+        return outputs if isinstance(text, list | tuple) else outputs[0]
+
+    def _join(self, request: _Request, chunks: list[Chunk], items: list[BarkTokens], audio: np.ndarray) -> np.ndarray:
+        """The pauses inserted at the joins of one text's decoded audio `(frames * hop,)`."""
+        hop = self.hop_length(request.decoder)
+        if audio.shape[0] != sum(item.frames for item in items) * hop:
+            raise RuntimeError(f"the decoder gave {audio.shape[0]} samples for {sum(i.frames for i in items)} frames")
+        pauses = self._pause_inserter(request)
+        for chunk, item in zip(chunks, items, strict=True):
+            pauses.add_piece(item.frames * hop, chunk.last)
+        return pauses.feed(audio.astype(np.float32, copy=False))
+
+    def _pause_inserter(self, request: _Request) -> PauseInserter:
+        return PauseInserter(request.pause, int(round(FADE_SECONDS * self.sampling_rate(request.decoder))))
+
+    @torch.no_grad()
+    def stream(
+        self,
+        text: str,
+        *,
+        voice_preset: str | os.PathLike | dict | None = None,
+        seed: int | None = None,
+        decoder: str = "vocos",
+        long_form: bool = True,
+        max_chunk_tokens: int = MAX_CHUNK_TOKENS,
+        first_chunk_tokens: int | None = None,
+        prompt_with_previous: bool = False,
+        pause_seconds: float = PAUSE_SECONDS,
+        batch_size: int = BATCH_SIZE,
+        progress: bool = True,
+        **generation_kwargs: Any,
+    ) -> Iterator[AudioChunk]:
+        """Speak `text`, yielding audio as soon as each chunk is generated and decoded.
+
+        Takes the options of `__call__` (one text). With the same seed and options the chunks' audio concatenates to
+        `pipe(text, ...).audio` (float rounding apart): chunks are generated in the same order, the first alone, and
+        each chunk's last frames are held back until the next chunk's codes give them their right context, so the
+        joins are decoded as in one pass. Nothing runs until the first chunk is asked for, and leaving the loop stops
+        the generation (no work continues in the background).
+
+        Yields:
+            `AudioChunk`s: float32 audio with its sample offset and the text of the chunk that produced it.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"stream takes one text (a string), got {type(text).__name__}")
+        request = self._prepare(
+            [text],
+            voice_preset=voice_preset,
+            seed=seed,
+            decoder=decoder,
+            long_form=long_form,
+            max_chunk_tokens=max_chunk_tokens,
+            first_chunk_tokens=first_chunk_tokens,
+            prompt_with_previous=prompt_with_previous,
+            pause_seconds=pause_seconds,
+            batch_size=batch_size,
+            generation_kwargs=generation_kwargs,
+        )
+        return self._stream(request, progress)
+
+    @torch.no_grad()  # on a generator function torch sets the mode around each step, not while it is suspended
+    def _stream(self, request: _Request, progress: bool) -> Iterator[AudioChunk]:
+        """The audio of `request`'s one text, chunk by chunk (see `stream`)."""
+        decoder = self.incremental_decoder(request.decoder)
+        pauses = self._pause_inserter(request)
+        hop = self.hop_length(request.decoder)
+        rate = self.sampling_rate(request.decoder)
+        offset = 0
+        for chunk, item in self._generate(request, progress):
+            pauses.add_piece(item.frames * hop, chunk.last)
+            audio = pauses.feed(decoder.push(item.fine, final=chunk.last).cpu().numpy())
+            yield AudioChunk(audio, rate, offset, chunk.text, chunk.index, request.seed)
+            offset += audio.shape[0]

@@ -12,7 +12,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from bark_vocos.bark.fast import FastBarkStages
+from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
 from pipelines.commands import main
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
 
@@ -45,6 +45,17 @@ def history_prompt():
         "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
         "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
     }
+
+
+def _generate(stages, bark: BarkModel, input_ids: torch.Tensor, **kwargs) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The one orchestration on `stages`: each item's fine codes `(8, T_i)` and the frame counts `(B,)`."""
+    items = generate_bark_tokens(stages, BarkGenerationConfigs.from_bark(bark), input_ids, **kwargs)
+    return [item.fine for item in items], torch.tensor([item.frames for item in items])
+
+
+def _trimmed(padded: torch.Tensor, frames: torch.Tensor) -> list[torch.Tensor]:
+    """Each item of a padded `(B, 8, T)` batch cut to its own frame count."""
+    return [codes[:, :n] for codes, n in zip(padded, frames.tolist(), strict=True)]
 
 
 def _text(batch: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,16 +138,17 @@ def test_end_to_end_matches_transformers_stages_with_speaker_prompt(bark, config
         coarse_generation_config=configs["coarse_generation_config"],
     )
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
-    got, frames = FastBarkStages(bark).generate(
+    got, frames = _generate(
+        FastBarkStages(bark),
+        bark,
         input_ids,
         history_prompt=history_prompt,
         attention_mask=attention_mask,
-        return_output_lengths=True,
         semantic_max_new_tokens=20,
         semantic_min_new_tokens=20,
     )
-    assert torch.equal(got, expected)
     assert torch.equal(frames, lengths // 2)
+    assert all(torch.equal(a, b) for a, b in zip(got, _trimmed(expected, frames), strict=True))
 
 
 def _seeded(seed: int, generate, *args, **kwargs):
@@ -216,14 +228,13 @@ def test_end_to_end_sampling_matches_bark_generate_for_a_seed(bark, history_prom
         return torch.zeros(fine_output.shape[0], 320)
 
     monkeypatch.setattr(bark, "codec_decode", spy)
-    kwargs = {"history_prompt": history_prompt, "attention_mask": attention_mask, "return_output_lengths": True}
+    kwargs = {"history_prompt": history_prompt, "attention_mask": attention_mask}
     options = {"do_sample": True, "temperature": 0.7, "fine_temperature": 0.5}
     options |= {"semantic_max_new_tokens": 24, "min_eos_p": 0.01}
-    _, expected_rng = _seeded(15, bark.generate, input_ids, **kwargs, **options)
-    (got, frames), rng = _seeded(15, FastBarkStages(bark).generate, input_ids, **kwargs, **options)
-    assert got.shape == seen["fine"].shape
-    assert torch.equal(got, seen["fine"])
+    _, expected_rng = _seeded(15, bark.generate, input_ids, return_output_lengths=True, **kwargs, **options)
+    (got, frames), rng = _seeded(15, _generate, FastBarkStages(bark), bark, input_ids, **kwargs, **options)
     assert torch.equal(frames, seen["lengths"])
+    assert all(torch.equal(a, b) for a, b in zip(got, _trimmed(seen["fine"], frames), strict=True))
     assert torch.equal(rng, expected_rng)
 
 
@@ -279,9 +290,9 @@ def test_sampling_is_seeded_and_in_range(bark):
     runs = []
     for _ in range(2):
         torch.manual_seed(7)
-        runs.append(fast.generate(input_ids, do_sample=True, temperature=0.7, **kwargs))
+        runs.append(_generate(fast, bark, input_ids, do_sample=True, temperature=0.7, **kwargs)[0][0])
     assert torch.equal(runs[0], runs[1])
-    assert runs[0].shape == (1, 8, 24)
+    assert runs[0].shape == (8, 24)
     assert int(runs[0].min()) >= 0 and int(runs[0].max()) < 1024
 
 
@@ -289,11 +300,11 @@ def test_fast_mode_quantises_a_copy_and_stays_deterministic(bark):
     input_ids, attention_mask = _text(1)
     kwargs = {"attention_mask": attention_mask, "semantic_max_new_tokens": 16, "semantic_min_new_tokens": 16}
     fast = FastBarkStages(bark, mode="fast")
-    first = fast.generate(input_ids, **kwargs)
-    second = fast.generate(input_ids, **kwargs)
-    exact = FastBarkStages(bark).generate(input_ids, **kwargs)
+    first = _generate(fast, bark, input_ids, **kwargs)[0][0]
+    second = _generate(fast, bark, input_ids, **kwargs)[0][0]
+    exact = _generate(FastBarkStages(bark), bark, input_ids, **kwargs)[0][0]
     assert torch.equal(first, second)
-    assert first.shape == exact.shape == (1, 8, 24)
+    assert first.shape == exact.shape == (8, 24)
     assert int(first.min()) >= 0 and int(first.max()) < 1024
     assert type(bark.semantic.layers[0].attn.att_proj) is nn.Linear  # the transformers model is untouched
     assert type(fast.semantic.decoder.layers[0].attn.att_proj) is not nn.Linear

@@ -95,7 +95,7 @@ def test_long_form_off_refuses_text_past_bark_limit(pipe):
 def test_two_thousand_words_are_chunked_under_the_limit(pipe):
     text = " ".join(f"Sentence {i} says that the dog, which is cute, was here at 3.5 p.m. today." for i in range(140))
     assert len(text.split()) >= 2000
-    chunks = pipe._chunks(text, long_form=True, max_chunk_tokens=48)
+    chunks = [chunk.text for chunk in pipe.plan_chunks(text, max_chunk_tokens=48)]
     assert " ".join(chunks).split() == text.split()
     assert all(pipe.count_tokens(c) <= 48 for c in chunks)
 
@@ -128,7 +128,7 @@ def test_caller_mistakes(pipe, kwargs, error, message):
 
 
 def test_devices_and_dtypes():
-    from pipelines.text_to_wav import resolve_device, resolve_dtype
+    from pipelines.devices import resolve_device, resolve_dtype
 
     assert resolve_device(None) == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -2,9 +2,9 @@
 
 `FastBarkStages(bark_model)` exposes `.semantic.generate`, `.coarse_acoustics.generate` and
 `.fine_acoustics.generate` with the signatures and outputs of transformers' `BarkSemanticModel.generate`,
-`BarkCoarseModel.generate` and `BarkFineModel.generate`, plus `.generate(...)` mirroring `BarkModel.generate`
-up to (not including) the audio decode. It reuses the transformers sub-models' modules and weights and only
-replaces what is slow on CPU:
+`BarkCoarseModel.generate` and `BarkFineModel.generate`: the stage interface of `bark_vocos.bark.stages`, chained
+by the one orchestration, `bark_vocos.bark.orchestration.generate_bark_tokens`. It reuses the transformers
+sub-models' modules and weights and only replaces what is slow on CPU:
 
 - attention runs through `torch.nn.functional.scaled_dot_product_attention` instead of an eager matmul/softmax;
 - the autoregressive stages keep keys/values in a preallocated cache (no `torch.cat` per token) and run a
@@ -43,6 +43,8 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkFineGenerationConfig,
     BarkSemanticGenerationConfig,
 )
+
+from .orchestration import coarse_codes
 
 __all__ = ["FAST_BARK_MODES", "FastBarkStages"]
 
@@ -564,8 +566,8 @@ class FastFineStage:
         n_fine = fine_generation_config.n_fine_codebooks
         n_coarse = coarse_generation_config.n_coarse_codebooks
 
-        coarse_output = coarse_output.view(coarse_output.shape[0], -1, n_coarse)
-        coarse_output = torch.remainder(coarse_output - semantic_generation_config.semantic_vocab_size, codebook_size)
+        vocab = semantic_generation_config.semantic_vocab_size
+        coarse_output = coarse_codes(coarse_output, n_coarse, vocab, codebook_size).transpose(1, 2)  # (B, T, n_coarse)
         batch = coarse_output.shape[0]
         fine_input = F.pad(coarse_output, (0, n_fine - n_coarse), "constant", codebook_size)
         n_history = 0
@@ -625,78 +627,3 @@ class FastBarkStages:
         self.semantic = FastSemanticStage(bark_model.semantic, mode)
         self.coarse_acoustics = FastCoarseStage(bark_model.coarse_acoustics, mode)
         self.fine_acoustics = FastFineStage(bark_model.fine_acoustics, mode)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        input_ids: torch.Tensor,
-        history_prompt: dict[str, torch.Tensor] | None = None,
-        return_output_lengths: bool | None = None,
-        **kwargs,
-    ) -> torch.LongTensor | tuple[torch.LongTensor, torch.Tensor]:
-        """Fine codes for tokenised text, as `BarkModel.generate` does before its EnCodec decode.
-
-        Keyword arguments follow `BarkModel.generate`: `attention_mask` and `min_eos_p` go to the semantic stage;
-        a `semantic_`, `coarse_` or `fine_` prefix sends an option to one stage; other options go to all three.
-
-        Args:
-            input_ids: `(B, S)` tokenised text.
-            history_prompt: optional speaker prompt (`semantic_prompt`, `coarse_prompt`, `fine_prompt`).
-            return_output_lengths: also return the number of valid frames per sample.
-        Returns:
-            `(B, n_fine_codebooks, T)` codes, and with `return_output_lengths` also `(B,)` frame counts.
-        """
-        generation_config = self.bark_model.generation_config
-        semantic_config = BarkSemanticGenerationConfig(**generation_config.semantic_config)
-        coarse_config = BarkCoarseGenerationConfig(**generation_config.coarse_acoustics_config)
-        fine_config = BarkFineGenerationConfig(**generation_config.fine_acoustics_config)
-        stage_kwargs: dict[str, dict[str, Any]] = {
-            "semantic": {
-                "attention_mask": kwargs.pop("attention_mask", None),
-                "min_eos_p": kwargs.pop("min_eos_p", None),
-            },
-            "coarse": {},
-            "fine": {},
-        }
-        for key, value in kwargs.items():
-            prefix = key.split("_", 1)[0]
-            if prefix in stage_kwargs and key != prefix:
-                stage_kwargs[prefix][key[len(prefix) + 1 :]] = value
-        for key, value in kwargs.items():
-            if key.split("_", 1)[0] not in stage_kwargs:
-                for options in stage_kwargs.values():
-                    options.setdefault(key, value)
-        for options in stage_kwargs.values():
-            options.pop("generation_config", None)
-
-        semantic = self.semantic.generate(
-            input_ids,
-            history_prompt=history_prompt,
-            semantic_generation_config=semantic_config,
-            **stage_kwargs["semantic"],
-        )
-        coarse = self.coarse_acoustics.generate(
-            semantic,
-            history_prompt=history_prompt,
-            semantic_generation_config=semantic_config,
-            coarse_generation_config=coarse_config,
-            codebook_size=generation_config.codebook_size,
-            return_output_lengths=return_output_lengths,
-            **stage_kwargs["coarse"],
-        )
-        output_lengths = None
-        if return_output_lengths:
-            coarse, output_lengths = coarse
-            output_lengths = output_lengths // coarse_config.n_coarse_codebooks
-        fine = self.fine_acoustics.generate(
-            coarse,
-            history_prompt=history_prompt,
-            semantic_generation_config=semantic_config,
-            coarse_generation_config=coarse_config,
-            fine_generation_config=fine_config,
-            codebook_size=generation_config.codebook_size,
-            **stage_kwargs["fine"],
-        )
-        if return_output_lengths:
-            return fine, output_lengths
-        return fine

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "EnCodec decoder vs Vocos: scores, spectrograms and audio in one report"),
     "batch": ("batch", "a JOBS file of texts to audio files and a resumable manifest, locally or on a Ray cluster"),
     "bench batch": ("bench_batch", "rows/s and audio-s/s of the local and the Ray batch runner, in one run"),
+    "bench stream": ("bench_stream", "time to first audio of a stream vs one call on the same text (random weights)"),
     "bench pipeline": (
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",

@@ -26,14 +26,11 @@ from transformers import (
     GenerationConfig,
 )
 from transformers.models.bark.generation_configuration_bark import (
-    BarkCoarseGenerationConfig,
-    BarkFineGenerationConfig,
     BarkGenerationConfig,
-    BarkSemanticGenerationConfig,
 )
 
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-from bark_vocos.bark.fast import FAST_BARK_MODES, FastBarkStages
+from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
 
 from ..files import atomic_output, check_writable
 
@@ -180,15 +177,16 @@ def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple
 def _ours(
     stages: FastBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
 ) -> tuple[dict, _StageTimer]:
-    """Our pipeline: `FastBarkStages.generate`, then Vocos on the fine codes, timed per stage."""
+    """Our stages through the one orchestration (`generate_bark_tokens`), then Vocos on the fine codes, per stage."""
     timer = _StageTimer()
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
     timer.wrap(stages.fine_acoustics, "generate", "fine")
     try:
-        codes, lengths = stages.generate(input_ids, return_output_lengths=True, **kwargs)
+        items = generate_bark_tokens(stages, BarkGenerationConfigs.from_bark(stages.bark_model), input_ids, **kwargs)
     finally:
         timer.unwrap()
+    codes, lengths = _padded(items)
     start = time.perf_counter()
     audio = _vocos_audio(vocoder, codes, lengths)
     timer.seconds["decode"] = time.perf_counter() - start
@@ -197,30 +195,36 @@ def _ours(
     return timer.report(), timer
 
 
+def _padded(items: list[BarkTokens]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-item fine codes as one zero-padded batch `(B, 8, T)` and the frame counts `(B,)`."""
+    frames = torch.tensor([item.frames for item in items])
+    codes = torch.zeros(len(items), items[0].fine.shape[0], int(frames.max()), dtype=torch.long)
+    for row, item in enumerate(items):
+        codes[row, :, : item.frames] = item.fine
+    return codes, frames
+
+
 def _ratios(reference: dict, ours: dict) -> dict[str, float]:
     return {key: round(reference[key] / ours[key], 2) for key in reference if ours.get(key, 0) > 0}
 
 
 def _stage_agreement(model: BarkModel, stages: FastBarkStages, exact: _StageTimer) -> dict[str, float]:
     """Per-stage token agreement of `stages` with fp32 reference outputs, each stage fed the reference's input."""
-    config = model.generation_config
-    semantic_config = BarkSemanticGenerationConfig(**config.semantic_config)
-    coarse_config = BarkCoarseGenerationConfig(**config.coarse_acoustics_config)
-    fine_config = BarkFineGenerationConfig(**config.fine_acoustics_config)
+    configs = BarkGenerationConfigs.from_bark(model)
     semantic = exact.outputs["semantic"]
     coarse = _codes(exact.outputs["coarse"])
     coarse_again = stages.coarse_acoustics.generate(
         semantic.clone(),
-        semantic_generation_config=semantic_config,
-        coarse_generation_config=coarse_config,
-        codebook_size=config.codebook_size,
+        semantic_generation_config=configs.semantic,
+        coarse_generation_config=configs.coarse,
+        codebook_size=configs.codebook_size,
     )
     fine_again = stages.fine_acoustics.generate(
         coarse.clone(),
-        semantic_generation_config=semantic_config,
-        coarse_generation_config=coarse_config,
-        fine_generation_config=fine_config,
-        codebook_size=config.codebook_size,
+        semantic_generation_config=configs.semantic,
+        coarse_generation_config=configs.coarse,
+        fine_generation_config=configs.fine,
+        codebook_size=configs.codebook_size,
     )
     return {
         "coarse_given_reference_semantic": _agreement(coarse_again, coarse),
@@ -229,9 +233,10 @@ def _stage_agreement(model: BarkModel, stages: FastBarkStages, exact: _StageTime
 
 
 def _long_form(model: BarkModel, mode: str, sentences: int, tokens: int, seed: int) -> dict[str, float | int | str]:
-    """Seconds for `sentences` texts one after another vs batched together through `FastBarkStages`."""
+    """Seconds for `sentences` texts one after another vs batched together, through the one orchestration."""
     stages = FastBarkStages(model, mode=mode)
-    text_length = BarkSemanticGenerationConfig(**model.generation_config.semantic_config).max_input_semantic_length
+    configs = BarkGenerationConfigs.from_bark(model)
+    text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
     generator = torch.Generator().manual_seed(seed + 1)
     input_ids = torch.randint(0, 20_000, (sentences, text_length), generator=generator)
     attention_mask = torch.zeros(sentences, text_length, dtype=torch.long)
@@ -240,14 +245,16 @@ def _long_form(model: BarkModel, mode: str, sentences: int, tokens: int, seed: i
     kwargs = {"semantic_max_new_tokens": tokens, "semantic_min_new_tokens": tokens}
     start = time.perf_counter()
     one_by_one = [
-        stages.generate(input_ids[row : row + 1], attention_mask=attention_mask[row : row + 1], **kwargs)
+        generate_bark_tokens(
+            stages, configs, input_ids[row : row + 1], attention_mask=attention_mask[row : row + 1], **kwargs
+        )[0]
         for row in range(sentences)
     ]
     sequential = time.perf_counter() - start
     start = time.perf_counter()
-    batched_codes = stages.generate(input_ids, attention_mask=attention_mask, **kwargs)
+    batched_items = generate_bark_tokens(stages, configs, input_ids, attention_mask=attention_mask, **kwargs)
     batched = time.perf_counter() - start
-    same = all(torch.equal(codes[0], batched_codes[row]) for row, codes in enumerate(one_by_one))
+    same = all(torch.equal(a.fine, b.fine) for a, b in zip(one_by_one, batched_items, strict=True))
     return {
         "mode": mode,
         "sentences": sentences,
@@ -293,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
     print(f"model: 3 x {size} (bark-small shape), torch threads: {torch.get_num_threads()}")
     model = random_bark_model(**size, seed=args.seed, generation=SMALL_WINDOWS if args.quick else None)
-    text_length = BarkSemanticGenerationConfig(**model.generation_config.semantic_config).max_input_semantic_length
+    text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
     generator = torch.Generator().manual_seed(args.seed)
     input_ids = torch.randint(0, 20_000, (1, text_length), generator=generator)
     attention_mask = torch.zeros(1, text_length, dtype=torch.long)

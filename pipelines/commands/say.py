@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..audio_io import check_audio_output
 from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..files import atomic_output
+from ..wav_stream import WavStreamWriter
 
 __all__ = ["add_arguments", "run"]
 
@@ -15,7 +17,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `say` options."""
     parser.add_argument("text", nargs="?", help="the text to speak (or use --text-file)")
-    parser.add_argument("-o", "--output", help="output file, .wav or .flac")
+    parser.add_argument("-o", "--output", help="output file, .wav or .flac; - writes a WAV stream to stdout")
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
     parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
     parser.add_argument(
@@ -45,6 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
     )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="write audio as each chunk is generated (a .wav file, growing as .NAME.*.part until complete, or -)",
+    )
+    parser.add_argument(
+        "--first-chunk-tokens",
+        type=int,
+        help="token budget of the first chunk only: a short first chunk starts a stream sooner (default: as the rest)",
+    )
     parser.add_argument("--save-voice", help="also save the generation as a voice preset .npz")
     parser.add_argument("--list-voices", action="store_true", help="list the Bark model's voice presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -58,11 +70,15 @@ def _read_text(args: argparse.Namespace) -> str:
     return args.text
 
 
-def _check_output(path: str | None) -> None:
+def _check_output(args: argparse.Namespace) -> None:
     """Fail before loading any model when the output cannot be written."""
-    if path is None:
-        raise ValueError("no output file: pass -o FILE.wav (or .flac)")
-    check_audio_output(path)
+    if args.output is None:
+        raise ValueError("no output file: pass -o FILE.wav (or .flac, or - for a WAV stream on stdout)")
+    if args.output == "-":
+        return
+    check_audio_output(args.output)
+    if args.stream and Path(args.output).suffix.lower() != ".wav":
+        raise ValueError(f"--stream writes WAV: use an output ending in .wav or -, got '{args.output}'")
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
@@ -74,9 +90,30 @@ def _random_weights_note(*paths: str | None) -> str | None:
     return None
 
 
+def _stream(pipe, text: str, options: dict, args: argparse.Namespace) -> None:
+    """Write the audio as it is generated: to stdout (`-o -`) or to a WAV that grows and is renamed when complete."""
+    chunks = pipe.stream(text, **options)  # checks every option before anything is written
+    if args.output == "-":
+        writer = WavStreamWriter(sys.stdout.buffer, pipe.sampling_rate(args.decoder))
+        for chunk in chunks:
+            writer.write(chunk.audio)
+        writer.finish()
+        print(f"streamed {writer.samples / writer.sampling_rate:.2f} s to stdout, seed {chunk.seed}", file=sys.stderr)
+        return
+    with atomic_output(args.output) as tmp, open(tmp, "wb") as file:
+        writer = WavStreamWriter(file, pipe.sampling_rate(args.decoder))
+        for chunk in chunks:
+            writer.write(chunk.audio)
+        writer.finish()
+    seconds = writer.samples / writer.sampling_rate
+    rate = writer.sampling_rate
+    print(f"wrote {args.output}: {seconds:.2f} s at {rate} Hz, streamed, {args.decoder}, seed {chunk.seed}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file; one line per problem (via the dispatcher), no partial output."""
-    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
+    from ..devices import resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline
 
     if args.list_voices:
         from transformers import BarkProcessor
@@ -90,9 +127,11 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
-    _check_output(args.output)
+    _check_output(args)
     if args.save_voice is not None and not args.save_voice.endswith(".npz"):
         raise ValueError(f"--save-voice must end in .npz, got '{args.save_voice}'")
+    if args.save_voice is not None and (args.stream or args.output == "-"):
+        raise ValueError("--save-voice needs the whole generation: it cannot be combined with --stream or -o -")
     resolve_device(args.device)
     resolve_dtype(args.dtype)
     from transformers.utils import logging as transformers_logging
@@ -105,23 +144,29 @@ def run(args: argparse.Namespace) -> int:
     pipe = TextToWavPipeline.from_pretrained(
         bark=args.bark, vocoder=vocoder, device=args.device, dtype=args.dtype, engine=args.engine
     )
-    output = pipe(
-        text,
-        voice_preset=args.voice,
-        seed=args.seed,
-        decoder=args.decoder,
-        max_chunk_tokens=args.max_chunk_tokens,
-        pause_seconds=args.pause,
-        batch_size=args.batch_size,
-        prompt_with_previous=args.prompt_with_previous,
-        output_full=args.save_voice is not None,
-        progress=not args.no_progress,
-    )
-    path = output.save(args.output)
-    seconds = output.audio.shape[0] / output.sampling_rate
-    print(f"wrote {path}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), {args.decoder}")
-    if args.save_voice is not None:
-        print(f"wrote voice preset {output.save_voice_preset(args.save_voice)}")
+    options = {
+        "voice_preset": args.voice,
+        "seed": args.seed,
+        "decoder": args.decoder,
+        "max_chunk_tokens": args.max_chunk_tokens,
+        "first_chunk_tokens": args.first_chunk_tokens,
+        "pause_seconds": args.pause,
+        "batch_size": args.batch_size,
+        "prompt_with_previous": args.prompt_with_previous,
+        "progress": not args.no_progress,
+    }
+    if args.stream or args.output == "-":
+        _stream(pipe, text, options, args)
+    else:
+        output = pipe(text, output_full=args.save_voice is not None, **options)
+        path = output.save(args.output)
+        seconds = output.audio.shape[0] / output.sampling_rate
+        print(
+            f"wrote {path}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "
+            f"{args.decoder}, seed {output.seed}"
+        )
+        if args.save_voice is not None:
+            print(f"wrote voice preset {output.save_voice_preset(args.save_voice)}")
     note = _random_weights_note(args.bark, vocoder)
     if note:
         print(note, file=sys.stderr)

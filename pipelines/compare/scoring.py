@@ -418,7 +418,7 @@ def compare_text(texts: Sequence[str], pipeline: Any, seed: int = 0, **generate_
 
     Args:
         texts: Prompts; item names are `text00`, `text01`, ...
-        pipeline: A `pipelines.TextToWavPipeline`; its `decode(codes, decoder=...)` decodes both ways.
+        pipeline: A `pipelines.TextToWavPipeline`: its output is the Vocos side, `decode(codes, "encodec")` the other.
         seed: Generation seed (text `i` uses `seed + i`).
         **generate_kwargs: Passed to the pipeline call (e.g. `voice=`).
 
@@ -432,9 +432,10 @@ def compare_text(texts: Sequence[str], pipeline: Any, seed: int = 0, **generate_
     width = max(2, len(str(len(texts) - 1)))
     items = []
     for index, text in enumerate(texts):
-        output = pipeline(text, decoder="vocos", seed=seed + index, **generate_kwargs)
-        codes = torch.as_tensor(output.codes)  # (8, frames): Bark's fine codes, decoded twice below
-        decoded = {name: pipeline.decode(codes, decoder=name) for name in ("encodec", "vocos")}
+        # no pauses: the output's audio is then the one-pass Vocos decode of its codes, decoded by EnCodec below
+        output = pipeline(text, decoder="vocos", seed=seed + index, pause_seconds=0, **generate_kwargs)
+        codes = torch.as_tensor(output.codes)  # (8, frames): Bark's fine codes
+        decoded = {"encodec": pipeline.decode(codes, decoder="encodec"), "vocos": output.audio}
         item = score_item(f"text{index:0{width}d}", decoded, ANALYSIS_SAMPLING_RATE)
         item.codes = codes.numpy()
         items.append(item)
