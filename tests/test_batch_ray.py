@@ -1,6 +1,11 @@
 """The Ray batch runner on a local Ray (2 CPUs, one session for the module): same files as local, 200 rows."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,13 +15,14 @@ from pipelines.commands import main
 
 ray = pytest.importorskip("ray", reason="the Ray runner needs the ray extra (make setup installs it)")
 
+REPO = Path(__file__).resolve().parent.parent
 WORDS = "Hello my dog is cute and the cat was in it that she said to you I laughs of a".split()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray for the module (start-up is slow); the runner reuses a Ray it finds started."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning", log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -81,3 +87,36 @@ def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
     assert all(entry["error"].startswith("ValueError: codes are empty") for entry in failed)
     assert summary.audio_seconds == pytest.approx(sum(entries[name[:-4]]["duration"] for name in ok))
     assert not [path.name for path in out.iterdir() if ".part" in path.name]
+
+
+@pytest.mark.slow
+def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path):
+    """A real `bark-vocos batch --runner ray` process (its own local Ray) stopped by SIGINT, then resumed."""
+    rows = [{"id": f"r{index:02d}", "text": " ".join(WORDS[: 2 + index % 15])} for index in range(40)]
+    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
+    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = out / "manifest.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.is_file() and manifest.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    before = _entries(out)
+    assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
+    assert not [path.name for path in out.iterdir() if ".part" in path.name]
+
+    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", progress=False)
+    assert resumed.skipped == len(before) and resumed.generated + resumed.failed == len(rows) - len(before)
+    whole = run_batch(jobs, tmp_path / "whole", settings=_settings(tiny_dir), progress=False)
+    assert whole.generated == resumed.generated + len(before)
+    assert {path.name: path.read_bytes() for path in out.glob("*.wav")} == {
+        path.name: path.read_bytes() for path in (tmp_path / "whole").glob("*.wav")
+    }
+    assert _entries(out) == _entries(tmp_path / "whole")

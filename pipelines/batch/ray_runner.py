@@ -75,9 +75,10 @@ def iter_ray(
 ) -> Iterator[dict[str, Any]]:
     """Generate the rows with Ray Data and yield each row's manifest entry as it finishes (in any order).
 
-    Without `ray_address` (and no Ray already started in this process) a local Ray starts with `workers` CPUs (times
-    the threads per worker) and stops at the end; with it, the driver joins that cluster (`ray start --head` prints
-    the address) and every node needs bark-vocos installed and `out_dir` at the same path (a shared file system).
+    Without `ray_address` (and no Ray already started in this process) a new local Ray starts with `workers` CPUs
+    (times the threads per worker) and stops at the end; with it, the driver joins that cluster (`ray start --head`
+    prints the address; `"auto"` finds it through `RAY_ADDRESS` or the last cluster `ray start` began here), and
+    every node needs bark-vocos installed and `out_dir` at the same path (a shared file system).
 
     Args:
         tasks: The rows to generate.
@@ -95,7 +96,10 @@ def iter_ray(
     started = False
     if not ray.is_initialized():
         threads = settings.threads or 1
-        options: dict[str, Any] = {"address": ray_address} if ray_address else {"num_cpus": workers * threads}
+        # address "local": a new Ray of our own, even where `ray start` left a cluster (ray.init() would join it)
+        options: dict[str, Any] = (
+            {"address": ray_address} if ray_address else {"address": "local", "num_cpus": workers * threads}
+        )
         ray.init(include_dashboard=False, logging_level="warning", log_to_driver=False, **options)
         started = True
     try:

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         job = _job(root / "job.jsonl", args.rows, args.words)
         settings = BatchSettings(bark=bark, vocoder=vocoder, threads=args.threads)
         start = time.perf_counter()
-        ray.init(num_cpus=args.workers * args.threads, include_dashboard=False, logging_level="warning")
+        cpus = args.workers * args.threads
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="warning")
         results["ray_init_s"] = round(time.perf_counter() - start, 3)
         print(f"ray.init (once per job, not counted below): {results['ray_init_s']:.2f} s")
         runs: dict[str, list[dict[str, float]]] = {"local": [], "ray": []}
