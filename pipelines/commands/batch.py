@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bark_vocos.tiny import is_random_checkpoint
+
 from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 
 __all__ = ["ROWS_FAILED_EXIT_CODE", "add_arguments", "run"]
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(summary.describe())
+    random = [path for path in (args.bark, args.vocoder) if is_random_checkpoint(path)]
+    if random:
+        note = f"note: {', '.join(random)} hold random weights (make-tiny): the audio is noise, not speech"
+        print(note, file=sys.stderr)
     for row_id, error in summary.failures[:10]:
         print(f"failed: {row_id}: {error}", file=sys.stderr)
     if len(summary.failures) > 10:
