@@ -14,7 +14,7 @@ import pytest
 
 from pipelines import TextToWavPipeline
 from pipelines.audio_io import read_audio
-from pipelines.batch import BatchSettings, read_jobs, read_manifest, row_seed, run_batch
+from pipelines.batch import BatchSettings, JobRow, read_jobs, read_manifest, row_seed, run_batch
 from pipelines.batch.manifest import Manifest
 from pipelines.commands import main
 
@@ -233,6 +233,8 @@ def test_bad_options_are_refused(tiny_dir, tmp_path):
     ]:
         with pytest.raises(ValueError, match=message):
             run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), progress=False, **options)
+    with pytest.raises(ValueError, match="duplicate id 'a'"):
+        run_batch([JobRow("a", "x"), JobRow("a", "y")], tmp_path / "out", settings=_settings(tiny_dir), progress=False)
 
 
 KILL_ROWS = 30

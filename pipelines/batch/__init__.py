@@ -161,6 +161,9 @@ def run_batch(
     if settings.threads is not None and settings.threads < 1:
         raise ValueError(f"threads must be >= 1, got {settings.threads}")
     rows = read_jobs(jobs) if isinstance(jobs, str | os.PathLike) else list(jobs)
+    ids = [row.id for row in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate id {next(i for i in ids if ids.count(i) > 1)!r}: every row needs its own id")
     if runner == "ray":
         require_ray()
     out_dir = Path(out_dir)
