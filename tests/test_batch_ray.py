@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipelines.batch import BatchSettings, read_manifest, run_batch
 from pipelines.commands import main
@@ -87,6 +88,23 @@ def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
     assert all(entry["error"].startswith("ValueError: codes are empty") for entry in failed)
     assert summary.audio_seconds == pytest.approx(sum(entries[name[:-4]]["duration"] for name in ok))
     assert not [path.name for path in out.iterdir() if ".part" in path.name]
+
+
+def test_bench_batch_reports_both_runners(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", "batch", "--rows", "3", "--words", "4", "--repeats", "1", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the bench sets its --threads for the whole process
+    printed = capsys.readouterr().out
+    assert "torch ISA" in printed and "Ray overhead on this machine" in printed
+    results = json.loads(out.read_text())
+    assert results["identical_files"] is True
+    assert [len(results["runs"][runner]) for runner in ("local", "ray")] == [1, 1]
+    for run in (results["runs"]["local"][0], results["runs"]["ray"][0]):
+        assert run["generated"] + run["failed"] == 3 and run["wall_s"] > 0 and run["rows_per_s"] > 0
+    assert len(results["ray_over_local_wall"]) == len(results["ray_over_local_steady"]) == 1
 
 
 @pytest.mark.slow

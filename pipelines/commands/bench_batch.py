@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -19,19 +18,9 @@ from typing import Any
 
 from ..files import atomic_output, check_writable
 
-__all__ = ["add_arguments", "cpu_name", "run"]
+__all__ = ["add_arguments", "run"]
 
 _WORDS = "Hello my dog is cute and the cat was in it that she said to you I laughs of a".split()
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def _job(path: Path, rows: int, words: int) -> Path:
@@ -70,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..batch import BatchSettings, run_batch
     from ..batch.ray_runner import require_ray
+    from ..machine import describe_machine
     from ..tiny import make_tiny
 
     for name in ("rows", "repeats", "workers", "threads"):
@@ -83,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     ray = require_ray()
     torch.set_num_threads(args.threads)
-    isa = torch.backends.cpu.get_cpu_capability()
-    print(f"bench batch: CPU {cpu_name()}, torch ISA {isa}, {args.threads} torch thread(s) per worker")
-    results: dict[str, Any] = {"cpu": cpu_name(), "isa": isa, "rows": args.rows, "threads": args.threads}
+    machine = describe_machine()
+    print(f"bench batch: {machine} (per worker, both runners)")
+    results: dict[str, Any] = {"machine": machine, "rows": args.rows, "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
         if args.bark is None:
@@ -98,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
         job = _job(root / "job.jsonl", args.rows, args.words)
         settings = BatchSettings(bark=bark, vocoder=vocoder, threads=args.threads)
         start = time.perf_counter()
-        cpus = args.workers * args.threads
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="warning")
+        started = not ray.is_initialized()  # a caller's Ray (e.g. a test's) is used as it is
+        if started:
+            cpus = args.workers * args.threads
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="warning")
         results["ray_init_s"] = round(time.perf_counter() - start, 3)
         print(f"ray.init (once per job, not counted below): {results['ray_init_s']:.2f} s")
         runs: dict[str, list[dict[str, float]]] = {"local": [], "ray": []}
@@ -124,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                     runs[runner].append(figures)
                     print(f"{runner} (repeat {repeat + 1}, {workers} worker(s)): {figures}")
         finally:
-            ray.shutdown()
+            if started:
+                ray.shutdown()
         results["runs"] = runs
         results["identical_files"] = _same_files(root / "local0", root / "ray0")
     pairs = list(zip(runs["local"], runs["ray"], strict=True))
