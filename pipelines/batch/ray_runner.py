@@ -55,15 +55,22 @@ class RayRowGenerator:
         return {"entry": np.array(entries, dtype=object)}
 
 
-def _worker_resources(ray, settings: BatchSettings) -> tuple[BatchSettings, dict[str, float]]:
-    """Resources of one actor: one GPU where the device asks for (or, with "auto", the cluster has) GPUs, else CPUs
-    as many as its torch threads."""
+def _absolute(path: str | None) -> str | None:
+    """A local model folder as an absolute path (a worker's working folder is not the driver's); hub ids as they are."""
+    return os.path.abspath(path) if path is not None and os.path.exists(path) else path
+
+
+def _worker_settings(ray, settings: BatchSettings) -> tuple[BatchSettings, dict[str, float]]:
+    """What each actor loads (local model folders made absolute) and reserves: one GPU where the device asks for
+    (or, with "auto", the cluster has) GPUs, else as many CPUs as its torch threads."""
     device = settings.device
     if device == "auto":
         device = "cuda" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
-    if device.startswith("cuda"):
-        return BatchSettings(**{**settings.to_dict(), "device": "cuda"}), {"num_cpus": 1, "num_gpus": 1}
-    return BatchSettings(**{**settings.to_dict(), "device": "cpu"}), {"num_cpus": settings.threads or 1}
+    device = "cuda" if device.startswith("cuda") else "cpu"
+    values = {**settings.to_dict(), "device": device, "bark": _absolute(settings.bark)}
+    values["vocoder"] = _absolute(settings.vocoder)
+    resources = {"num_cpus": 1, "num_gpus": 1} if device == "cuda" else {"num_cpus": settings.threads or 1}
+    return BatchSettings(**values), resources
 
 
 def iter_ray(
@@ -106,12 +113,12 @@ def iter_ray(
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts rows and audio seconds
         context.print_on_execution_start = False
-        settings, resources = _worker_resources(ray, settings)
+        settings, resources = _worker_settings(ray, settings)
         items = [{"task": json.dumps(asdict(task))} for task in tasks]
         dataset = ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
         dataset = dataset.map_batches(
             RayRowGenerator,
-            fn_constructor_kwargs={"settings": settings.to_dict(), "out_dir": os.fspath(out_dir)},
+            fn_constructor_kwargs={"settings": settings.to_dict(), "out_dir": os.path.abspath(out_dir)},
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=workers),
             **resources,
