@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,server]" $(PINS)
+	$(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS)
 	$(BIN)/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
 	touch $@
 

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "name the Vocos checkpoint layout a folder or hub id holds and what would load"),
     "bench vocoder": ("bench_vocoder", "time our Vocos decoder against the original Vocos and EnCodec"),
     "compare": ("compare", "score candidate decoders (EnCodec decoder, Vocos, files): scores, spectrograms, audio"),
+    "batch": ("batch", "a JOBS file of texts to audio files and a resumable manifest, locally or on a Ray cluster"),
+    "bench batch": ("bench_batch", "rows/s and audio-s/s of the local and the Ray batch runner, in one run"),
     "bench stream": ("bench_stream", "time to first audio of a stream vs one call on the same text (random weights)"),
     "bench pipeline": (
         "bench_pipeline",

@@ -1,0 +1,106 @@
+"""One batch row, the same on every runner: load the pipeline once per worker, generate a row, write its file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..audio_io import write_audio
+from ..defaults import BARK_MODEL, BATCH_SIZE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from .manifest import RowTask, file_sha256
+
+__all__ = ["BatchSettings", "RowGenerator"]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every worker of a job loads and how it generates (the same for every row).
+
+    Attributes:
+        bark: Bark hub id or local folder.
+        vocoder: Vocos-EnCodec hub id or local folder (`None`: EnCodec decoding only).
+        engine: How Bark's stages run (see `defaults.ENGINES`).
+        device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
+        dtype: `None` (float32), `"float16"` or `"bfloat16"`.
+        threads: torch CPU threads per worker; `None` leaves torch's default. The same audio bytes across runners
+            need the same thread count (float sums may be ordered differently with more threads).
+        max_chunk_tokens, pause_seconds, batch_size: As `TextToWavPipeline.__call__` (long-form texts).
+    """
+
+    bark: str = BARK_MODEL
+    vocoder: str | None = VOCODER_MODEL
+    engine: str = "exact"
+    device: str = "cpu"
+    dtype: str | None = None
+    threads: int | None = None
+    max_chunk_tokens: int = MAX_CHUNK_TOKENS
+    pause_seconds: float = PAUSE_SECONDS
+    batch_size: int = BATCH_SIZE
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, to ship to a Ray worker."""
+        return asdict(self)
+
+
+class RowGenerator:
+    """Loads the pipeline once, then generates rows into `out_dir`, one manifest entry per row.
+
+    A row that fails (unknown voice, empty text, any error of the generation) gives an entry with status "failed" and
+    the error; it never stops the job. The file is written atomically (`audio_io.write_audio`): a killed worker leaves
+    no partial file under the final name.
+    """
+
+    def __init__(self, settings: BatchSettings, out_dir: str | os.PathLike) -> None:
+        import torch
+        from transformers.utils import logging as transformers_logging
+
+        from ..text_to_wav import TextToWavPipeline
+
+        if settings.threads is not None:
+            torch.set_num_threads(settings.threads)
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+        self.out_dir = Path(out_dir)
+        self.pipe = TextToWavPipeline.from_pretrained(
+            bark=settings.bark,
+            vocoder=settings.vocoder,
+            device=settings.device,
+            dtype=settings.dtype,
+            engine=settings.engine,
+        )
+        self.options = {
+            "max_chunk_tokens": settings.max_chunk_tokens,
+            "pause_seconds": settings.pause_seconds,
+            "batch_size": settings.batch_size,
+        }
+
+    def __call__(self, task: RowTask) -> dict[str, Any]:
+        """Generate one row and write `out_dir/<task.file>`.
+
+        Returns:
+            The manifest entry: id, status ("ok" or "failed"), file, text, duration (seconds), samples, sampling_rate,
+            sha256 of the file, seed, voice, decoder, error (`None` when ok).
+        """
+        audio: dict[str, Any] = {"duration": None, "samples": None, "sampling_rate": None, "sha256": None}
+        error = None
+        try:
+            output = self.pipe(
+                task.text, voice_preset=task.voice, seed=task.seed, decoder=task.decoder, progress=False, **self.options
+            )
+            path = write_audio(self.out_dir / task.file, output.audio, output.sampling_rate)
+            samples = int(output.audio.shape[0])
+            audio = {
+                "duration": round(samples / output.sampling_rate, 6),
+                "samples": samples,
+                "sampling_rate": int(output.sampling_rate),
+                "sha256": file_sha256(path),
+            }
+        except Exception as exception:  # a batch job records a row's failure and goes on with the next row
+            error = f"{type(exception).__name__}: {exception}"
+            (self.out_dir / task.file).unlink(missing_ok=True)  # an earlier run's file for this id is no longer valid
+        entry = {"id": task.id, "status": "ok" if error is None else "failed", "file": task.file, "text": task.text}
+        entry.update(audio)
+        entry.update(seed=task.seed, voice=task.voice, decoder=task.decoder, error=error)
+        return entry

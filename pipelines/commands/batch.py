@@ -1,0 +1,80 @@
+"""`bark-vocos batch`: a JOBS file of texts to one audio file per row and a resumable manifest, locally or on Ray."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bark_vocos.tiny import is_random_checkpoint
+
+from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+
+__all__ = ["ROWS_FAILED_EXIT_CODE", "add_arguments", "run"]
+
+ROWS_FAILED_EXIT_CODE = 3  # the job ran to the end but some rows failed (1: a user error, 2: a usage error)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `batch` options."""
+    from ..batch import FORMATS, RUNNERS
+
+    parser.add_argument("jobs", help="JOBS file: .jsonl or .csv with id,text[,voice,seed,decoder,...], or plain text")
+    parser.add_argument("--out", required=True, help="output folder: <id>.<format> per row and manifest.jsonl")
+    parser.add_argument("--runner", default="local", choices=RUNNERS, help="default: %(default)s")
+    parser.add_argument("--ray-address", help="join this Ray cluster (e.g. auto, HOST:6379); default: a local Ray")
+    parser.add_argument("--workers", type=int, default=1, help="Ray actors, each loading the models once (default: 1)")
+    parser.add_argument("--threads", type=int, help="torch threads per worker (default: torch's; Ray: 1)")
+    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
+    parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos-EnCodec hub id or local folder")
+    parser.add_argument("--engine", default="exact", choices=ENGINES, help="how Bark's stages run (default: exact)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto (Ray: one GPU per actor)")
+    parser.add_argument("--dtype", help="float32 (default), float16 or bfloat16")
+    parser.add_argument("--format", default="wav", choices=FORMATS, help="wav (32-bit float, default) or flac")
+    parser.add_argument("--voice", help="voice preset of rows that name none (default: no voice prompt)")
+    parser.add_argument("--seed", type=int, default=0, help="job seed (rows without a seed: one from it and the id)")
+    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="decoder of rows that name none")
+    parser.add_argument("--max-chunk-tokens", type=int, default=MAX_CHUNK_TOKENS, help="token budget of a generation")
+    parser.add_argument("--pause", type=float, default=PAUSE_SECONDS, help="seconds of silence between chunks")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks of one row generated together")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job; prints the summary; exit 0 when every row is done, 3 when some failed (see the manifest)."""
+    from ..batch import BatchSettings, run_batch
+
+    threads = args.threads if args.threads is not None or args.runner == "local" else 1
+    settings = BatchSettings(
+        bark=args.bark,
+        vocoder=args.vocoder,
+        engine=args.engine,
+        device=args.device,
+        dtype=args.dtype,
+        threads=threads,
+        max_chunk_tokens=args.max_chunk_tokens,
+        pause_seconds=args.pause,
+        batch_size=args.batch_size,
+    )
+    summary = run_batch(
+        args.jobs,
+        args.out,
+        settings=settings,
+        runner=args.runner,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        voice=args.voice,
+        seed=args.seed,
+        decoder=args.decoder,
+        format=args.format,
+        progress=not args.no_progress,
+    )
+    print(summary.describe())
+    random = [path for path in (args.bark, args.vocoder) if is_random_checkpoint(path)]
+    if random:
+        note = f"note: {', '.join(random)} hold random weights (make-tiny): the audio is noise, not speech"
+        print(note, file=sys.stderr)
+    for row_id, error in summary.failures[:10]:
+        print(f"failed: {row_id}: {error}", file=sys.stderr)
+    if len(summary.failures) > 10:
+        print(f"... and {len(summary.failures) - 10} more failures: see {summary.manifest}", file=sys.stderr)
+    return ROWS_FAILED_EXIT_CODE if summary.failed else 0

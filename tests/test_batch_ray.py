@@ -1,0 +1,140 @@
+"""The Ray batch runner on a local Ray (2 CPUs, one session for the module): same files as local, 200 rows."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipelines.batch import BatchSettings, read_manifest, run_batch
+from pipelines.commands import main
+
+ray = pytest.importorskip("ray", reason="the Ray runner needs the ray extra (make setup installs it)")
+
+REPO = Path(__file__).resolve().parent.parent
+WORDS = "Hello my dog is cute and the cat was in it that she said to you I laughs of a".split()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """One local Ray for the module (start-up is slow); the runner reuses a Ray it finds started."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _settings(tiny_dir) -> BatchSettings:
+    return BatchSettings(bark=str(tiny_dir / "bark"), vocoder=str(tiny_dir / "vocos"), threads=1)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _entries(out_dir: Path) -> dict[str, dict]:
+    entries, partial = read_manifest(out_dir / "manifest.jsonl")
+    assert not partial
+    assert len({entry["id"] for entry in entries}) == len(entries), "a manifest line is duplicated"
+    return {entry["id"]: entry for entry in entries}
+
+
+def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys):
+    rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 2 + 3 * index]), "take": index} for index in range(6)]
+    rows[2]["voice"] = "v2/en_speaker_1"
+    rows[3]["seed"] = 42
+    rows[4]["decoder"] = "encodec"
+    rows += [{"id": "empty", "text": ""}, {"id": "badvoice", "text": "Hello", "voice": "nobody"}]
+    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    local = run_batch(jobs, tmp_path / "local", settings=_settings(tiny_dir), seed=3, progress=False)
+    assert (local.generated, local.failed) == (6, 2)
+
+    models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+    out = tmp_path / "ray"
+    code = main(["batch", str(jobs), "--out", str(out), *models, "--runner", "ray", "--workers", "2", "--seed", "3"])
+    assert code == 3
+    assert "8 rows: 6 generated, 0 already done, 2 failed" in capsys.readouterr().out
+    local_files = {path.name: path.read_bytes() for path in (tmp_path / "local").glob("*.wav")}
+    ray_files = {path.name: path.read_bytes() for path in out.glob("*.wav")}
+    assert len(local_files) == 6 and ray_files == local_files
+    assert _entries(out) == _entries(tmp_path / "local")
+    assert _entries(out)["r1"]["take"] == 1
+    assert "unknown voice preset 'nobody'" in _entries(out)["badvoice"]["error"]
+
+    # resuming reads the manifest the same way whichever runner wrote it
+    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), seed=3, progress=False)
+    assert (resumed.skipped, resumed.generated, resumed.failed) == (6, 0, 2)
+    assert len(_entries(out)) == 8
+
+
+def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
+    rows = [{"id": f"line{index:03d}", "text": " ".join(WORDS[: 1 + (index * 7) % 19])} for index in range(200)]
+    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    out = tmp_path / "out"
+    summary = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", workers=2, progress=False)
+    assert summary.total == summary.generated + summary.failed == 200
+    entries = _entries(out)
+    assert sorted(entries) == [row["id"] for row in rows]
+    ok = sorted(f"{row_id}.wav" for row_id, entry in entries.items() if entry["status"] == "ok")
+    assert len(ok) == summary.generated and sorted(path.name for path in out.glob("*.wav")) == ok
+    # random tiny weights sometimes end a text at once (no codes): such a row fails alone, with its error
+    failed = [entry for entry in entries.values() if entry["status"] == "failed"]
+    assert len(failed) == summary.failed and len(failed) < 10
+    assert all(entry["error"].startswith("ValueError: codes are empty") for entry in failed)
+    assert summary.audio_seconds == pytest.approx(sum(entries[name[:-4]]["duration"] for name in ok))
+    assert not [path.name for path in out.iterdir() if ".part" in path.name]
+
+
+def test_bench_batch_reports_both_runners(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", "batch", "--rows", "3", "--words", "4", "--repeats", "1", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the bench sets its --threads for the whole process
+    printed = capsys.readouterr().out
+    assert "torch ISA" in printed and "Ray overhead on this machine" in printed
+    results = json.loads(out.read_text())
+    assert results["identical_files"] is True
+    assert [len(results["runs"][runner]) for runner in ("local", "ray")] == [1, 1]
+    for run in (results["runs"]["local"][0], results["runs"]["ray"][0]):
+        assert run["generated"] + run["failed"] == 3 and run["wall_s"] > 0 and run["rows_per_s"] > 0
+    assert len(results["ray_over_local_wall"]) == len(results["ray_over_local_steady"]) == 1
+
+
+@pytest.mark.slow
+def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path):
+    """A real `bark-vocos batch --runner ray` process (its own local Ray) stopped by SIGINT, then resumed."""
+    rows = [{"id": f"r{index:02d}", "text": " ".join(WORDS[: 2 + index % 15])} for index in range(40)]
+    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
+    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = out / "manifest.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.is_file() and manifest.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    before = _entries(out)
+    assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
+    assert not [path.name for path in out.iterdir() if ".part" in path.name]
+
+    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", progress=False)
+    assert resumed.skipped == len(before) and resumed.generated + resumed.failed == len(rows) - len(before)
+    whole = run_batch(jobs, tmp_path / "whole", settings=_settings(tiny_dir), progress=False)
+    assert whole.generated == resumed.generated + len(before)
+    assert {path.name: path.read_bytes() for path in out.glob("*.wav")} == {
+        path.name: path.read_bytes() for path in (tmp_path / "whole").glob("*.wav")
+    }
+    assert _entries(out) == _entries(tmp_path / "whole")
