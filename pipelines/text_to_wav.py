@@ -347,7 +347,12 @@ class TextToWavPipeline:
         )
 
     def _decode_one_pass(self, codes: torch.Tensor, decoder: str) -> torch.Tensor:
-        """Fine codes `(8, T)` -> float32 audio `(T * hop_length,)` on the decoder's device, in one pass."""
+        """Fine codes `(8, T)` -> float32 audio `(T * hop_length,)` on the decoder's device, in one pass.
+
+        Bark may end a text at once (an end token first): no frames give no samples rather than an error.
+        """
+        if codes.shape[1] == 0:
+            return torch.zeros(0, device=codes.device)
         if decoder == "vocos":
             device = next(self.vocoder.parameters()).device
             return self.vocoder(codes=codes.to(device)).audio[0].float()
