@@ -39,7 +39,15 @@ class TextToWavOutput:
     chunk_frames: list[int] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write `audio` to a `.wav` or `.flac` file (atomically: no partial file on failure)."""
+        """Write `audio` to a `.wav` or `.flac` file (atomically: no partial file on failure).
+
+        Raises:
+            ValueError: The generation has no audio (Bark ended the text at once): another seed gives another take.
+        """
+        if self.audio.size == 0:
+            raise ValueError(
+                f"the generation has no audio: Bark ended the text at once (seed {self.seed}); try another seed"
+            )
         return write_audio(path, self.audio, self.sampling_rate)
 
     def save_voice_preset(self, path: str | os.PathLike) -> Path:

@@ -58,7 +58,7 @@ def test_serve_prints_its_loopback_url_answers_and_stops_on_ctrl_c(tiny_dir):
         while (line := lines.get(timeout=10)) is not None:
             rest.append(line)
         assert "Traceback" not in "".join(rest)
-        assert rest[-1] == "bark-vocos: interrupted\n"
+        assert rest[-1] == "bark-vocos: interrupted (no partial output kept)\n"
     finally:
         if process.poll() is None:
             process.kill()

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..audio_io import write_audio
 from ..defaults import BARK_MODEL, BATCH_SIZE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 from .manifest import RowTask, file_sha256
 
@@ -89,7 +88,7 @@ class RowGenerator:
             output = self.pipe(
                 task.text, voice_preset=task.voice, seed=task.seed, decoder=task.decoder, progress=False, **self.options
             )
-            path = write_audio(self.out_dir / task.file, output.audio, output.sampling_rate)
+            path = output.save(self.out_dir / task.file)
             samples = int(output.audio.shape[0])
             audio = {
                 "duration": round(samples / output.sampling_rate, 6),

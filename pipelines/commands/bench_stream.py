@@ -149,9 +149,9 @@ def run(args: argparse.Namespace) -> int:
         "first_chunk_text": pieces[0].text,
         "audio_seconds": {"one_call": audio.shape[0] / rate, "stream": streamed_audio.shape[0] / rate},
         "stream_vs_one_call_max_difference": float(np.abs(streamed_audio - audio).max()) if same_length else None,
-        "time_to_first_audio_s": round(statistics.median(firsts), 3),
-        "stream_total_s": round(statistics.median(streamed_totals), 3),
-        "one_call_total_s": round(statistics.median(one_call_totals), 3),
+        "time_to_first_audio_s": round(statistics.median(firsts), 4),
+        "stream_total_s": round(statistics.median(streamed_totals), 4),
+        "one_call_total_s": round(statistics.median(one_call_totals), 4),
         "first_audio_share_of_one_call": round(
             statistics.median(f / t for f, t in zip(firsts, one_call_totals, strict=True)), 3
         ),
