@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine", default=ENGINE, choices=ENGINES, help="how Bark's stages run (default: %(default)s)"
     )
     parser.add_argument(
-        "--first-chunk-tokens", type=int, default=12, help="the stream's first chunk budget (default: %(default)s)"
+        "--first-chunk-tokens", type=int, default=8, help="the stream's first chunk budget (default: %(default)s)"
     )
     parser.add_argument(
         "--semantic-per-token",
