@@ -12,11 +12,36 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["WavStreamWriter"]
+__all__ = ["WavStreamWriter", "wav_header"]
 
 _UNKNOWN = 0xFFFFFFFF
-_FLOAT = 3  # WAVE_FORMAT_IEEE_FLOAT
 _HEADER_BYTES = 44
+# sample format -> (WAVE format tag, bytes per sample): IEEE float32, or 16-bit integer PCM
+_FORMATS = {"float32": (3, 4), "pcm16": (1, 2)}
+
+
+def wav_header(sampling_rate: int, sample_format: str = "float32", data_bytes: int | None = None) -> bytes:
+    """The 44-byte header of a mono WAV; `data_bytes=None` writes the sizes as unknown (0xFFFFFFFF), for a stream.
+
+    Args:
+        sampling_rate: Samples per second.
+        sample_format: `"float32"` or `"pcm16"`.
+        data_bytes: Bytes of sample data that follow, when known.
+    """
+    tag, width = _FORMATS[sample_format]
+    fmt = struct.pack("<HHIIHH", tag, 1, sampling_rate, sampling_rate * width, width, 8 * width)
+    data = _UNKNOWN if data_bytes is None else data_bytes
+    riff = _UNKNOWN if data_bytes is None else data_bytes + _HEADER_BYTES - 8
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + (struct.pack("<I", data))
+    )
 
 
 class WavStreamWriter:
@@ -30,24 +55,9 @@ class WavStreamWriter:
     def __init__(self, stream: BinaryIO, sampling_rate: int):
         self.stream = stream
         self.samples = 0
-        self.stream.write(self._header(_UNKNOWN, _UNKNOWN, sampling_rate))
+        self.stream.write(wav_header(sampling_rate))
         self.sampling_rate = sampling_rate
         self.stream.flush()
-
-    @staticmethod
-    def _header(riff_size: int, data_size: int, sampling_rate: int) -> bytes:
-        block = 4  # one float32 channel
-        fmt = struct.pack("<HHIIHH", _FLOAT, 1, sampling_rate, sampling_rate * block, block, 32)
-        return (
-            b"RIFF"
-            + struct.pack("<I", riff_size)
-            + b"WAVE"
-            + b"fmt "
-            + struct.pack("<I", len(fmt))
-            + fmt
-            + b"data"
-            + struct.pack("<I", data_size)
-        )
 
     def write(self, audio: np.ndarray) -> None:
         """Append float32 samples `(n,)` and flush them, so a reader sees them at once."""
@@ -64,6 +74,6 @@ class WavStreamWriter:
             return  # over 4 GiB: WAV cannot say it; readers take the data to the end
         position = self.stream.tell()
         self.stream.seek(0)
-        self.stream.write(self._header(data + _HEADER_BYTES - 8, data, self.sampling_rate))
+        self.stream.write(wav_header(self.sampling_rate, data_bytes=data))
         self.stream.seek(position)
         self.stream.flush()

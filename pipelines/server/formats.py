@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-import struct
 
 import numpy as np
 import soundfile as sf
+
+from ..wav_stream import wav_header
 
 __all__ = [
     "FORMATS",
@@ -36,7 +37,6 @@ MEDIA_TYPES = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
 }
-_UNKNOWN_SIZE = 0xFFFFFFFF
 
 
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
@@ -58,19 +58,9 @@ def wav_stream_header(sampling_rate: int) -> bytes:
     The RIFF and data sizes are 0xFFFFFFFF, the convention of streamed WAV (readers, soundfile and browsers included,
     read to the end of the stream). Written by hand because soundfile (libsndfile) writes the sizes only on a seekable
     file, after the last sample. 16-bit PCM as OpenAI's `wav` (and the same samples as `pcm`), not the float32 of
-    `pipelines.wav_stream.WavStreamWriter` (files of `say --stream`): 16-bit is what every client of the API plays.
+    `say --stream`: 16-bit is what every client of the API plays.
     """
-    byte_rate = sampling_rate * 2
-    fmt = struct.pack("<HHIIHH", 1, 1, sampling_rate, byte_rate, 2, 16)  # PCM, mono, rate, bytes/s, align, bits
-    return (
-        b"RIFF"
-        + struct.pack("<I", _UNKNOWN_SIZE)
-        + b"WAVE"
-        + b"fmt "
-        + struct.pack("<I", len(fmt))
-        + fmt
-        + (b"data" + struct.pack("<I", _UNKNOWN_SIZE))
-    )
+    return wav_header(sampling_rate, "pcm16")
 
 
 def writable_formats() -> tuple[str, ...]:
