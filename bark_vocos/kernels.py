@@ -1,9 +1,11 @@
 """Kernel choice by measurement: of several implementations that compute the same thing, use the one that runs
 fastest on this machine, timed once per shape and remembered for the process.
 
-CPUs differ: oneDNN's fused linear beats MKL's `addmm` by 5-10% on an AVX-512 EPYC and loses by about 10% on an
-AVX2-only one. Instead of assuming either, `fastest` times the candidates on the real inputs (interleaved, after a
-warm-up, median of a few runs) the first time a shape is seen; `KernelCache` keeps the answer per key.
+CPUs differ. oneDNN's fused linear beats MKL's `addmm` by 5-10% on an AVX-512 EPYC at the vocoder's shapes and loses
+by about 10% on an AVX2-only one; at Bark's decoding shapes on that AVX2-only AMD EPYC it is 1.25x faster for one row
+and about 1.7x for 2-8 rows, where MKL's `addmm` falls off a cliff. Instead of assuming either, `fastest` times the
+candidates on the real inputs (interleaved, after a warm-up, median of a few runs) the first time a shape is seen;
+`KernelCache` keeps the answer per key.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import statistics
 import time
 from collections.abc import Callable, Hashable
 
-__all__ = ["FORCE_VARIABLE", "KernelCache", "fastest"]
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FORCE_VARIABLE", "LINEAR_KERNELS", "KernelCache", "fastest", "linear"]
 
 # Set to a candidate's name to use it wherever it is a candidate, without timing (for benchmarks and bug reports).
 FORCE_VARIABLE = "BARK_VOCOS_KERNEL"
@@ -33,22 +39,81 @@ def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 3) -> st
 
 
 class KernelCache:
-    """The measured choice per key (e.g. a layer shape and thread count), measured on first use."""
+    """The measured choice per key (e.g. a layer shape and thread count), measured on first use.
 
-    def __init__(self) -> None:
+    Args:
+        variable: The environment variable that, set to a candidate's name, forces that candidate without timing.
+    """
+
+    def __init__(self, variable: str = FORCE_VARIABLE) -> None:
+        self.variable = variable
         self.choices: dict[Hashable, str] = {}
 
     def choose(self, key: Hashable, candidates: dict[str, Callable[[], object]]) -> str:
-        """The cached choice for `key`, or the fastest of `candidates` (timed now), or the one `FORCE_VARIABLE` names.
+        """The cached choice for `key`, or the fastest of `candidates` (timed now), or the one `self.variable` names.
 
         Raises:
-            ValueError: `FORCE_VARIABLE` names no candidate.
+            ValueError: `self.variable` names no candidate.
         """
-        forced = os.environ.get(FORCE_VARIABLE)
+        forced = os.environ.get(self.variable)
         if forced:
             if forced not in candidates:
-                raise ValueError(f"{FORCE_VARIABLE}={forced!r} is not a kernel here; valid: {sorted(candidates)}")
+                raise ValueError(f"{self.variable}={forced!r} is not a kernel here; valid: {sorted(candidates)}")
             return forced
         if key not in self.choices:
             self.choices[key] = fastest(candidates)
         return self.choices[key]
+
+
+def _onednn_linear_available() -> bool:
+    """Whether torch was built with oneDNN's fused linear op (`torch.ops.mkldnn._linear_pointwise`)."""
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_ONEDNN_LINEAR = _onednn_linear_available()
+
+
+LINEAR_KERNELS = KernelCache()  # (rows bucket, out, in, gelu, threads) -> "onednn" or "aten"
+
+
+def _onednn_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
+    if gelu:
+        return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "gelu", [None], "none")
+    return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "none", [], "")
+
+
+def _aten_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
+    hidden_states = F.linear(hidden_states, layer.weight, layer.bias)
+    return F.gelu(hidden_states) if gelu else hidden_states
+
+
+def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) -> torch.Tensor:
+    """`layer(hidden_states)`, followed by the exact (erf) GELU when `gelu`: (..., in) -> (..., out).
+
+    On CPU, for inference in float32, two kernels compute this: oneDNN's fused linear (the GELU in the same pass) and
+    ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU and the shape (oneDNN 5-10% faster
+    on an AVX-512 EPYC at 750 rows, about 10% slower on an AVX2-only one, 1.25-1.7x faster there at 1-8 rows), so the
+    first call for a shape times both on the real inputs and the faster one serves that shape from then on
+    (`BARK_VOCOS_KERNEL=onednn|aten` forces one). Bark's stages (`bark_vocos.bark.fast`) call it too: their rows are
+    the batch while decoding and the 1024-frame window in the fine stage. Same products and sums; every other case
+    (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
+    """
+    eligible = (
+        _ONEDNN_LINEAR
+        and hidden_states.device.type == "cpu"
+        and hidden_states.dtype == torch.float32
+        and layer.weight.dtype == torch.float32
+        and not (torch.is_grad_enabled() and (hidden_states.requires_grad or layer.weight.requires_grad))
+    )
+    if not eligible:
+        return _aten_linear(hidden_states, layer, gelu)
+    rows = hidden_states.numel() // hidden_states.shape[-1]
+    key = (rows.bit_length(), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied
+    candidates = {
+        "onednn": lambda: _onednn_linear(hidden_states, layer, gelu),
+        "aten": lambda: _aten_linear(hidden_states, layer, gelu),
+    }
+    return candidates[LINEAR_KERNELS.choose(key, candidates)]()

@@ -5,8 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from bark_vocos.kernels import FORCE_VARIABLE, KernelCache, fastest
-from bark_vocos.vocos.modeling_vocos_encodec import LINEAR_KERNELS, linear
+from bark_vocos.kernels import FORCE_VARIABLE, LINEAR_KERNELS, KernelCache, fastest, linear
 
 
 def test_fastest_picks_the_quicker_candidate():

@@ -20,9 +20,14 @@ Modes:
   transformers' defaults, e.g. `top_k=50`), the logits processors run in transformers' order and the global RNG
   is consumed by the same `torch.multinomial` calls. (Attention is computed in a different but equivalent order
   of float operations; that could only flip an exact logit tie or a draw falling within rounding of a boundary.)
-- `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) are replaced by int8
-  dynamically quantised copies (`torch.ao.quantization.quantize_dynamic`); the original model is not modified.
-  Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
+- `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) run as int8 copies
+  (`bark_vocos.bark.int8.Int8Linear`, fbgemm or oneDNN by measurement); the original model is not modified. The fine
+  stage also attends only over the frames that exist when they fit in one window, instead of padding the window to
+  `max_fine_input_length` (1024 frames) as transformers does: a 5 s sentence (375 frames) costs a third of the
+  compute. Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
+
+In both modes every fp32 linear layer runs through `bark_vocos.kernels.linear`, which picks oneDNN or ATen (MKL) per
+shape by timing both once: on an AVX2-only AMD EPYC, MKL is 1.7x slower than oneDNN for the 2-8 rows of a batch.
 
 Generation options this module does not speed up (beam search, repetition penalty, `return_dict_in_generate`,
 ...) are passed to the transformers method unchanged (and then run at transformers' speed, in fp32).
@@ -44,6 +49,8 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
+from ..kernels import linear
+from .int8 import Int8Linear
 from .orchestration import coarse_codes
 
 __all__ = ["FAST_BARK_MODES", "FastBarkStages"]
@@ -145,8 +152,28 @@ def _choose(scores: torch.Tensor, config: Any, warpers: list) -> torch.Tensor:
     return torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
 
 
+def _project(layer: nn.Module, hidden: torch.Tensor, gelu: bool = False) -> torch.Tensor:
+    """`layer(hidden)`, then the exact GELU when `gelu`: `(..., in)` -> `(..., out)`. An fp32 `nn.Linear` runs
+    through the measured kernel choice of `bark_vocos.kernels.linear`, an `Int8Linear` through its own."""
+    if isinstance(layer, Int8Linear):
+        return layer(hidden, gelu)
+    return linear(hidden, layer, gelu)
+
+
+class _BlockLinears:
+    """The four linear layers of one `BarkBlock`: the block's own (`"exact"`) or int8 copies of them (`"fast"`)."""
+
+    def __init__(self, block: nn.Module, mode: str):
+        convert = Int8Linear if mode == "fast" else (lambda layer: layer)
+        self.att_proj = convert(block.attn.att_proj)
+        self.out_proj = convert(block.attn.out_proj)
+        self.mlp_in = convert(block.mlp.in_proj)
+        self.mlp_out = convert(block.mlp.out_proj)
+
+
 def _block_forward(
     block: nn.Module,
+    linears: _BlockLinears,
     hidden: torch.Tensor,
     key_cache: torch.Tensor | None,
     value_cache: torch.Tensor | None,
@@ -156,7 +183,8 @@ def _block_forward(
     """One `BarkBlock` (pre-norm attention + MLP) with SDPA and an optional preallocated key/value cache.
 
     Args:
-        block: a transformers `BarkBlock` (possibly with quantised linear layers).
+        block: a transformers `BarkBlock` (its layer norms and head count are used).
+        linears: the block's linear layers to run (fp32 or int8).
         hidden: `(B, T, C)` input of the block.
         key_cache, value_cache: `(B, H, L, D)` buffers holding positions `[0, start)`; positions
             `[start, start + T)` are written by this call. None for the non-causal fine model.
@@ -165,11 +193,10 @@ def _block_forward(
     Returns:
         `(B, T, C)` output of the block.
     """
-    attn = block.attn
     batch, length, channels = hidden.shape
-    heads = attn.num_heads
+    heads = block.attn.num_heads
     normed = block.layernorm_1(hidden)
-    query, key, value = attn.att_proj(normed).split(channels, dim=2)
+    query, key, value = _project(linears.att_proj, normed).split(channels, dim=2)
     query = query.view(batch, length, heads, -1).transpose(1, 2)
     key = key.view(batch, length, heads, -1).transpose(1, 2)
     value = value.view(batch, length, heads, -1).transpose(1, 2)
@@ -186,14 +213,10 @@ def _block_forward(
         else:  # queries sit at the end of the keys: bottom-right aligned causal mask
             mask = torch.ones(length, start + length, dtype=torch.bool, device=hidden.device).tril(diagonal=start)
     out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
-    out = attn.out_proj(out.transpose(1, 2).reshape(batch, length, channels))
+    out = _project(linears.out_proj, out.transpose(1, 2).reshape(batch, length, channels))
     hidden = hidden + out
-    return hidden + block.mlp(block.layernorm_2(hidden))
-
-
-def _quantized(modules: nn.Module) -> nn.Module:
-    """An int8 dynamically quantised copy of every `nn.Linear` in `modules` (the original is left unchanged)."""
-    return torch.ao.quantization.quantize_dynamic(modules, {nn.Linear}, dtype=torch.qint8, inplace=False)
+    mlp = _project(linears.mlp_in, block.layernorm_2(hidden), gelu=True)
+    return hidden + _project(linears.mlp_out, mlp)
 
 
 class _CausalDecoder:
@@ -201,11 +224,8 @@ class _CausalDecoder:
 
     def __init__(self, model: BarkSemanticModel | BarkCoarseModel, mode: str):
         self.model = model
-        parts = nn.ModuleDict({"layers": model.layers, "lm_head": model.lm_head})
-        if mode == "fast":
-            parts = _quantized(parts)
-        self.layers = parts["layers"]
-        self.lm_head = parts["lm_head"]
+        self.linears = [_BlockLinears(block, mode) for block in model.layers]
+        self.lm_head = Int8Linear(model.lm_head) if mode == "fast" else model.lm_head
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
@@ -216,8 +236,8 @@ class _CausalDecoder:
         weight = self.model.position_embeds_layer.weight
         shape = (batch, config.num_heads, capacity, config.hidden_size // config.num_heads)
         if not self.keys or self.keys[0].shape != shape:
-            self.keys = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.layers]
-            self.values = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.layers]
+            self.keys = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.linears]
+            self.values = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.linears]
         self.cached_ids = None
 
     def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
@@ -234,10 +254,11 @@ class _CausalDecoder:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {self.keys[0].shape[2]}")
         positions = torch.arange(start, start + length, device=inputs_embeds.device)
         hidden = inputs_embeds + self.model.position_embeds_layer(positions)[None]
-        for block, keys, values in zip(self.layers, self.keys, self.values, strict=True):
-            hidden = _block_forward(block, hidden, keys, values, start, causal=True)
+        blocks = zip(self.model.layers, self.linears, self.keys, self.values, strict=True)
+        for block, linears, keys, values in blocks:
+            hidden = _block_forward(block, linears, hidden, keys, values, start, causal=True)
         hidden = self.model.layernorm_final(hidden[:, -1])
-        return self.lm_head(hidden).float()
+        return _project(self.lm_head, hidden).float()
 
     def feed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits after `input_ids`, re-reading only what differs from the ids already cached.
@@ -505,11 +526,9 @@ class FastFineStage:
 
     def __init__(self, model: BarkFineModel, mode: str):
         self.model = model
-        parts = nn.ModuleDict({"layers": model.layers, "lm_heads": model.lm_heads})
-        if mode == "fast":
-            parts = _quantized(parts)
-        self.layers = parts["layers"]
-        self.lm_heads = parts["lm_heads"]
+        self.mode = mode
+        self.linears = [_BlockLinears(block, mode) for block in model.layers]
+        self.lm_heads = [Int8Linear(head) if mode == "fast" else head for head in model.lm_heads]
 
     def logits(self, codebook_idx: int, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of codebook `codebook_idx` for every position, as `BarkFineModel.forward(...).logits`.
@@ -527,10 +546,36 @@ class FastFineStage:
         hidden = embeds[:, :, :, : codebook_idx + 1].sum(dim=-1)
         positions = torch.arange(hidden.shape[1], device=hidden.device)
         hidden = hidden + model.position_embeds_layer(positions)[None]
-        for block in self.layers:
-            hidden = _block_forward(block, hidden, None, None, 0, causal=False)
+        for block, linears in zip(model.layers, self.linears, strict=True):
+            hidden = _block_forward(block, linears, hidden, None, None, 0, causal=False)
         hidden = model.layernorm_final(hidden)
-        return self.lm_heads[codebook_idx - model.config.n_codes_given](hidden)
+        return _project(self.lm_heads[codebook_idx - model.config.n_codes_given], hidden)
+
+    def _fill_window(
+        self,
+        buffer: torch.Tensor,
+        rel_fill: int,
+        n_coarse: int,
+        n_fine: int,
+        temperature: float | None,
+        codebook_size: int,
+    ) -> None:
+        """Predict codebooks `[n_coarse, n_fine)` of `buffer` from position `rel_fill` on, one codebook per pass.
+
+        Args:
+            buffer: `(B, W, n_fine)` codes of one window, modified in place; positions before `rel_fill` are context.
+            rel_fill: first position to predict.
+            temperature: None or 1.0: argmax (as transformers); otherwise sampling at that temperature.
+        """
+        batch = buffer.shape[0]
+        for n_inner in range(n_coarse, n_fine):
+            logits = self.logits(n_inner, buffer)
+            if temperature is None or temperature == 1.0:
+                preds = torch.argmax(logits[:, rel_fill:, :codebook_size], -1)
+            else:
+                probs = F.softmax(logits[:, :, :codebook_size] / temperature, dim=-1)[:, rel_fill:]
+                preds = torch.multinomial(probs.reshape(-1, codebook_size), num_samples=1).view(batch, -1)
+            buffer[:, rel_fill:, n_inner] = preds.to(buffer.dtype)
 
     @torch.no_grad()
     def generate(
@@ -576,25 +621,23 @@ class FastFineStage:
             fine_input = torch.cat([fine_history.to(fine_input.dtype), fine_input], dim=1)
             n_history = fine_history.shape[1]
         n_remove_from_end = 0
-        if fine_input.shape[1] < input_len:
-            n_remove_from_end = input_len - fine_input.shape[1]
-            fine_input = F.pad(fine_input, (0, 0, 0, n_remove_from_end), mode="constant", value=codebook_size)
-
-        n_loops = max(0, int(np.ceil((coarse_output.shape[1] - (input_len - n_history)) / history_len))) + 1
-        for n_outer in range(n_loops):
-            start = min(n_outer * history_len, fine_input.shape[1] - input_len)
-            start_fill = min(n_history + n_outer * history_len, fine_input.shape[1] - history_len)
-            rel_fill = start_fill - start
-            buffer = fine_input[:, start : start + input_len, :]
-            for n_inner in range(n_coarse, n_fine):
-                logits = self.logits(n_inner, buffer)
-                if temperature is None or temperature == 1.0:
-                    preds = torch.argmax(logits[:, rel_fill:, :codebook_size], -1)
-                else:
-                    probs = F.softmax(logits[:, :, :codebook_size] / temperature, dim=-1)[:, rel_fill:input_len]
-                    preds = torch.multinomial(probs.reshape(-1, codebook_size), num_samples=1).view(batch, -1)
-                buffer[:, rel_fill:, n_inner] = preds.to(buffer.dtype)
-            fine_input[:, start_fill : start_fill + (input_len - rel_fill), n_coarse:] = buffer[:, rel_fill:, n_coarse:]
+        if self.mode == "fast" and fine_input.shape[1] <= input_len:
+            # one window over the frames that exist, no padding (see the module docstring)
+            self._fill_window(fine_input, n_history, n_coarse, n_fine, temperature, codebook_size)
+        else:
+            if fine_input.shape[1] < input_len:
+                n_remove_from_end = input_len - fine_input.shape[1]
+                fine_input = F.pad(fine_input, (0, 0, 0, n_remove_from_end), mode="constant", value=codebook_size)
+            n_loops = max(0, int(np.ceil((coarse_output.shape[1] - (input_len - n_history)) / history_len))) + 1
+            for n_outer in range(n_loops):
+                start = min(n_outer * history_len, fine_input.shape[1] - input_len)
+                start_fill = min(n_history + n_outer * history_len, fine_input.shape[1] - history_len)
+                rel_fill = start_fill - start
+                buffer = fine_input[:, start : start + input_len, :]
+                self._fill_window(buffer, rel_fill, n_coarse, n_fine, temperature, codebook_size)
+                fine_input[:, start_fill : start_fill + (input_len - rel_fill), n_coarse:] = buffer[
+                    :, rel_fill:, n_coarse:
+                ]
 
         fine_input = fine_input.transpose(1, 2)[:, :, n_history:]
         if n_remove_from_end > 0:

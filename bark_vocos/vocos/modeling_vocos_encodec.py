@@ -24,7 +24,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ..hub import explain_unavailable
-from ..kernels import KernelCache
+from ..kernels import linear
 from ..permissions import set_default_mode
 from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .codes import check_codes, embed_codes
@@ -53,58 +53,6 @@ class VocosEncodecOutput(ModelOutput):
 
     audio: torch.FloatTensor | None = None
     attention_mask: torch.LongTensor | None = None
-
-
-def _onednn_linear_available() -> bool:
-    """Whether torch was built with oneDNN's fused linear op (`torch.ops.mkldnn._linear_pointwise`)."""
-    try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-    except (AttributeError, RuntimeError):
-        return False
-
-
-_ONEDNN_LINEAR = _onednn_linear_available()
-
-
-LINEAR_KERNELS = KernelCache()  # (rows bucket, in, out, gelu, threads) -> "onednn" or "aten"
-
-
-def _onednn_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
-    if gelu:
-        return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "gelu", [None], "none")
-    return torch.ops.mkldnn._linear_pointwise(hidden_states, layer.weight, layer.bias, "none", [], "")
-
-
-def _aten_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
-    hidden_states = F.linear(hidden_states, layer.weight, layer.bias)
-    return F.gelu(hidden_states) if gelu else hidden_states
-
-
-def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) -> torch.Tensor:
-    """`layer(hidden_states)`, followed by the exact (erf) GELU when `gelu`: (..., in) -> (..., out).
-
-    On CPU, for inference in float32, two kernels compute this: oneDNN's fused linear (the GELU in the same pass) and
-    ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU (oneDNN 5-10% faster on an AVX-512
-    EPYC, about 10% slower on an AVX2-only one), so the first call for a shape times both on the real inputs and the
-    faster one serves that shape from then on (`bark_vocos.kernels`; `BARK_VOCOS_KERNEL=onednn|aten` forces one).
-    Same products and sums; every other case (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
-    """
-    eligible = (
-        _ONEDNN_LINEAR
-        and hidden_states.device.type == "cpu"
-        and hidden_states.dtype == torch.float32
-        and layer.weight.dtype == torch.float32
-        and not (torch.is_grad_enabled() and (hidden_states.requires_grad or layer.weight.requires_grad))
-    )
-    if not eligible:
-        return _aten_linear(hidden_states, layer, gelu)
-    rows = hidden_states.numel() // hidden_states.shape[-1]
-    key = (rows.bit_length(), layer.in_features, layer.out_features, gelu, torch.get_num_threads())
-    candidates = {
-        "onednn": lambda: _onednn_linear(hidden_states, layer, gelu),
-        "aten": lambda: _aten_linear(hidden_states, layer, gelu),
-    }
-    return candidates[LINEAR_KERNELS.choose(key, candidates)]()
 
 
 class VocosEncodecAdaptiveLayerNorm(nn.Module):

@@ -24,7 +24,7 @@ import yaml
 from torch import nn
 
 from bark_vocos import VocosEncodecModel
-from bark_vocos.vocos.modeling_vocos_encodec import linear
+from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..machine import describe_machine

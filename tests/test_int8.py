@@ -1,0 +1,81 @@
+"""`Int8Linear`, the fast engine's int8 layer: each kernel against float32, the kernels against each other, the
+measured choice and its forcing variable."""
+
+import pytest
+import torch
+from torch import nn
+
+from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
+
+KERNELS = int8_kernels_available()
+
+
+def _layer(inputs: int, outputs: int, bias: bool = True) -> nn.Linear:
+    torch.manual_seed(0)
+    layer = nn.Linear(inputs, outputs, bias=bias)
+    layer.weight.data.normal_(0, 0.02)
+    return layer
+
+
+def test_this_torch_offers_an_int8_kernel():
+    assert KERNELS, "neither fbgemm nor oneDNN int8 is available"
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("rows", [1, 3, 200])
+@pytest.mark.parametrize("bias", [True, False])
+def test_each_kernel_is_close_to_float32(kernel, rows, bias, monkeypatch):
+    layer = _layer(768, 512, bias)
+    hidden = torch.randn(rows, 768)
+    expected = layer(hidden).detach()
+    monkeypatch.setenv(INT8_KERNELS.variable, kernel)
+    got = Int8Linear(layer)(hidden)
+    assert got.shape == expected.shape and got.dtype == torch.float32
+    # rounding noise of 7-bit activations (one step over the input's range) and 8-bit weights (per row): uniform
+    # noise of variance step^2 / 12 on each factor, relative to that factor's mean square
+    activation_step = (hidden.max().clamp(min=0) - hidden.min().clamp(max=0)) / 127
+    weight_step = layer.weight.abs().amax(dim=1) / 127
+    predicted = torch.sqrt(
+        activation_step**2 / 12 / hidden.pow(2).mean() + (weight_step**2).mean() / 12 / layer.weight.pow(2).mean()
+    )
+    error = (got - expected).norm() / (expected - (0 if layer.bias is None else layer.bias)).norm()
+    assert error < 1.2 * predicted, f"relative error {error:.4f}, predicted {predicted:.4f}"
+
+
+@pytest.mark.skipif(len(KERNELS) < 2, reason="only one int8 kernel in this torch build")
+@pytest.mark.parametrize("gelu", [False, True])
+def test_the_kernels_compute_the_same_thing(gelu, monkeypatch):
+    layer = _layer(96, 160)
+    module = Int8Linear(layer)
+    hidden = torch.randn(2, 7, 96)
+    outputs = []
+    for kernel in KERNELS:
+        monkeypatch.setenv(INT8_KERNELS.variable, kernel)
+        outputs.append(module(hidden, gelu=gelu))
+    assert outputs[0].shape == (2, 7, 160)
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-4, atol=1e-4)
+
+
+def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(monkeypatch):
+    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    layer = _layer(64, 32)
+    before = layer.weight.detach().clone()
+    module = Int8Linear(layer)
+    assert torch.equal(layer.weight, before) and layer.weight.dtype == torch.float32
+    assert module.weight.dtype == torch.int8 and module.weight.shape == (32, 64)
+    module(torch.randn(5, 64))
+    module(torch.randn(6, 64))  # 5 and 6 rows share a size bucket
+    module(torch.randn(1, 64))
+    assert set(INT8_KERNELS.choices) == {(3, 64, 32, torch.get_num_threads()), (1, 64, 32, torch.get_num_threads())}
+    assert set(INT8_KERNELS.choices.values()) <= set(KERNELS)
+
+
+def test_bad_uses_raise(monkeypatch):
+    with pytest.raises(ValueError, match="not a kernel here"):
+        monkeypatch.setenv(INT8_KERNELS.variable, "vnni")
+        Int8Linear(_layer(8, 8))(torch.randn(1, 8))
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device to put the layer on")
+    with pytest.raises(ValueError, match="CPU"):
+        Int8Linear(_layer(8, 8).cuda())
