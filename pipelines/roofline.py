@@ -8,7 +8,8 @@ The counts follow Bark's algorithm as transformers runs it, with nothing wasted:
   the window no longer starts at the first position (after about 630 coarse tokens), each window's prompt must be
   read again in one pass (at least: a lower bound);
 - fine (not autoregressive): each of its passes (6 codebooks per 1024-frame window) runs the whole window through
-  the transformer once;
+  the transformer once; transformers pads a shorter input to the whole window, the fast engine does not (then the
+  window is the frames that exist);
 - decode (Vocos): one pass over all frames.
 A token's floor is the larger of its read time and its compute time; a stage's floor is the sum over its tokens or
 passes. Measured machine figures move with the load, so read this beside the interleaved ratios, not alone.
@@ -71,6 +72,7 @@ def stage_floors(
     bandwidth: float,
     peak: float,
     weight_bytes: float = 4.0,
+    pad_fine_window: bool = True,
 ) -> list[StageFloor]:
     """The floor of each stage for a generation of `semantic_tokens` semantic tokens without a voice prompt.
 
@@ -81,6 +83,8 @@ def stage_floors(
         bandwidth: Measured read bandwidth, bytes/s.
         peak: Measured matrix-product throughput, FLOP/s.
         weight_bytes: Bytes per weight of the linear layers (4 for float32, 1 for int8).
+        pad_fine_window: Whether the fine stage pads a short input to its whole window (transformers and the exact
+            engine do; the fast engine runs the frames that exist).
     """
     configs = BarkGenerationConfigs.from_bark(bark)
     floors = []
@@ -111,6 +115,8 @@ def stage_floors(
     fine = bark.fine_acoustics
     layers, width = fine.config.num_layers, fine.config.hidden_size
     window, step = configs.fine.max_fine_input_length, configs.fine.max_fine_history_length
+    if not pad_fine_window:
+        window = min(window, frames)
     loops = max(0, math.ceil((frames - window) / step)) + 1
     passes = loops * (configs.fine.n_fine_codebooks - configs.coarse.n_coarse_codebooks)
     weights = _linear_weights(fine.layers) + fine.lm_heads[0].weight.numel()  # one head per pass

@@ -122,7 +122,9 @@ def chunk_text(text: str, count_tokens: Callable[[str], int], max_tokens: int) -
     """Split text into sentences and pack them into chunks of at most `max_tokens` tokens each.
 
     Sentences are packed whole while they fit; a sentence longer than `max_tokens` is cut at clause marks
-    (`,`, `;`, `:`, `、`, ...) and then between words (or CJK characters).
+    (`,`, `;`, `:`, `、`, ...) and then between words (or CJK characters). The chunks are as few as the greedy packing
+    at `max_tokens` gives and as even as packing allows: the budget is lowered to the smallest that keeps that count
+    (a batch runs until its longest chunk is spoken).
 
     Args:
         text: Any text.
@@ -140,4 +142,15 @@ def chunk_text(text: str, count_tokens: Callable[[str], int], max_tokens: int) -
             pieces.append(sentence + " ")
         else:
             pieces.extend(_pieces_of_long_sentence(sentence, count_tokens, max_tokens))
-    return _pack(pieces, count_tokens, max_tokens)
+    chunks = _pack(pieces, count_tokens, max_tokens)
+    # Balance: the smallest budget that still packs into as few chunks. A batch of chunks runs until its longest
+    # chunk is spoken, so even chunks waste less of a batch (and none gets longer than the greedy packing's longest).
+    low, high = max((count_tokens(piece.strip()) for piece in pieces), default=1), max_tokens
+    while low < high:
+        middle = (low + high) // 2
+        if len(_pack(pieces, count_tokens, middle)) <= len(chunks):
+            high = middle
+        else:
+            low = middle + 1
+    balanced = _pack(pieces, count_tokens, low)
+    return balanced if len(balanced) == len(chunks) else chunks

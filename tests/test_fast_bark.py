@@ -429,3 +429,14 @@ def test_roofline_counts_follow_the_model_shape(bark):
     assert all(slower[stage].seconds >= floors[stage].seconds for stage in floors)  # less bandwidth, no lower floor
     longer = {f.stage: f for f in stage_floors(bark, vocoder, 40, bandwidth=1e10, peak=1e11)}
     assert all(longer[stage].flops > floors[stage].flops for stage in ("semantic", "coarse", "decode"))
+    # 20 semantic tokens -> 30 frames: the fast engine's unpadded fine window is 30 frames instead of the whole 64
+    unpadded = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11, pad_fine_window=False)}
+    fine = bark.fine_acoustics.config
+    weights = sum(
+        layer.weight.numel() for layer in bark.fine_acoustics.layers.modules() if isinstance(layer, nn.Linear)
+    )
+    weights += bark.fine_acoustics.lm_heads[0].weight.numel()
+    for stage, window in ((floors, 64), (unpadded, 30)):
+        pass_flops = 2 * weights * window + 4 * fine.num_layers * fine.hidden_size * window * window
+        assert stage["fine"].flops == pytest.approx(6 * pass_flops)
+    assert unpadded["semantic"].flops == floors["semantic"].flops

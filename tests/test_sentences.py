@@ -43,6 +43,22 @@ def test_chunks_pack_whole_sentences_under_budget():
     assert chunk_text(text, _words, 100) == [text]
 
 
+def test_chunks_are_as_few_as_greedy_packing_and_as_even_as_possible():
+    text = "Cats sleep well. Dogs run fast. Birds sing loud. Fish swim deep. Cows eat grass."  # five 3-word sentences
+    # greedy at 12 words would give 12 + 3; the same two chunks at the smallest budget that allows them: 9 + 6
+    assert chunk_text(text, _words, 12) == [
+        "Cats sleep well. Dogs run fast. Birds sing loud.",
+        "Fish swim deep. Cows eat grass.",
+    ]
+    assert chunk_text(text, _words, 6) == [
+        "Cats sleep well. Dogs run fast.",
+        "Birds sing loud. Fish swim deep.",
+        "Cows eat grass.",
+    ]  # greedy is already as even as three chunks can be
+    text = " ".join(["One two three four."] * 6)  # greedy at 16 words: 16 + 8
+    assert [_words(c) for c in chunk_text(text, _words, 16)] == [12, 12]
+
+
 def test_long_sentence_is_cut_at_clauses_then_words():
     text = "one two three four five, six seven eight. nine"
     chunks = chunk_text(text, _words, 4)

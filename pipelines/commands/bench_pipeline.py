@@ -382,7 +382,8 @@ def run(args: argparse.Namespace) -> int:
             entry["vocos_audio_relative_difference_vs_fp32_codes"] = _relative_difference(
                 fp32_audio, timer.outputs["decode"]
             )
-        floors = stage_floors(model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if mode == "exact" else 1.0)
+        exact = mode == "exact"
+        floors = stage_floors(model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if exact else 1.0, exact)
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         results[mode] = entry
         print(f"{mode}: seconds {times}")
