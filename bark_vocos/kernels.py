@@ -10,28 +10,73 @@ candidates on the real inputs (interleaved, after a warm-up, median of a few run
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FORCE_VARIABLE", "LINEAR_KERNELS", "KernelCache", "fastest", "linear"]
+__all__ = [
+    "FORCE_VARIABLE",
+    "LINEAR_KERNELS",
+    "KernelCache",
+    "fastest",
+    "linear",
+    "linear_kernel",
+    "linear_kernel_names",
+]
 
 # Set to a candidate's name to use it wherever it is a candidate, without timing (for benchmarks and bug reports).
 FORCE_VARIABLE = "BARK_VOCOS_KERNEL"
 
 
-def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 3) -> str:
-    """The name of the candidate with the lowest median time over `repeats` interleaved runs (one warm-up each)."""
+# Read before each timed run, so that every candidate starts with cold caches, as a layer does inside a model: between
+# two calls of one layer the other layers' weights pass through the cache (bark-small's decoder reads 370 MB a token).
+# Timed with its weights hot in a 32 MB L3 cache, MKL looked faster than oneDNN for one row on an AVX2 EPYC; in the
+# model it is the slower. 64 MB covers the last-level cache of the CPUs this runs on (read from sysfs when larger).
+_EVICT_BYTES = 64 * 2**20
+
+
+def _last_level_cache_bytes() -> int:
+    """The largest cache size sysfs reports for CPU 0, in bytes (0 when it reports none)."""
+    sizes = []
+    for index in range(8):
+        try:
+            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size", encoding="ascii") as file:
+                text = file.read().strip()
+        except OSError:
+            break
+        units = {"K": 2**10, "M": 2**20, "G": 2**30}
+        sizes.append(int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text))
+    return max(sizes, default=0)
+
+
+@functools.cache
+def _evict_buffer() -> torch.Tensor:
+    """A buffer larger than the last-level cache (made on the first kernel choice, then kept)."""
+    return torch.ones(max(_EVICT_BYTES, 2 * _last_level_cache_bytes()) // 4, dtype=torch.float32)
+
+
+def _evict_caches() -> None:
+    """Read a buffer larger than the last-level cache."""
+    _evict_buffer().sum()
+
+
+def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5) -> str:
+    """The name of the candidate with the lowest median time over `repeats` interleaved runs (one warm-up each),
+    each run starting with cold caches."""
     for run in candidates.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, run in candidates.items():
+            _evict_caches()
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
@@ -77,6 +122,28 @@ _ONEDNN_LINEAR = _onednn_linear_available()
 
 
 LINEAR_KERNELS = KernelCache()  # (rows bucket, out, in, gelu, threads) -> "onednn" or "aten"
+_CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_linear_kernel", default=None)
+
+
+def linear_kernel_names() -> tuple[str, ...]:
+    """The float32 linear kernels `linear` can use on this torch build."""
+    return ("onednn", "aten") if _ONEDNN_LINEAR else ("aten",)
+
+
+@contextmanager
+def linear_kernel(name: str) -> Iterator[None]:
+    """Inside the block, `linear` runs every eligible layer with kernel `name` instead of choosing per layer.
+
+    For a caller that times whole steps: a one-row layer takes a fraction of a millisecond, too little to time
+    reliably on its own, while a whole decode step over all layers takes tens of milliseconds.
+    """
+    if name not in linear_kernel_names():
+        raise ValueError(f"unknown linear kernel {name!r}: use one of {', '.join(linear_kernel_names())}")
+    token = _CALLER_KERNEL.set(name)
+    try:
+        yield
+    finally:
+        _CALLER_KERNEL.reset(token)
 
 
 def _onednn_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:
@@ -97,8 +164,9 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) ->
     ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU and the shape (oneDNN 5-10% faster
     on an AVX-512 EPYC at 750 rows, about 10% slower on an AVX2-only one, 1.25-1.7x faster there at 1-8 rows), so the
     first call for a shape times both on the real inputs and the faster one serves that shape from then on
-    (`BARK_VOCOS_KERNEL=onednn|aten` forces one). Bark's stages (`bark_vocos.bark.fast`) call it too: their rows are
-    the batch while decoding and the 1024-frame window in the fine stage. Same products and sums; every other case
+    (`BARK_VOCOS_KERNEL=onednn|aten` forces one; inside `linear_kernel(name)` the caller's choice applies). Bark's
+    stages (`bark_vocos.bark.fast`) call it too: their decode steps choose for all layers at once, by timing whole
+    steps; prompts and the fine stage's 1024-frame windows choose per layer. Same products and sums; every other case
     (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
     """
     eligible = (
@@ -109,6 +177,10 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) ->
         and not (torch.is_grad_enabled() and (hidden_states.requires_grad or layer.weight.requires_grad))
     )
     if not eligible:
+        return _aten_linear(hidden_states, layer, gelu)
+    if _CALLER_KERNEL.get() == "onednn":
+        return _onednn_linear(hidden_states, layer, gelu)
+    if _CALLER_KERNEL.get() == "aten":
         return _aten_linear(hidden_states, layer, gelu)
     rows = hidden_states.numel() // hidden_states.shape[-1]
     key = (rows.bit_length(), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied

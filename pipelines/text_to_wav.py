@@ -118,7 +118,7 @@ class TextToWavPipeline:
 
         Raises:
             ModelNotAvailableError: A hub id that cannot be loaded (offline or unknown); the message names the model.
-            ValueError: An unknown device, dtype or engine, or engine `"fast"` off the CPU.
+            ValueError: An unknown device, dtype or engine.
         """
         from transformers import BarkModel, BarkProcessor
 
@@ -127,8 +127,6 @@ class TextToWavPipeline:
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
         check_engine(engine)
-        if engine == "fast" and device.type != "cpu":
-            raise ValueError(f"engine 'fast' (int8 dynamic quantisation) runs on CPU only, got device '{device}'")
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
             processor = BarkProcessor.from_pretrained(os.fspath(bark))
             bark_model = BarkModel.from_pretrained(os.fspath(bark), dtype=dtype)

@@ -5,7 +5,15 @@ import pytest
 import torch
 from torch import nn
 
-from bark_vocos.kernels import FORCE_VARIABLE, LINEAR_KERNELS, KernelCache, fastest, linear
+from bark_vocos.kernels import (
+    FORCE_VARIABLE,
+    LINEAR_KERNELS,
+    KernelCache,
+    fastest,
+    linear,
+    linear_kernel,
+    linear_kernel_names,
+)
 
 
 def test_fastest_picks_the_quicker_candidate():
@@ -20,6 +28,8 @@ def test_fastest_picks_the_quicker_candidate():
 
     assert fastest({"slow": slow, "quick": quick}, repeats=3) == "quick"
     assert calls == {"slow": 4, "quick": 4}  # one warm-up and three timed runs each
+    assert fastest({"slow": slow, "quick": quick}) == "quick"
+    assert calls == {"slow": 10, "quick": 10}  # five timed runs by default
 
 
 def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
@@ -28,7 +38,7 @@ def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
     candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
     first = cache.choose(("shape", 1), candidates)
     timed = len(runs)
-    assert first in candidates and timed == 8
+    assert first in candidates and timed == 12  # one warm-up and five timed runs each
     assert cache.choose(("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
     monkeypatch.setenv(FORCE_VARIABLE, "b")
     assert cache.choose(("shape", 2), candidates) == "b" and len(runs) == timed
@@ -60,3 +70,20 @@ def test_linear_measures_each_shape_once(monkeypatch):
             linear(torch.randn(rows, 16), layer)
     assert len(LINEAR_KERNELS.choices) in (0, 1)  # none when this torch has no oneDNN linear
     assert all(choice in ("onednn", "aten") for choice in LINEAR_KERNELS.choices.values())
+
+
+def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
+    torch.manual_seed(0)
+    layer = nn.Linear(16, 32)
+    hidden = torch.randn(1, 16)
+    with torch.no_grad():
+        expected = layer(hidden)
+        for name in linear_kernel_names():
+            with linear_kernel(name):
+                torch.testing.assert_close(linear(hidden, layer), expected, rtol=1e-5, atol=1e-5)
+    assert LINEAR_KERNELS.choices == {}  # the caller's choice: nothing timed per layer
+    with pytest.raises(ValueError, match="unknown linear kernel 'mkl'"):
+        with linear_kernel("mkl"):
+            pass

@@ -20,9 +20,10 @@ Modes:
   transformers' defaults, e.g. `top_k=50`), the logits processors run in transformers' order and the global RNG
   is consumed by the same `torch.multinomial` calls. (Attention is computed in a different but equivalent order
   of float operations; that could only flip an exact logit tie or a draw falling within rounding of a boundary.)
-- `"fast"` (opt-in, CPU): the linear layers of the three transformers (and the LM heads) run as int8 copies
-  (`bark_vocos.bark.int8.Int8Linear`, fbgemm or oneDNN by measurement); the original model is not modified. The fine
-  stage also attends only over the frames that exist when they fit in one window, instead of padding the window to
+- `"fast"` (opt-in): on the CPU the linear layers of the three transformers (and the LM heads) run as int8 copies
+  (`bark_vocos.bark.int8.Int8Linear`, fbgemm or oneDNN by measurement); the original model is not modified. On an
+  accelerator they run as they are, in the model's dtype (load it in float16 or bfloat16). On both the fine
+  stage attends only over the frames that exist when they fit in one window, instead of padding the window to
   `max_fine_input_length` (1024 frames) as transformers does: a 5 s sentence (375 frames) costs a third of the
   compute. Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
 
@@ -35,6 +36,7 @@ Generation options this module does not speed up (beam search, repetition penalt
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from ..kernels import linear
+from ..kernels import KernelCache, linear, linear_kernel, linear_kernel_names
 from .int8 import Int8Linear
 from .orchestration import coarse_codes
 
@@ -160,11 +162,16 @@ def _project(layer: nn.Module, hidden: torch.Tensor, gelu: bool = False) -> torc
     return linear(hidden, layer, gelu)
 
 
-class _BlockLinears:
-    """The four linear layers of one `BarkBlock`: the block's own (`"exact"`) or int8 copies of them (`"fast"`)."""
+def _int8(mode: str, model: nn.Module) -> bool:
+    """Whether `mode` runs `model`'s linear layers as int8 copies: fast mode on the CPU."""
+    return mode == "fast" and model.device.type == "cpu"
 
-    def __init__(self, block: nn.Module, mode: str):
-        convert = Int8Linear if mode == "fast" else (lambda layer: layer)
+
+class _BlockLinears:
+    """The four linear layers of one `BarkBlock`: the block's own, or int8 copies of them (`int8`)."""
+
+    def __init__(self, block: nn.Module, int8: bool):
+        convert = Int8Linear if int8 else (lambda layer: layer)
         self.att_proj = convert(block.attn.att_proj)
         self.out_proj = convert(block.attn.out_proj)
         self.mlp_in = convert(block.mlp.in_proj)
@@ -219,13 +226,19 @@ def _block_forward(
     return hidden + _project(linears.mlp_out, mlp)
 
 
+# (hidden size, layers, batch bucket, threads) -> the float32 linear kernel of a one-token decode step, chosen by
+# timing whole steps (see `_CausalDecoder.forward`)
+DECODE_KERNELS = KernelCache()
+
+
 class _CausalDecoder:
     """A `BarkCausalModel` run with SDPA and a preallocated key/value cache that remembers which ids it holds."""
 
     def __init__(self, model: BarkSemanticModel | BarkCoarseModel, mode: str):
         self.model = model
-        self.linears = [_BlockLinears(block, mode) for block in model.layers]
-        self.lm_head = Int8Linear(model.lm_head) if mode == "fast" else model.lm_head
+        self.int8 = _int8(mode, model)
+        self.linears = [_BlockLinears(block, self.int8) for block in model.layers]
+        self.lm_head = Int8Linear(model.lm_head) if self.int8 else model.lm_head
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
@@ -243,12 +256,32 @@ class _CausalDecoder:
     def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """Logits of the last position after feeding `inputs_embeds` at positions `[start, start + T)`.
 
+        A one-token float32 step on the CPU runs all its layers with one kernel, chosen the first time for this batch
+        size by timing whole steps with each (`DECODE_KERNELS`): a step reads every weight from memory, and a layer
+        timed alone, a fraction of a millisecond, gives too noisy an answer. A step writes the same keys and values
+        however often it runs, so the timing runs leave the cache as one step does. Prompts (compute-bound) and
+        int8 layers choose per layer.
+
         Args:
             inputs_embeds: `(B, T, C)` token embeddings.
             start: number of positions already in the cache.
         Returns:
             `(B, V)` float32 logits of position `start + T - 1`.
         """
+        if self.int8 or inputs_embeds.shape[1] != 1 or inputs_embeds.device.type != "cpu":
+            return self._forward(inputs_embeds, start)
+        config = self.model.config
+        key = (config.hidden_size, config.num_layers, inputs_embeds.shape[0].bit_length(), torch.get_num_threads())
+
+        def step(name: str) -> torch.Tensor:
+            with linear_kernel(name):
+                return self._forward(inputs_embeds, start)
+
+        candidates = {name: functools.partial(step, name) for name in linear_kernel_names()}
+        return step(DECODE_KERNELS.choose(key, candidates))
+
+    def _forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
+        """`forward` with each layer's kernel chosen as `linear` chooses it (or as the caller's `linear_kernel`)."""
         length = inputs_embeds.shape[1]
         if start + length > self.keys[0].shape[2]:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {self.keys[0].shape[2]}")
@@ -527,8 +560,9 @@ class FastFineStage:
     def __init__(self, model: BarkFineModel, mode: str):
         self.model = model
         self.mode = mode
-        self.linears = [_BlockLinears(block, mode) for block in model.layers]
-        self.lm_heads = [Int8Linear(head) if mode == "fast" else head for head in model.lm_heads]
+        int8 = _int8(mode, model)
+        self.linears = [_BlockLinears(block, int8) for block in model.layers]
+        self.lm_heads = [Int8Linear(head) if int8 else head for head in model.lm_heads]
 
     def logits(self, codebook_idx: int, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of codebook `codebook_idx` for every position, as `BarkFineModel.forward(...).logits`.
@@ -653,7 +687,8 @@ class FastBarkStages:
     Args:
         bark_model: a loaded transformers `BarkModel`; its modules and weights are reused, never modified.
         mode: `"exact"` (fp32, same codes as transformers, greedy or sampled with the same seed) or `"fast"`
-            (int8 dynamic quantisation of the linear layers, CPU only; codes agree with fp32 only approximately).
+            (int8 linear layers on the CPU, the model's own dtype elsewhere, and an unpadded fine window; codes
+            agree with exact mode only approximately).
     """
 
     def __init__(self, bark_model: BarkModel, mode: str = "exact"):
@@ -661,10 +696,6 @@ class FastBarkStages:
             raise TypeError(f"bark_model must be a transformers BarkModel, got {type(bark_model).__name__}")
         if mode not in FAST_BARK_MODES:
             raise ValueError(f"mode must be one of {FAST_BARK_MODES}, got {mode!r}")
-        if mode == "fast" and bark_model.device.type != "cpu":
-            raise ValueError(
-                f"mode 'fast' (int8 dynamic quantisation) runs on CPU only, model is on {bark_model.device}"
-            )
         self.bark_model = bark_model
         self.mode = mode
         self.semantic = FastSemanticStage(bark_model.semantic, mode)

@@ -100,7 +100,8 @@ class Int8Linear(nn.Module):
         )  # fmt: skip
 
     def forward(self, hidden_states: torch.Tensor, gelu: bool = False) -> torch.Tensor:
-        """`layer(hidden_states)` in int8, then the exact GELU when `gelu`: `(..., in)` -> `(..., out)`."""
+        """`layer(hidden_states)` in int8, then the exact GELU when `gelu`: `(..., in)` -> `(..., out)`, in the input's
+        dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
         candidates = {
             "fbgemm": lambda: self._fbgemm(rows),
@@ -110,4 +111,4 @@ class Int8Linear(nn.Module):
         key = (rows.shape[0].bit_length(), self.in_features, self.out_features, torch.get_num_threads())
         out = candidates[INT8_KERNELS.choose(key, candidates)]()
         out = out.reshape(*hidden_states.shape[:-1], self.out_features)
-        return F.gelu(out) if gelu else out
+        return (F.gelu(out) if gelu else out).to(hidden_states.dtype)

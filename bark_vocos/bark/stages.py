@@ -7,7 +7,8 @@ methods, so engines differ only in how a stage runs:
 
 - `"transformers"`: the `BarkModel`'s own sub-models (the reference);
 - `"exact"`: `FastBarkStages` in exact mode (same codes as transformers, faster on CPU);
-- `"fast"`: `FastBarkStages` in fast mode (int8 linear layers, CPU only; codes agree only approximately).
+- `"fast"`: `FastBarkStages` in fast mode (int8 linear layers on the CPU, an unpadded fine window; codes agree only
+  approximately).
 
 A faster stage (another kernel, precision or runtime) is a new object with the same `generate` method, dropped into
 `BarkStages` or `FastBarkStages`; nothing else changes.
@@ -62,7 +63,7 @@ def bark_stages(bark: BarkModel, engine: str = "exact") -> BarkStages | FastBark
     """The three Bark stages of `bark` run by `engine` (see the module docstring).
 
     Raises:
-        ValueError: An unknown engine, or `"fast"` with the model off the CPU.
+        ValueError: An unknown engine.
     """
     if check_engine(engine) == "transformers":
         return BarkStages.from_bark(bark)
