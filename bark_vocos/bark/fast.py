@@ -6,7 +6,9 @@
 by the one orchestration, `bark_vocos.bark.orchestration.generate_bark_tokens`. It reuses the transformers
 sub-models' modules and weights and only replaces what is slow on CPU:
 
-- attention runs through `torch.nn.functional.scaled_dot_product_attention` instead of an eager matmul/softmax;
+- attention over several queries (prompts, fine windows) runs through
+  `torch.nn.functional.scaled_dot_product_attention` instead of an eager matmul/softmax; a decode step's single query
+  keeps transformers' two products and softmax, which cost less than SDPA's kernel for one query;
 - the autoregressive stages keep keys/values in a preallocated cache (no `torch.cat` per token) and run a
   plain decode loop (no generic `GenerationMixin` machinery per token), computing the LM head on the last
   position only;
@@ -37,6 +39,7 @@ Generation options this module does not speed up (beam search, repetition penalt
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -219,7 +222,11 @@ def _block_forward(
             is_causal = True
         else:  # queries sit at the end of the keys: bottom-right aligned causal mask
             mask = torch.ones(length, start + length, dtype=torch.bool, device=hidden.device).tril(diagonal=start)
-    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
+    if length == 1:  # one query (a decode step): two small products, 5-8x cheaper than SDPA's kernel on CPU here
+        weights = torch.matmul(query, key.transpose(-1, -2)) * (1.0 / math.sqrt(query.shape[-1]))
+        out = torch.matmul(torch.softmax(weights, dim=-1).to(value.dtype), value)
+    else:
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
     out = _project(linears.out_proj, out.transpose(1, 2).reshape(batch, length, channels))
     hidden = hidden + out
     mlp = _project(linears.mlp_in, block.layernorm_2(hidden), gelu=True)
