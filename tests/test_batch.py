@@ -237,6 +237,13 @@ def test_bad_options_are_refused(tiny_dir, tmp_path):
         run_batch([JobRow("a", "x"), JobRow("a", "y")], tmp_path / "out", settings=_settings(tiny_dir), progress=False)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it runs: SIGINT back to its default, so Python turns it into KeyboardInterrupt as in a
+    terminal. A test run started in the background by a non-interactive shell ignores SIGINT, and a child inherits
+    that: it would run on through the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 KILL_ROWS = 30
 
 
@@ -257,7 +264,9 @@ def test_killed_job_resumes_with_every_row_done_once(tiny_dir, tmp_path, uninter
     command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--no-progress"]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--threads", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal
+    )
     manifest = out / "manifest.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:

@@ -44,6 +44,13 @@ def _entries(out_dir: Path) -> dict[str, dict]:
     return {entry["id"]: entry for entry in entries}
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it runs: SIGINT back to its default, so Python turns it into KeyboardInterrupt as in a
+    terminal. A test run started in the background by a non-interactive shell ignores SIGINT, and a child inherits
+    that: it would run on through the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys):
     rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 2 + 3 * index]), "take": index} for index in range(6)]
     rows[2]["voice"] = "v2/en_speaker_1"
@@ -116,7 +123,9 @@ def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path):
     command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal
+    )
     manifest = out / "manifest.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
