@@ -178,14 +178,13 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) ->
     )
     if not eligible:
         return _aten_linear(hidden_states, layer, gelu)
-    if _CALLER_KERNEL.get() == "onednn":
-        return _onednn_linear(hidden_states, layer, gelu)
-    if _CALLER_KERNEL.get() == "aten":
-        return _aten_linear(hidden_states, layer, gelu)
-    rows = hidden_states.numel() // hidden_states.shape[-1]
-    key = (rows.bit_length(), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied
     candidates = {
         "onednn": lambda: _onednn_linear(hidden_states, layer, gelu),
         "aten": lambda: _aten_linear(hidden_states, layer, gelu),
     }
-    return candidates[LINEAR_KERNELS.choose(key, candidates)]()
+    chosen = _CALLER_KERNEL.get()
+    if chosen is None:
+        rows = hidden_states.numel() // hidden_states.shape[-1]
+        key = (rows.bit_length(), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied
+        chosen = LINEAR_KERNELS.choose(key, candidates)
+    return candidates[chosen]()

@@ -24,6 +24,7 @@ rounding; fp32 (MKL) 24.9 ms.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -58,7 +59,7 @@ def _fbgemm_pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor |
 
 
 class Int8Linear(nn.Module):
-    """An int8 copy of `layer` (see the module docstring); `forward(x)`: `(..., in)` -> `(..., out)` float32.
+    """An int8 copy of `layer` (see the module docstring); `forward(x)`: `(..., in)` -> `(..., out)`, in x's dtype.
 
     Args:
         layer: A float32 `nn.Linear` on the CPU; it is read, not modified.
@@ -84,6 +85,8 @@ class Int8Linear(nn.Module):
         if "onednn" in kernels:
             self.packed["onednn"] = torch.ops.onednn.qlinear_prepack(self.weight, None)
             self.zero_points = torch.zeros(self.out_features, dtype=torch.long)
+        methods = {"fbgemm": self._fbgemm, "onednn": self._onednn}
+        self.kernels = {name: methods[name] for name in kernels}  # those with a packed weight, in `kernels`' order
 
     def _fbgemm(self, rows: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized.linear_dynamic(rows, self.packed["fbgemm"], True)
@@ -103,11 +106,7 @@ class Int8Linear(nn.Module):
         """`layer(hidden_states)` in int8, then the exact GELU when `gelu`: `(..., in)` -> `(..., out)`, in the input's
         dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
-        candidates = {
-            "fbgemm": lambda: self._fbgemm(rows),
-            "onednn": lambda: self._onednn(rows),
-        }
-        candidates = {name: run for name, run in candidates.items() if name in self.packed}
+        candidates = {name: functools.partial(kernel, rows) for name, kernel in self.kernels.items()}
         key = (rows.shape[0].bit_length(), self.in_features, self.out_features, torch.get_num_threads())
         out = candidates[INT8_KERNELS.choose(key, candidates)]()
         out = out.reshape(*hidden_states.shape[:-1], self.out_features)
