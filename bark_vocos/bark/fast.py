@@ -56,6 +56,7 @@ from transformers.models.bark.generation_configuration_bark import (
 
 from ..kernels import KernelCache, linear, linear_kernel, linear_kernel_names
 from .int8 import Int8Linear
+from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .orchestration import coarse_codes
 
 __all__ = ["FAST_BARK_MODES", "FastBarkStages"]
@@ -236,6 +237,9 @@ def _block_forward(
 # (hidden size, layers, batch bucket, threads) -> the float32 linear kernel of a one-token decode step, chosen by
 # timing whole steps (see `_CausalDecoder.forward`)
 DECODE_KERNELS = KernelCache()
+# The same for the fast engine's int8 decode step: "torch" (`Int8Linear` layers) or "onnxruntime"
+# (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
+DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
 
 
 class _CausalDecoder:
@@ -246,6 +250,7 @@ class _CausalDecoder:
         self.int8 = _int8(mode, model)
         self.linears = [_BlockLinears(block, self.int8) for block in model.layers]
         self.lm_head = Int8Linear(model.lm_head) if self.int8 else model.lm_head
+        self.onnx_step = OnnxDecodeStep(model) if self.int8 and onnx_step_supported(model) else None
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
@@ -263,11 +268,13 @@ class _CausalDecoder:
     def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """Logits of the last position after feeding `inputs_embeds` at positions `[start, start + T)`.
 
-        A one-token float32 step on the CPU runs all its layers with one kernel, chosen the first time for this batch
-        size by timing whole steps with each (`DECODE_KERNELS`): a step reads every weight from memory, and a layer
-        timed alone, a fraction of a millisecond, gives too noisy an answer. A step writes the same keys and values
-        however often it runs, so the timing runs leave the cache as one step does. Prompts (compute-bound) and
-        int8 layers choose per layer.
+        A one-token step on the CPU has several implementations, and the first step for a batch size times whole
+        steps with each and keeps the fastest: a step reads every weight from memory, and a layer timed alone, a
+        fraction of a millisecond, gives too noisy an answer. In float32 (`DECODE_KERNELS`) the candidates are the
+        linear kernels of `bark_vocos.kernels` (one for all layers); in the fast engine's int8 (`DECODE_ENGINES`),
+        the PyTorch step with `Int8Linear` layers and the ONNX Runtime step of `bark_vocos.bark.onnx_step`. A step
+        writes the same keys and values however often it runs, so the timing runs leave the cache as one step does
+        (the chosen implementation runs last). Prompts (compute-bound) run in PyTorch and choose per layer.
 
         Args:
             inputs_embeds: `(B, T, C)` token embeddings.
@@ -275,10 +282,15 @@ class _CausalDecoder:
         Returns:
             `(B, V)` float32 logits of position `start + T - 1`.
         """
-        if self.int8 or inputs_embeds.shape[1] != 1 or inputs_embeds.device.type != "cpu":
+        if inputs_embeds.shape[1] != 1 or inputs_embeds.device.type != "cpu":
             return self._forward(inputs_embeds, start)
         config = self.model.config
         key = (config.hidden_size, config.num_layers, inputs_embeds.shape[0].bit_length(), torch.get_num_threads())
+        if self.int8:
+            candidates = {"torch": functools.partial(self._forward, inputs_embeds, start)}
+            if self.onnx_step is not None:
+                candidates["onnxruntime"] = functools.partial(self._onnx_forward, inputs_embeds, start)
+            return candidates[DECODE_ENGINES.choose(key, candidates)]()
 
         def step(name: str) -> torch.Tensor:
             with linear_kernel(name):
@@ -286,6 +298,13 @@ class _CausalDecoder:
 
         candidates = {name: functools.partial(step, name) for name in linear_kernel_names()}
         return step(DECODE_KERNELS.choose(key, candidates))
+
+    def _onnx_forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
+        """`forward` of one token through the ONNX Runtime step."""
+        if start + 1 > self.keys[0].shape[2]:
+            raise ValueError(f"sequence of {start + 1} positions exceeds the cache of {self.keys[0].shape[2]}")
+        position = self.model.position_embeds_layer(torch.tensor([start], device=inputs_embeds.device))
+        return self.onnx_step(inputs_embeds + position[None], self.keys, self.values, start)
 
     def _forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """`forward` with each layer's kernel chosen as `linear` chooses it (or as the caller's `linear_kernel`)."""

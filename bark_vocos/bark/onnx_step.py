@@ -1,0 +1,253 @@
+"""One decode step of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph with 8-bit weights.
+
+The `fast` engine's decode step on the CPU has two implementations, chosen by timing whole steps
+(`bark_vocos.bark.fast.DECODE_ENGINES`):
+
+- `"torch"`: the step in PyTorch, every linear layer an `Int8Linear` (fbgemm or oneDNN).
+- `"onnxruntime"`: this module. The twelve blocks, the final layer norm and the LM head of one step run as a single
+  ONNX Runtime call: `LayerNormalization`, `MatMulNBits` (8-bit weights in blocks of 128 input channels, int8 products,
+  `accuracy_level=4`), `GroupQueryAttention` (reads the key/value cache in place and writes the new position into it)
+  and `Gelu` (exact, erf). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
+  prompts (run in PyTorch) and steps (run here) share one cache, and nothing is copied per step.
+
+Why: on an AVX2-only AMD EPYC (2 threads) a bark-small semantic step takes 20-24 ms in PyTorch int8, of which the
+int8 products are 9-15 ms and the ~1500 small PyTorch ops around them most of the rest; the same step here takes
+9-12 ms (`MatMulNBits` alone: 7.0 ms for the products fbgemm does in 8.9 ms). The numbers differ from the PyTorch
+int8 step by rounding only: both approximate float32 within the error of 8-bit weights (tested).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["OnnxDecodeStep", "onnx_step_available", "onnx_step_supported"]
+
+BLOCK_SIZE = 128  # input channels per weight scale (MatMulNBits' block_size: a power of two, 16 to 256)
+_LAYER_NORM_EPS = 1e-5  # BarkLayerNorm's epsilon
+
+
+def onnx_step_available() -> bool:
+    """Whether `onnxruntime` and `onnx` are installed."""
+    return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
+
+
+def _block_size(in_features: int) -> int | None:
+    """The largest power of two from 16 to `BLOCK_SIZE` that divides `in_features`, or None."""
+    size = BLOCK_SIZE
+    while size >= 16:
+        if in_features % size == 0:
+            return size
+        size //= 2
+    return None
+
+
+def onnx_step_supported(model: nn.Module) -> bool:
+    """Whether this module can run `model` (a `BarkCausalModel` on the CPU in float32): ONNX Runtime installed, every
+    linear layer's input width a multiple of 16, the head size a multiple of 8."""
+    config = model.config
+    widths = (config.hidden_size, 4 * config.hidden_size)
+    return (
+        onnx_step_available()
+        and model.device.type == "cpu"
+        and model.lm_head.weight.dtype == torch.float32
+        and config.hidden_size % config.num_heads == 0
+        and (config.hidden_size // config.num_heads) % 8 == 0
+        and all(_block_size(width) is not None for width in widths)
+    )
+
+
+def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
+    """MatMulNBits' 8-bit layout of `weight` `(N, K)`: symmetric, one scale per block of input channels.
+
+    Returns:
+        `(N, K / block, block)` uint8 codes (zero point 128), `(N * K / block,)` float32 scales, and the block size.
+    """
+    out_features, in_features = weight.shape
+    block = _block_size(in_features)
+    blocks = weight.detach().float().reshape(out_features, in_features // block, block)
+    scale = blocks.abs().amax(dim=-1).clamp(min=1e-12) / 127
+    codes = (torch.round(blocks / scale[..., None]).clamp(-127, 127) + 128).to(torch.uint8)
+    return codes.numpy(), scale.reshape(-1).numpy().astype(np.float32), block
+
+
+def build_step_graph(model: nn.Module) -> bytes:
+    """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`).
+
+    Inputs: `hidden` `(B, 1, C)` (token plus position embedding), `seqlens_k` `(B,)` int32 (positions already in the
+    cache), `total_len` int32 scalar (that plus one), and per layer `past_key_i`/`past_value_i` `(B, H, L, D)`.
+    Outputs: `logits` `(B, 1, V)` and per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as
+    the past ones (the new position is written in place).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    config = model.config
+    channels, heads = config.hidden_size, config.num_heads
+    head_size = channels // heads
+    nodes: list = []
+    weights: list = []
+
+    def constant(array: np.ndarray, name: str) -> str:
+        weights.append(numpy_helper.from_array(array, name))
+        return name
+
+    def project(inputs: str, layer: nn.Linear, name: str) -> str:
+        codes, scales, block = _quantize(layer.weight)
+        node_inputs = [inputs, constant(codes, f"{name}.codes"), constant(scales, f"{name}.scales")]
+        nodes.append(
+            helper.make_node(
+                "MatMulNBits",
+                node_inputs,
+                [name],
+                domain="com.microsoft",
+                K=layer.weight.shape[1],
+                N=layer.weight.shape[0],
+                bits=8,
+                block_size=block,
+                accuracy_level=4,
+            )  # fmt: skip
+        )
+        if layer.bias is None:
+            return name
+        bias = constant(layer.bias.detach().float().numpy(), f"{name}.bias")
+        nodes.append(helper.make_node("Add", [name, bias], [f"{name}+bias"]))
+        return f"{name}+bias"
+
+    def layer_norm(inputs: str, norm: nn.Module, name: str) -> str:
+        node_inputs = [inputs, constant(norm.weight.detach().float().numpy(), f"{name}.weight")]
+        if norm.bias is not None:
+            node_inputs.append(constant(norm.bias.detach().float().numpy(), f"{name}.bias"))
+        nodes.append(helper.make_node("LayerNormalization", node_inputs, [name], axis=-1, epsilon=_LAYER_NORM_EPS))
+        return name
+
+    batch, capacity = "batch", "capacity"
+    inputs = [
+        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [batch, 1, channels]),
+        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
+        helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 1, model.lm_head.weight.shape[0]])]
+    hidden = "hidden"
+    for index, block in enumerate(model.layers):
+        cache_names = []
+        for kind in ("key", "value"):
+            past, present = f"past_{kind}_{index}", f"present_{kind}_{index}"
+            shape = [batch, heads, capacity, head_size]
+            inputs.append(helper.make_tensor_value_info(past, TensorProto.FLOAT, shape))
+            outputs.append(helper.make_tensor_value_info(present, TensorProto.FLOAT, shape))
+            cache_names.append((past, present))
+        (past_key, present_key), (past_value, present_value) = cache_names
+        normed = layer_norm(hidden, block.layernorm_1, f"block{index}.norm1")
+        qkv = project(normed, block.attn.att_proj, f"block{index}.qkv")  # packed query, key, value
+        nodes.append(
+            helper.make_node(
+                "GroupQueryAttention",
+                [qkv, "", "", past_key, past_value, "seqlens_k", "total_len"],
+                [f"block{index}.attention", present_key, present_value],
+                domain="com.microsoft",
+                num_heads=heads,
+                kv_num_heads=heads,
+            )  # fmt: skip
+        )
+        attended = project(f"block{index}.attention", block.attn.out_proj, f"block{index}.out")
+        nodes.append(helper.make_node("Add", [hidden, attended], [f"block{index}.residual1"]))
+        normed = layer_norm(f"block{index}.residual1", block.layernorm_2, f"block{index}.norm2")
+        expanded = project(normed, block.mlp.in_proj, f"block{index}.mlp_in")
+        nodes.append(helper.make_node("Gelu", [expanded], [f"block{index}.gelu"], domain="com.microsoft"))
+        contracted = project(f"block{index}.gelu", block.mlp.out_proj, f"block{index}.mlp_out")
+        nodes.append(helper.make_node("Add", [f"block{index}.residual1", contracted], [f"block{index}.residual2"]))
+        hidden = f"block{index}.residual2"
+    normed = layer_norm(hidden, model.layernorm_final, "norm_final")
+    nodes.append(helper.make_node("Identity", [project(normed, model.lm_head, "lm_head")], ["logits"]))
+    graph = helper.make_graph(nodes, "bark_decode_step", inputs, outputs, weights)
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+
+class _Binding:
+    """An `onnxruntime` IO binding of one set of cache buffers, with the small input/output buffers it reads/writes."""
+
+    def __init__(self, session, keys: list[torch.Tensor], values: list[torch.Tensor], vocab: int):
+        batch, _, _, head_size = keys[0].shape
+        channels = keys[0].shape[1] * head_size
+        self.keys = keys
+        self.hidden = torch.empty(batch, 1, channels)
+        self.seqlens = torch.empty(batch, dtype=torch.int32)
+        self.total = torch.empty((), dtype=torch.int32)
+        self.logits = torch.empty(batch, 1, vocab)
+        self.io = session.io_binding()
+        self._bind("hidden", self.hidden)
+        self._bind("seqlens_k", self.seqlens)
+        self._bind("total_len", self.total)
+        self._bind("logits", self.logits, output=True)
+        for index, (key, value) in enumerate(zip(keys, values, strict=True)):
+            self._bind(f"past_key_{index}", key)
+            self._bind(f"past_value_{index}", value)
+            self._bind(f"present_key_{index}", key, output=True)
+            self._bind(f"present_value_{index}", value, output=True)
+
+    def _bind(self, name: str, tensor: torch.Tensor, output: bool = False) -> None:
+        if not tensor.is_contiguous():
+            raise ValueError(f"{name}: the buffer must be contiguous")
+        dtype = {torch.float32: np.float32, torch.int32: np.int32}[tensor.dtype]
+        bind = self.io.bind_output if output else self.io.bind_input
+        bind(name, "cpu", 0, dtype, tuple(tensor.shape), tensor.data_ptr())
+
+
+class OnnxDecodeStep:
+    """One decode step of a `BarkCausalModel` in ONNX Runtime (see the module docstring).
+
+    The session is built on first use for each torch thread count (about a second for bark-small: quantising and
+    loading ~95 MB of weights); the model is read, never modified.
+
+    Args:
+        model: a transformers `BarkSemanticModel` or `BarkCoarseModel` on the CPU, float32
+            (`onnx_step_supported(model)` must hold).
+    """
+
+    def __init__(self, model: nn.Module):
+        if not onnx_step_supported(model):
+            raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
+        self.model = model
+        self.sessions: dict[int, object] = {}  # torch threads -> session
+        self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
+
+    def _session(self, threads: int):
+        if threads not in self.sessions:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            graph = build_step_graph(self.model)
+            self.sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        return self.sessions[threads]
+
+    def __call__(
+        self, hidden: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], start: int
+    ) -> torch.Tensor:
+        """Logits after one token per sequence, writing its keys and values at position `start` of the cache.
+
+        Args:
+            hidden: `(B, 1, C)` float32 token embeddings plus position embeddings.
+            keys, values: per layer `(B, H, L, D)` contiguous float32 cache buffers holding positions `[0, start)`.
+            start: positions already in the cache (`start < L`).
+        Returns:
+            `(B, V)` float32 logits.
+        """
+        if start >= keys[0].shape[2]:
+            raise ValueError(f"position {start} is outside the cache of {keys[0].shape[2]}")
+        threads = torch.get_num_threads()
+        if self.binding is None or self.binding[0] != threads or self.binding[1].keys is not keys:
+            vocab = self.model.lm_head.weight.shape[0]
+            self.binding = (threads, _Binding(self._session(threads), keys, values, vocab))
+        binding = self.binding[1]
+        binding.hidden.copy_(hidden)
+        binding.seqlens.fill_(start)
+        binding.total.fill_(start + 1)
+        self.sessions[threads].run_with_iobinding(binding.io)
+        return binding.logits[:, 0].clone()
