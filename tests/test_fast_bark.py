@@ -1,4 +1,7 @@
-"""FastBarkStages against transformers' Bark stages on a tiny random model saved to and loaded from disk."""
+"""FastBarkStages against transformers' Bark stages on a tiny random model saved to and loaded from disk.
+
+Every test runs twice, with the decode steps forced to PyTorch and to ONNX Runtime (`DECODE_ENGINES`), so that each
+exact-equality test holds for both implementations."""
 
 import json
 
@@ -13,11 +16,20 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import DECODE_KERNELS
+from bark_vocos.bark.fast import DECODE_ENGINES, DECODE_KERNELS
 from bark_vocos.bark.int8 import Int8Linear
+from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
 from pipelines.commands import main
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+
+ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def decode_engine(request, monkeypatch) -> str:
+    monkeypatch.setenv(DECODE_ENGINES.variable, request.param)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +345,7 @@ def test_exact_matches_transformers_with_either_float32_kernel(bark, configs, hi
 
 
 def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bark, configs, monkeypatch):
+    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
     monkeypatch.delenv(FORCE_VARIABLE, raising=False)
     monkeypatch.setattr(DECODE_KERNELS, "choices", {})
     input_ids, attention_mask = _text(2)

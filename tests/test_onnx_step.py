@@ -53,11 +53,35 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
         assert _relative(buffer[:, :, 40], reference[:, :, 40]) < _relative(torch_written, reference[:, :, 40])
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
+    """The exact engine's ONNX Runtime step computes the same sums as the PyTorch step in another order."""
+    model = random_bark_model(128, 2, 4, seed=2).semantic
+    torch_step, onnx_step = _CausalDecoder(model, "exact"), _CausalDecoder(model, "exact")
+    generator = torch.Generator().manual_seed(batch)
+    for decoder in (torch_step, onnx_step):
+        decoder.allocate(batch, 48)
+        for buffer in decoder.keys + decoder.values:
+            buffer.fill_(7.0)
+    prompt = torch.randn(batch, 40, 128, generator=generator) * 0.5
+    tokens = torch.randn(batch, 4, 128, generator=generator) * 0.5
+    with torch.no_grad():
+        torch_step.forward(prompt, 0)
+        onnx_step.forward(prompt, 0)
+        for index in range(4):  # several steps: each reads what the previous one wrote
+            expected = torch_step._forward(tokens[:, index : index + 1], 40 + index)
+            got = onnx_step._onnx_forward(tokens[:, index : index + 1], 40 + index)
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for got, expected in zip(onnx_step.keys + onnx_step.values, torch_step.keys + torch_step.values, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # positions 44-47 untouched (7.0) in both
+
+
 def test_unsupported_shapes_keep_the_torch_step():
     model = random_bark_model(24, 1, 2, seed=0).semantic  # head size 12: not a multiple of 8
-    assert not onnx_step_supported(model)
-    assert _CausalDecoder(model, "fast").onnx_step is None
-    assert _CausalDecoder(random_bark_model(32, 1, 2, seed=0).semantic, "exact").onnx_step is None  # fp32: never
+    assert not onnx_step_supported(model, int8=True) and not onnx_step_supported(model, int8=False)
+    assert _CausalDecoder(model, "fast").onnx_step is None and _CausalDecoder(model, "exact").onnx_step is None
+    model = random_bark_model(40, 1, 5, seed=0).semantic  # head size 8, widths 40 and 160: no 8-bit blocks
+    assert _CausalDecoder(model, "fast").onnx_step is None and _CausalDecoder(model, "exact").onnx_step is not None
 
 
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
@@ -88,5 +112,10 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
     stages.semantic.generate(input_ids, semantic_generation_config=config, **options)
     stages.semantic.generate(input_ids[:1], semantic_generation_config=config, **options)
     threads = torch.get_num_threads()
-    assert set(DECODE_ENGINES.choices) == {(32, 2, 2, threads), (32, 2, 1, threads)}
+    FastBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
+    assert set(DECODE_ENGINES.choices) == {
+        (32, 2, 2, threads, True),
+        (32, 2, 1, threads, True),
+        (32, 2, 2, threads, False),
+    }
     assert set(DECODE_ENGINES.choices.values()) <= {"torch", "onnxruntime"}

@@ -31,6 +31,9 @@ Modes:
 
 In both modes every fp32 linear layer runs through `bark_vocos.kernels.linear`, which picks oneDNN or ATen (MKL) per
 shape by timing both once: on an AVX2-only AMD EPYC, MKL is 1.7x slower than oneDNN for the 2-8 rows of a batch.
+A one-token decode step on the CPU runs either in PyTorch or as one ONNX Runtime call (`bark_vocos.bark.onnx_step`:
+float32 in exact mode, 8-bit weights in fast mode), whichever a timing of whole steps finds faster
+(`DECODE_ENGINES`); on that EPYC ONNX Runtime's step takes 0.5-0.6x the time of PyTorch's.
 
 Generation options this module does not speed up (beam search, repetition penalty, `return_dict_in_generate`,
 ...) are passed to the transformers method unchanged (and then run at transformers' speed, in fp32).
@@ -237,8 +240,8 @@ def _block_forward(
 # (hidden size, layers, batch bucket, threads) -> the float32 linear kernel of a one-token decode step, chosen by
 # timing whole steps (see `_CausalDecoder.forward`)
 DECODE_KERNELS = KernelCache()
-# The same for the fast engine's int8 decode step: "torch" (`Int8Linear` layers) or "onnxruntime"
-# (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
+# (hidden size, layers, batch bucket, threads, int8) -> the implementation of a one-token decode step: "torch" or
+# "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
 DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
 
 
@@ -250,7 +253,7 @@ class _CausalDecoder:
         self.int8 = _int8(mode, model)
         self.linears = [_BlockLinears(block, self.int8) for block in model.layers]
         self.lm_head = Int8Linear(model.lm_head) if self.int8 else model.lm_head
-        self.onnx_step = OnnxDecodeStep(model) if self.int8 and onnx_step_supported(model) else None
+        self.onnx_step = OnnxDecodeStep(model, self.int8) if onnx_step_supported(model, self.int8) else None
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
@@ -268,13 +271,13 @@ class _CausalDecoder:
     def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """Logits of the last position after feeding `inputs_embeds` at positions `[start, start + T)`.
 
-        A one-token step on the CPU has several implementations, and the first step for a batch size times whole
-        steps with each and keeps the fastest: a step reads every weight from memory, and a layer timed alone, a
-        fraction of a millisecond, gives too noisy an answer. In float32 (`DECODE_KERNELS`) the candidates are the
-        linear kernels of `bark_vocos.kernels` (one for all layers); in the fast engine's int8 (`DECODE_ENGINES`),
-        the PyTorch step with `Int8Linear` layers and the ONNX Runtime step of `bark_vocos.bark.onnx_step`. A step
-        writes the same keys and values however often it runs, so the timing runs leave the cache as one step does
-        (the chosen implementation runs last). Prompts (compute-bound) run in PyTorch and choose per layer.
+        A one-token step on the CPU has two implementations, PyTorch and ONNX Runtime (`bark_vocos.bark.onnx_step`),
+        and the first step for a batch size times whole steps with each and keeps the faster (`DECODE_ENGINES`). A
+        float32 PyTorch step likewise runs all its layers with one linear kernel, chosen by timing whole steps
+        (`DECODE_KERNELS`): a step reads every weight from memory, and a layer timed alone, a fraction of a
+        millisecond, gives too noisy an answer. A step writes the same keys and values however often it runs, so the
+        timing runs leave the cache as one step does (the chosen implementation runs last). Prompts (compute-bound)
+        run in PyTorch and choose per layer.
 
         Args:
             inputs_embeds: `(B, T, C)` token embeddings.
@@ -285,12 +288,19 @@ class _CausalDecoder:
         if inputs_embeds.shape[1] != 1 or inputs_embeds.device.type != "cpu":
             return self._forward(inputs_embeds, start)
         config = self.model.config
-        key = (config.hidden_size, config.num_layers, inputs_embeds.shape[0].bit_length(), torch.get_num_threads())
+        batch = inputs_embeds.shape[0].bit_length()
+        key = (config.hidden_size, config.num_layers, batch, torch.get_num_threads(), self.int8)
+        candidates = {"torch": functools.partial(self._torch_step, inputs_embeds, start)}
+        if self.onnx_step is not None:
+            candidates["onnxruntime"] = functools.partial(self._onnx_forward, inputs_embeds, start)
+        return candidates[DECODE_ENGINES.choose(key, candidates)]()
+
+    def _torch_step(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
+        """`forward` of one token in PyTorch; in float32 with one linear kernel for all layers (`DECODE_KERNELS`)."""
         if self.int8:
-            candidates = {"torch": functools.partial(self._forward, inputs_embeds, start)}
-            if self.onnx_step is not None:
-                candidates["onnxruntime"] = functools.partial(self._onnx_forward, inputs_embeds, start)
-            return candidates[DECODE_ENGINES.choose(key, candidates)]()
+            return self._forward(inputs_embeds, start)
+        config = self.model.config
+        key = (config.hidden_size, config.num_layers, inputs_embeds.shape[0].bit_length(), torch.get_num_threads())
 
         def step(name: str) -> torch.Tensor:
             with linear_kernel(name):

@@ -1,19 +1,25 @@
-"""One decode step of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph with 8-bit weights.
+"""One decode step of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph.
 
-The `fast` engine's decode step on the CPU has two implementations, chosen by timing whole steps
+A one-token decode step on the CPU has two implementations, chosen by timing whole steps
 (`bark_vocos.bark.fast.DECODE_ENGINES`):
 
-- `"torch"`: the step in PyTorch, every linear layer an `Int8Linear` (fbgemm or oneDNN).
-- `"onnxruntime"`: this module. The twelve blocks, the final layer norm and the LM head of one step run as a single
-  ONNX Runtime call: `LayerNormalization`, `MatMulNBits` (8-bit weights in blocks of 128 input channels, int8 products,
-  `accuracy_level=4`), `GroupQueryAttention` (reads the key/value cache in place and writes the new position into it)
-  and `Gelu` (exact, erf). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
-  prompts (run in PyTorch) and steps (run here) share one cache, and nothing is copied per step.
+- `"torch"`: the step in PyTorch (float32 linear layers through `bark_vocos.kernels.linear`, or in the fast engine
+  `Int8Linear` layers);
+- `"onnxruntime"`: this module. The blocks, the final layer norm and the LM head of one step run as a single ONNX
+  Runtime call: `LayerNormalization`, the linear layers, `GroupQueryAttention` (reads the key/value cache in place and
+  writes the new position into it) and `Gelu` (exact, erf). The linear layers are float32 `MatMul` in the exact
+  engine and, in the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8
+  products (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer,
+  so prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step.
 
-Why: on an AVX2-only AMD EPYC (2 threads) a bark-small semantic step takes 20-24 ms in PyTorch int8, of which the
-int8 products are 9-15 ms and the ~1500 small PyTorch ops around them most of the rest; the same step here takes
-9-12 ms (`MatMulNBits` alone: 7.0 ms for the products fbgemm does in 8.9 ms). The numbers differ from the PyTorch
-int8 step by rounding only: both approximate float32 within the error of 8-bit weights (tested).
+Why: a step in PyTorch is ~1500 small operator calls around the matrix products. On an AVX2-only AMD EPYC (2 threads)
+a bark-small step at 600 cached positions took 39 ms in PyTorch float32 and 23 ms here (logits equal to 1e-6
+relative), and 20-24 ms in PyTorch int8 against 9-12 ms here (`MatMulNBits` alone: 7.0 ms for the products fbgemm
+does in 8.9 ms). In float32 the two compute the same sums in a different order (as oneDNN and MKL do); in int8
+this module's block-wise scales round less than `Int8Linear`'s per-row ones (tested).
+
+The session holds its own (prepacked) copy of the weights: about the size of the model's causal stages again in
+float32, a quarter of it in the fast engine.
 """
 
 from __future__ import annotations
@@ -45,9 +51,10 @@ def _block_size(in_features: int) -> int | None:
     return None
 
 
-def onnx_step_supported(model: nn.Module) -> bool:
-    """Whether this module can run `model` (a `BarkCausalModel` on the CPU in float32): ONNX Runtime installed, every
-    linear layer's input width a multiple of 16, the head size a multiple of 8."""
+def onnx_step_supported(model: nn.Module, int8: bool) -> bool:
+    """Whether this module can run `model` (a `BarkCausalModel` on the CPU in float32), with 8-bit weights if
+    `int8`: ONNX Runtime installed, the head size a multiple of 8, and for 8-bit weights every linear layer's input
+    width a multiple of 16."""
     config = model.config
     widths = (config.hidden_size, 4 * config.hidden_size)
     return (
@@ -56,7 +63,7 @@ def onnx_step_supported(model: nn.Module) -> bool:
         and model.lm_head.weight.dtype == torch.float32
         and config.hidden_size % config.num_heads == 0
         and (config.hidden_size // config.num_heads) % 8 == 0
-        and all(_block_size(width) is not None for width in widths)
+        and (not int8 or all(_block_size(width) is not None for width in widths))
     )
 
 
@@ -74,8 +81,9 @@ def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
     return codes.numpy(), scale.reshape(-1).numpy().astype(np.float32), block
 
 
-def build_step_graph(model: nn.Module) -> bytes:
-    """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`).
+def build_step_graph(model: nn.Module, int8: bool) -> bytes:
+    """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
+    float32 or, if `int8`, with 8-bit weights.
 
     Inputs: `hidden` `(B, 1, C)` (token plus position embedding), `seqlens_k` `(B,)` int32 (positions already in the
     cache), `total_len` int32 scalar (that plus one), and per layer `past_key_i`/`past_value_i` `(B, H, L, D)`.
@@ -95,6 +103,10 @@ def build_step_graph(model: nn.Module) -> bytes:
         return name
 
     def project(inputs: str, layer: nn.Linear, name: str) -> str:
+        if not int8:
+            transposed = constant(layer.weight.detach().float().t().contiguous().numpy(), f"{name}.weight")
+            nodes.append(helper.make_node("MatMul", [inputs, transposed], [name]))
+            return bias(name, layer)
         codes, scales, block = _quantize(layer.weight)
         node_inputs = [inputs, constant(codes, f"{name}.codes"), constant(scales, f"{name}.scales")]
         nodes.append(
@@ -110,10 +122,13 @@ def build_step_graph(model: nn.Module) -> bytes:
                 accuracy_level=4,
             )  # fmt: skip
         )
+        return bias(name, layer)
+
+    def bias(name: str, layer: nn.Linear) -> str:
         if layer.bias is None:
             return name
-        bias = constant(layer.bias.detach().float().numpy(), f"{name}.bias")
-        nodes.append(helper.make_node("Add", [name, bias], [f"{name}+bias"]))
+        values = constant(layer.bias.detach().float().numpy(), f"{name}.bias")
+        nodes.append(helper.make_node("Add", [name, values], [f"{name}+bias"]))
         return f"{name}+bias"
 
     def layer_norm(inputs: str, norm: nn.Module, name: str) -> str:
@@ -200,18 +215,20 @@ class _Binding:
 class OnnxDecodeStep:
     """One decode step of a `BarkCausalModel` in ONNX Runtime (see the module docstring).
 
-    The session is built on first use for each torch thread count (about a second for bark-small: quantising and
-    loading ~95 MB of weights); the model is read, never modified.
+    The session is built on first use for each torch thread count (one to a few seconds for bark-small); the model
+    is read, never modified.
 
     Args:
         model: a transformers `BarkSemanticModel` or `BarkCoarseModel` on the CPU, float32
-            (`onnx_step_supported(model)` must hold).
+            (`onnx_step_supported(model, int8)` must hold).
+        int8: 8-bit weights (the fast engine) instead of float32 (the exact engine).
     """
 
-    def __init__(self, model: nn.Module):
-        if not onnx_step_supported(model):
+    def __init__(self, model: nn.Module, int8: bool):
+        if not onnx_step_supported(model, int8):
             raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
         self.model = model
+        self.int8 = int8
         self.sessions: dict[int, object] = {}  # torch threads -> session
         self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
 
@@ -223,7 +240,7 @@ class OnnxDecodeStep:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-            graph = build_step_graph(self.model)
+            graph = build_step_graph(self.model, self.int8)
             self.sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return self.sessions[threads]
 
