@@ -18,8 +18,9 @@ relative), and 20-24 ms in PyTorch int8 against 9-12 ms here (`MatMulNBits` alon
 does in 8.9 ms). In float32 the two compute the same sums in a different order (as oneDNN and MKL do); in int8
 this module's block-wise scales round less than `Int8Linear`'s per-row ones (tested).
 
-The session holds its own (prepacked) copy of the weights: about the size of the model's causal stages again in
-float32, a quarter of it in the fast engine.
+The session holds its own prepacked copy of the weights: the size of the stage's weights again in float32 (the
+float32 layers are `Gemm` on the weight as stored; with `MatMul` on a transposed copy ONNX Runtime kept two copies),
+a quarter of it in the fast engine.
 """
 
 from __future__ import annotations
@@ -85,9 +86,9 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
     """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights.
 
-    Inputs: `hidden` `(B, 1, C)` (token plus position embedding), `seqlens_k` `(B,)` int32 (positions already in the
+    Inputs: `hidden` `(B, C)` (token plus position embedding), `seqlens_k` `(B,)` int32 (positions already in the
     cache), `total_len` int32 scalar (that plus one), and per layer `past_key_i`/`past_value_i` `(B, H, L, D)`.
-    Outputs: `logits` `(B, 1, V)` and per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as
+    Outputs: `logits` `(B, V)` and per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as
     the past ones (the new position is written in place).
     """
     from onnx import TensorProto, helper, numpy_helper
@@ -103,10 +104,12 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         return name
 
     def project(inputs: str, layer: nn.Linear, name: str) -> str:
-        if not int8:
-            transposed = constant(layer.weight.detach().float().t().contiguous().numpy(), f"{name}.weight")
-            nodes.append(helper.make_node("MatMul", [inputs, transposed], [name]))
-            return bias(name, layer)
+        if not int8:  # Gemm on the (N, K) weight as stored: ORT keeps only its prepacked copy (MatMul kept two)
+            node_inputs = [inputs, constant(layer.weight.detach().float().numpy(), f"{name}.weight")]
+            if layer.bias is not None:
+                node_inputs.append(constant(layer.bias.detach().float().numpy(), f"{name}.bias"))
+            nodes.append(helper.make_node("Gemm", node_inputs, [name], transB=1))
+            return name
         codes, scales, block = _quantize(layer.weight)
         node_inputs = [inputs, constant(codes, f"{name}.codes"), constant(scales, f"{name}.scales")]
         nodes.append(
@@ -140,11 +143,12 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
 
     batch, capacity = "batch", "capacity"
     inputs = [
-        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [batch, 1, channels]),
+        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [batch, channels]),
         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
         helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
     ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 1, model.lm_head.weight.shape[0]])]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, model.lm_head.weight.shape[0]])]
+    constant(np.array([1], dtype=np.int64), "axis1")
     hidden = "hidden"
     for index, block in enumerate(model.layers):
         cache_names = []
@@ -157,16 +161,18 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         (past_key, present_key), (past_value, present_value) = cache_names
         normed = layer_norm(hidden, block.layernorm_1, f"block{index}.norm1")
         qkv = project(normed, block.attn.att_proj, f"block{index}.qkv")  # packed query, key, value
+        nodes.append(helper.make_node("Unsqueeze", [qkv, "axis1"], [f"block{index}.qkv3"]))  # (B, 1, 3C)
         nodes.append(
             helper.make_node(
                 "GroupQueryAttention",
-                [qkv, "", "", past_key, past_value, "seqlens_k", "total_len"],
-                [f"block{index}.attention", present_key, present_value],
+                [f"block{index}.qkv3", "", "", past_key, past_value, "seqlens_k", "total_len"],
+                [f"block{index}.attention3", present_key, present_value],
                 domain="com.microsoft",
                 num_heads=heads,
                 kv_num_heads=heads,
             )  # fmt: skip
         )
+        nodes.append(helper.make_node("Squeeze", [f"block{index}.attention3", "axis1"], [f"block{index}.attention"]))
         attended = project(f"block{index}.attention", block.attn.out_proj, f"block{index}.out")
         nodes.append(helper.make_node("Add", [hidden, attended], [f"block{index}.residual1"]))
         normed = layer_norm(f"block{index}.residual1", block.layernorm_2, f"block{index}.norm2")
@@ -189,10 +195,10 @@ class _Binding:
         batch, _, _, head_size = keys[0].shape
         channels = keys[0].shape[1] * head_size
         self.keys = keys
-        self.hidden = torch.empty(batch, 1, channels)
+        self.hidden = torch.empty(batch, channels)
         self.seqlens = torch.empty(batch, dtype=torch.int32)
         self.total = torch.empty((), dtype=torch.int32)
-        self.logits = torch.empty(batch, 1, vocab)
+        self.logits = torch.empty(batch, vocab)
         self.io = session.io_binding()
         self._bind("hidden", self.hidden)
         self._bind("seqlens_k", self.seqlens)
@@ -263,8 +269,8 @@ class OnnxDecodeStep:
             vocab = self.model.lm_head.weight.shape[0]
             self.binding = (threads, _Binding(self._session(threads), keys, values, vocab))
         binding = self.binding[1]
-        binding.hidden.copy_(hidden)
+        binding.hidden.copy_(hidden[:, 0])
         binding.seqlens.fill_(start)
         binding.total.fill_(start + 1)
         self.sessions[threads].run_with_iobinding(binding.io)
-        return binding.logits[:, 0].clone()
+        return binding.logits.clone()
