@@ -76,6 +76,13 @@ def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # positions 44-47 untouched (7.0) in both
 
 
+def test_a_step_past_the_cache_raises():
+    decoder = _CausalDecoder(random_bark_model(32, 1, 2, seed=0).semantic, "exact")
+    decoder.allocate(1, 8)
+    with pytest.raises(ValueError, match="9 positions exceeds the cache of 8"):
+        decoder._onnx_forward(torch.zeros(1, 1, 32), 8)
+
+
 def test_unsupported_shapes_keep_the_torch_step():
     model = random_bark_model(24, 1, 2, seed=0).semantic  # head size 12: not a multiple of 8
     assert not onnx_step_supported(model, int8=True) and not onnx_step_supported(model, int8=False)

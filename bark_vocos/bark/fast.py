@@ -311,8 +311,6 @@ class _CausalDecoder:
 
     def _onnx_forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """`forward` of one token through the ONNX Runtime step."""
-        if start + 1 > self.keys[0].shape[2]:
-            raise ValueError(f"sequence of {start + 1} positions exceeds the cache of {self.keys[0].shape[2]}")
         position = self.model.position_embeds_layer(torch.tensor([start], device=inputs_embeds.device))
         return self.onnx_step(inputs_embeds + position[None], self.keys, self.values, start)
 

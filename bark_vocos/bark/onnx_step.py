@@ -263,7 +263,7 @@ class OnnxDecodeStep:
             `(B, V)` float32 logits.
         """
         if start >= keys[0].shape[2]:
-            raise ValueError(f"position {start} is outside the cache of {keys[0].shape[2]}")
+            raise ValueError(f"sequence of {start + 1} positions exceeds the cache of {keys[0].shape[2]}")
         threads = torch.get_num_threads()
         if self.binding is None or self.binding[0] != threads or self.binding[1].keys is not keys:
             vocab = self.model.lm_head.weight.shape[0]
