@@ -123,7 +123,10 @@ def _decode_config(model: BarkSemanticModel | BarkCoarseModel, config: Any, kwar
     options = {key: value for key, value in kwargs.items() if key in _DECODE_OPTIONS or value is not None}
     if set(options) - _DECODE_OPTIONS:
         return None
-    merged, _ = model._prepare_generation_config(config, **options)
+    # `_prepare_generation_config(config, **options)` would apply the options last, as below, but warns that passing a
+    # config together with options is deprecated: resolve the config alone, then apply the options the same way
+    merged, _ = model._prepare_generation_config(config)
+    merged.update(**options)
     for name, inactive in _INACTIVE_SETTINGS.items():
         if getattr(merged, name, None) not in inactive:
             return None
