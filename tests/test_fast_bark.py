@@ -21,7 +21,7 @@ from bark_vocos.bark.int8 import Int8Linear
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
 from pipelines.commands import main
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _decode_engines, random_bark_model
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 
@@ -398,7 +398,7 @@ def test_caller_mistakes_raise(bark, configs):
         )
 
 
-def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
+def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
     out = tmp_path / "bench.json"
     argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
     assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
@@ -413,6 +413,7 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys):
         (rounds[0]["total"] + rounds[1]["total"]) / 2, abs=0.01
     )
     assert "random weights" in results["note"] and "random weights" in capsys.readouterr().out
+    assert results["decode_engines"] == {"forced": decode_engine}  # this module forces each engine in turn
     assert results["exact"]["identical_tokens_vs_reference"] == {"semantic": 1.0, "coarse": 1.0, "fine": 1.0}
     assert set(results["exact"]["speedup"]) == {"semantic", "coarse", "fine", "decode", "total"}
     assert all(value > 0 for value in results["fast"]["speedup"].values())
@@ -471,3 +472,11 @@ def test_roofline_counts_follow_the_model_shape(bark):
         pass_flops = 2 * weights * window + 4 * fine.num_layers * fine.hidden_size * window * window
         assert stage["fine"].flops == pytest.approx(6 * pass_flops)
     assert unpadded["semantic"].flops == floors["semantic"].flops
+
+
+def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
+    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+    choices = {(768, 12, 1, 2, False): "onnxruntime", (768, 12, 4, 2, True): "torch", (768, 12, 2, 2, True): "torch"}
+    monkeypatch.setattr(DECODE_ENGINES, "choices", choices)
+    expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
+    assert _decode_engines() == expected

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from transformers.models.bark.generation_configuration_bark import (
 
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
+from bark_vocos.bark.fast import DECODE_ENGINES
 
 from ..files import atomic_output, check_writable
 from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
@@ -400,6 +402,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
             difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]
             print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
+    results["decode_engines"] = _decode_engines()
+    print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
     if args.long_form_sentences:
         long_form = _long_form(
             model, vocoder, args.long_form_mode, args.long_form_sentences, args.long_form_tokens, args.seed
@@ -411,6 +415,19 @@ def run(args: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
+
+
+def _decode_engines() -> dict[str, str]:
+    """Which implementation ran the decode steps: the forced one, or the measured choice per precision and batch size
+    (e.g. `{"fp32, batch 1": "onnxruntime"}`)."""
+    forced = os.environ.get(DECODE_ENGINES.variable)
+    if forced:
+        return {"forced": forced}
+    chosen = {}
+    for (_, _, bucket, _, int8), engine in sorted(DECODE_ENGINES.choices.items()):
+        low, high = 2 ** (bucket - 1), 2**bucket - 1
+        chosen[f"{'int8' if int8 else 'fp32'}, batch {low if low == high else f'{low}-{high}'}"] = engine
+    return chosen
 
 
 def _warm_up(model: BarkModel) -> None:
