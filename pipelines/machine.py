@@ -25,8 +25,14 @@ def _cpu_model() -> str:
 
 
 def describe_machine() -> str:
-    """One line: CPU model, torch's CPU capability (its ISA), any ISA limits set in the environment, threads."""
+    """One line: CPU model, torch's CPU capability (its ISA), any ISA limits set in the environment, threads.
+
+    The limits hold torch, oneDNN and MKL only: ONNX Runtime (the decode-step engine where it measures faster) picks
+    its kernels from CPUID and has no such setting, so the line says so when limits are set.
+    """
     limits = [f"{name}={os.environ[name]}" for name in ISA_VARIABLES if name in os.environ]
+    if limits:
+        limits.append("not held: ONNX Runtime's kernels, chosen by CPUID")
     isa = torch.backends.cpu.get_cpu_capability()
     line = f"cpu: {_cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
