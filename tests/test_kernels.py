@@ -92,7 +92,9 @@ def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):
 def test_cache_eviction_reads_past_the_last_level_cache_without_torch_threads():
     from bark_vocos import kernels
 
-    assert kernels._evict_buffer().nbytes >= max(kernels._EVICT_BYTES, 2 * kernels._last_level_cache_bytes())
+    parts = kernels._evict_buffer()
+    assert len(parts) == torch.get_num_threads()
+    assert sum(part.nbytes for part in parts) >= max(kernels._EVICT_BYTES, 2 * kernels._last_level_cache_bytes())
     kernels._evict_buffer()  # made before profiling
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
         kernels._evict_caches()
