@@ -69,7 +69,8 @@ def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
     candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
     first = cache.choose(("shape", 1), candidates)
     timed = len(runs)
-    assert first in candidates and timed == 12  # one warm-up and five timed runs each
+    assert first in candidates
+    assert runs.count("a") == runs.count("b") == timed // 2 in (3, 4, 5, 6)  # a warm-up and two to five timed runs
     assert cache.choose(("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
     monkeypatch.setenv(FORCE_VARIABLE, "b")
     assert cache.choose(("shape", 2), candidates) == "b" and len(runs) == timed
