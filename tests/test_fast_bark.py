@@ -422,11 +422,7 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
     tokens_all_equal = results["fast"]["identical_tokens_vs_reference"]["fine"] == 1.0
     assert (results["fast"]["vocos_audio_relative_difference_vs_fp32_codes"] == 0.0) == tokens_all_equal
     long_form = results["long_form"]
-    assert (
-        long_form["mode"] == "fast"
-        and long_form["reference_one_after_another_s"] > 0
-        and long_form["ours_batched_s"] > 0
-    )
+    assert long_form["mode"] == "fast" and long_form["reference_one_after_another_s"] > 0
     for seconds, speedup in (("ours_batched_s", "speedup"), ("ours_batched_first_run_s", "speedup_first_run")):
         assert long_form[seconds] > 0
         ratio = long_form["reference_one_after_another_s"] / long_form[seconds]  # from seconds rounded to 1 ms

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from pipelines.machine import describe_machine, set_threads
+from pipelines.machine import ISA_VARIABLES, describe_machine, set_threads
 
 
 def test_machine_line_names_cpu_isa_and_threads(monkeypatch):
-    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS"):
+    for name in ISA_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     line = describe_machine()
     assert line.startswith("cpu: ")
