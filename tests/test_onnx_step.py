@@ -38,8 +38,8 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
         expected = exact._forward(token, 40)
         torch_int8 = fast._forward(token, 40)
         torch_keys = [buffer[:, :, 40].clone() for buffer in fast.keys + fast.values]
-        got = fast._onnx_forward(token, 40)
-        again = fast._onnx_forward(token, 40)
+        got = fast._onnx_forward(token, 40)[:, 0]
+        again = fast._onnx_forward(token, 40)[:, 0]
     assert got.shape == expected.shape == (batch, model.config.output_vocab_size) and got.dtype == torch.float32
     assert torch.equal(got, again)  # deterministic, and rewriting position 40 changes nothing
     # 8-bit weights in blocks of 128 (or fewer) inputs and 8-bit activations: measured 0.6-0.7x the error of
@@ -70,7 +70,7 @@ def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
         onnx_step.forward(prompt, 0)
         for index in range(4):  # several steps: each reads what the previous one wrote
             expected = torch_step._forward(tokens[:, index : index + 1], 40 + index)
-            got = onnx_step._onnx_forward(tokens[:, index : index + 1], 40 + index)
+            got = onnx_step._onnx_forward(tokens[:, index : index + 1], 40 + index)[:, 0]
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     for got, expected in zip(onnx_step.keys + onnx_step.values, torch_step.keys + torch_step.values, strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # positions 44-47 untouched (7.0) in both

@@ -1,16 +1,18 @@
-"""One decode step of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph.
+"""Decode steps of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph.
 
 A one-token decode step on the CPU has two implementations, chosen by timing whole steps
 (`bark_vocos.bark.fast.DECODE_ENGINES`):
 
 - `"torch"`: the step in PyTorch (float32 linear layers through `bark_vocos.kernels.linear`, or in the fast engine
   `Int8Linear` layers);
-- `"onnxruntime"`: this module. The blocks, the final layer norm and the LM head of one step run as a single ONNX
-  Runtime call: `LayerNormalization`, the linear layers, `GroupQueryAttention` (reads the key/value cache in place and
-  writes the new position into it) and `Gelu` (exact, erf). The linear layers are float32 `MatMul` in the exact
-  engine and, in the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8
-  products (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer,
-  so prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step.
+- `"onnxruntime"`: this module. The blocks, the final layer norm and the LM head run as a single ONNX Runtime call:
+  `LayerNormalization`, the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
+  new positions into it) and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in
+  the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
+  (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
+  prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step. A call takes one or
+  a few new positions per sequence (speculative decoding verifies its drafts in one pass); for prompts of hundreds
+  of positions PyTorch is faster (coarse window of 887 positions: 0.71 s against 0.94 s in float32).
 
 Why: a step in PyTorch is ~1500 small operator calls around the matrix products. On an AVX2-only AMD EPYC (2 threads)
 a bark-small step at 600 cached positions took 39 ms in PyTorch float32 and 23 ms here (logits equal to 1e-6
@@ -20,7 +22,7 @@ this module's block-wise scales round less than `Int8Linear`'s per-row ones (tes
 
 The session holds its own prepacked copy of the weights: the size of the stage's weights again in float32 (the
 float32 layers are `Gemm` on the weight as stored; with `MatMul` on a transposed copy ONNX Runtime kept two copies),
-a quarter of it in the fast engine.
+a quarter of it in the fast engine; the exact engine holds both (its 8-bit session drafts for speculative decoding).
 """
 
 from __future__ import annotations
@@ -142,13 +144,18 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         return name
 
     batch, capacity = "batch", "capacity"
+    rows = "rows"  # batch * tokens per sequence
     inputs = [
-        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [batch, channels]),
+        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [rows, channels]),
         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
         helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
     ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, model.lm_head.weight.shape[0]])]
-    constant(np.array([1], dtype=np.int64), "axis1")
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [rows, model.lm_head.weight.shape[0]])]
+    # (B * T, 3C) <-> (B, T, 3C) around the attention, B read from seqlens_k
+    nodes.append(helper.make_node("Shape", ["seqlens_k"], ["batch_dim"]))
+    constant(np.array([-1, 3 * channels], dtype=np.int64), "tokens_qkv")
+    nodes.append(helper.make_node("Concat", ["batch_dim", "tokens_qkv"], ["qkv_shape"], axis=0))
+    constant(np.array([-1, channels], dtype=np.int64), "rows_shape")
     hidden = "hidden"
     for index, block in enumerate(model.layers):
         cache_names = []
@@ -161,7 +168,7 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         (past_key, present_key), (past_value, present_value) = cache_names
         normed = layer_norm(hidden, block.layernorm_1, f"block{index}.norm1")
         qkv = project(normed, block.attn.att_proj, f"block{index}.qkv")  # packed query, key, value
-        nodes.append(helper.make_node("Unsqueeze", [qkv, "axis1"], [f"block{index}.qkv3"]))  # (B, 1, 3C)
+        nodes.append(helper.make_node("Reshape", [qkv, "qkv_shape"], [f"block{index}.qkv3"]))  # (B, T, 3C)
         nodes.append(
             helper.make_node(
                 "GroupQueryAttention",
@@ -172,7 +179,9 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
                 kv_num_heads=heads,
             )  # fmt: skip
         )
-        nodes.append(helper.make_node("Squeeze", [f"block{index}.attention3", "axis1"], [f"block{index}.attention"]))
+        nodes.append(
+            helper.make_node("Reshape", [f"block{index}.attention3", "rows_shape"], [f"block{index}.attention"])
+        )
         attended = project(f"block{index}.attention", block.attn.out_proj, f"block{index}.out")
         nodes.append(helper.make_node("Add", [hidden, attended], [f"block{index}.residual1"]))
         normed = layer_norm(f"block{index}.residual1", block.layernorm_2, f"block{index}.norm2")
@@ -192,23 +201,29 @@ class _Binding:
     """An `onnxruntime` IO binding of one set of cache buffers, with the small input/output buffers it reads/writes."""
 
     def __init__(self, session, keys: list[torch.Tensor], values: list[torch.Tensor], vocab: int):
-        batch, _, _, head_size = keys[0].shape
-        channels = keys[0].shape[1] * head_size
+        batch = keys[0].shape[0]
         self.keys = keys
-        self.hidden = torch.empty(batch, channels)
+        self.vocab = vocab
+        self.hidden = torch.empty(0)
+        self.logits = torch.empty(0)
         self.seqlens = torch.empty(batch, dtype=torch.int32)
         self.total = torch.empty((), dtype=torch.int32)
-        self.logits = torch.empty(batch, vocab)
         self.io = session.io_binding()
-        self._bind("hidden", self.hidden)
         self._bind("seqlens_k", self.seqlens)
         self._bind("total_len", self.total)
-        self._bind("logits", self.logits, output=True)
         for index, (key, value) in enumerate(zip(keys, values, strict=True)):
             self._bind(f"past_key_{index}", key)
             self._bind(f"past_value_{index}", value)
             self._bind(f"present_key_{index}", key, output=True)
             self._bind(f"present_value_{index}", value, output=True)
+
+    def rows(self, count: int, channels: int) -> None:
+        """Bind input and logits buffers for `count` rows (batch times tokens per sequence), if not bound already."""
+        if self.hidden.shape != (count, channels):
+            self.hidden = torch.empty(count, channels)
+            self.logits = torch.empty(count, self.vocab)
+            self._bind("hidden", self.hidden)
+            self._bind("logits", self.logits, output=True)
 
     def _bind(self, name: str, tensor: torch.Tensor, output: bool = False) -> None:
         if not tensor.is_contiguous():
@@ -228,13 +243,18 @@ class OnnxDecodeStep:
         model: a transformers `BarkSemanticModel` or `BarkCoarseModel` on the CPU, float32
             (`onnx_step_supported(model, int8)` must hold).
         int8: 8-bit weights (the fast engine) instead of float32 (the exact engine).
+        spinning: whether ONNX Runtime's threads spin-wait after a call (its default). Two sessions that take turns
+            (speculative decoding's draft and verification steps) must not: a session's spinning threads took the
+            cores from the other's, and a round of three 8-bit steps and one 4-token float32 pass took 97 ms
+            instead of 55 ms (bark-small, 2 threads, Intel Xeon). Alone, a session steps ~5% faster spinning.
     """
 
-    def __init__(self, model: nn.Module, int8: bool):
+    def __init__(self, model: nn.Module, int8: bool, spinning: bool = True):
         if not onnx_step_supported(model, int8):
             raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
         self.model = model
         self.int8 = int8
+        self.spinning = spinning
         self.sessions: dict[int, object] = {}  # torch threads -> session
         self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
 
@@ -246,6 +266,7 @@ class OnnxDecodeStep:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
             graph = build_step_graph(self.model, self.int8)
             self.sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return self.sessions[threads]
@@ -253,24 +274,27 @@ class OnnxDecodeStep:
     def __call__(
         self, hidden: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], start: int
     ) -> torch.Tensor:
-        """Logits after one token per sequence, writing its keys and values at position `start` of the cache.
+        """Logits after `T` tokens per sequence, writing their keys and values at positions `[start, start + T)` of
+        the cache (each token attends to the cache and to the tokens before it).
 
         Args:
-            hidden: `(B, 1, C)` float32 token embeddings plus position embeddings.
+            hidden: `(B, T, C)` float32 token embeddings plus position embeddings.
             keys, values: per layer `(B, H, L, D)` contiguous float32 cache buffers holding positions `[0, start)`.
-            start: positions already in the cache (`start < L`).
+            start: positions already in the cache (`start + T <= L`).
         Returns:
-            `(B, V)` float32 logits.
+            `(B, T, V)` float32 logits.
         """
-        if start >= keys[0].shape[2]:
-            raise ValueError(f"sequence of {start + 1} positions exceeds the cache of {keys[0].shape[2]}")
+        batch, length, channels = hidden.shape
+        if start + length > keys[0].shape[2]:
+            raise ValueError(f"sequence of {start + length} positions exceeds the cache of {keys[0].shape[2]}")
         threads = torch.get_num_threads()
         if self.binding is None or self.binding[0] != threads or self.binding[1].keys is not keys:
             vocab = self.model.lm_head.weight.shape[0]
             self.binding = (threads, _Binding(self._session(threads), keys, values, vocab))
         binding = self.binding[1]
-        binding.hidden.copy_(hidden[:, 0])
-        binding.seqlens.fill_(start)
-        binding.total.fill_(start + 1)
+        binding.rows(batch * length, channels)
+        binding.hidden.copy_(hidden.reshape(batch * length, channels))
+        binding.seqlens.fill_(start + length - 1)
+        binding.total.fill_(start + length)
         self.sessions[threads].run_with_iobinding(binding.io)
-        return binding.logits.clone()
+        return binding.logits.view(batch, length, -1).clone()

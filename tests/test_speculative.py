@@ -1,0 +1,251 @@
+"""Speculative decoding in the exact engine (`_CausalDecoder.speculate`): the tokens and the global RNG state equal
+transformers' for one sequence, greedy and sampled, whatever the drafts; the drafts are accepted when they are right;
+the multi-position ONNX Runtime pass equals one-position passes; the draft count is measured or forced."""
+
+import pytest
+import torch
+from transformers import BarkModel
+from transformers.models.bark.generation_configuration_bark import (
+    BarkCoarseGenerationConfig,
+    BarkSemanticGenerationConfig,
+)
+
+from bark_vocos.bark import fast
+from bark_vocos.bark.fast import (
+    DECODE_ENGINES,
+    DRAFT_CHOICES,
+    DRAFT_TOKENS_VARIABLE,
+    EXPLORE_ROUNDS,
+    FastBarkStages,
+    _CausalDecoder,
+    _Draws,
+    _multinomial_replays,
+)
+from bark_vocos.bark.onnx_step import onnx_step_available
+from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+
+pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
+
+
+@pytest.fixture(autouse=True)
+def measured_engines(monkeypatch):
+    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+    monkeypatch.delenv(DRAFT_TOKENS_VARIABLE, raising=False)
+
+
+@pytest.fixture(scope="module")
+def bark() -> BarkModel:
+    # initializer_range 0.2: peaked distributions, so greedy and sampled tokens vary along the sequence
+    return random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
+
+
+@pytest.fixture(scope="module")
+def history_prompt():
+    generator = torch.Generator().manual_seed(3)
+    return {
+        "semantic_prompt": torch.randint(0, 10_000, (300,), generator=generator),
+        "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
+        "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
+    }
+
+
+def _seeded(seed: int, function, *args, **kwargs):
+    """`function(*args, **kwargs)` from a seeded global RNG, and the RNG state it leaves."""
+    torch.manual_seed(seed)
+    result = function(*args, **kwargs)
+    return result, torch.get_rng_state()
+
+
+def _semantic(bark: BarkModel, history_prompt, **options):
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(0, 20_000, (1, 64), generator=generator)
+    attention_mask = torch.zeros(1, 64, dtype=torch.long)
+    attention_mask[:, :30] = 1
+    config = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
+    return (input_ids,), {
+        "semantic_generation_config": config,
+        "attention_mask": attention_mask,
+        "history_prompt": history_prompt,
+        **options,
+    }
+
+
+def _coarse(bark: BarkModel, history_prompt, **options):
+    # 30 semantic tokens -> 90 coarse tokens: 9 windows of 10, from the 7th on past the 60-token history
+    semantic = torch.randint(0, 10_000, (1, 30), generator=torch.Generator().manual_seed(2))
+    return (semantic,), {
+        "semantic_generation_config": BarkSemanticGenerationConfig(**bark.generation_config.semantic_config),
+        "coarse_generation_config": BarkCoarseGenerationConfig(**bark.generation_config.coarse_acoustics_config),
+        "history_prompt": history_prompt,
+        **options,
+    }
+
+
+def _rounds(decoder: _CausalDecoder) -> dict[int, tuple[int, int]]:
+    """Per draft count: (rounds, chosen tokens in the timed rounds)."""
+    return {drafts: (rounds, tokens) for (_, drafts), (_, tokens, rounds) in decoder.round_times.items()}
+
+
+CASES = {
+    "semantic greedy": (_semantic, {"max_new_tokens": 40, "min_new_tokens": 40}),
+    "semantic sampled": (_semantic, {"max_new_tokens": 40, "do_sample": True, "temperature": 0.7}),
+    "semantic early stop": (_semantic, {"max_new_tokens": 40, "min_eos_p": 0.05}),
+    "coarse greedy": (_coarse, {}),
+    "coarse sampled": (_coarse, {"do_sample": True, "temperature": 0.7}),
+}
+
+
+@pytest.mark.parametrize("drafts", ["1", "3", "16", None])
+@pytest.mark.parametrize("case", list(CASES))
+def test_speculation_gives_transformers_tokens_and_rng_state(bark, history_prompt, case, drafts, monkeypatch):
+    """Forced draft counts (16: longer than the coarse windows) and the measured choice (None)."""
+    if drafts is not None:
+        monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, drafts)
+    inputs, options = CASES[case]
+    args, kwargs = inputs(bark, history_prompt, **options)
+    stage_name = "semantic" if inputs is _semantic else "coarse_acoustics"
+    reference_stage = getattr(bark, stage_name)
+    expected, expected_rng = _seeded(11, reference_stage.generate, *(arg.clone() for arg in args), **kwargs)
+    stages = FastBarkStages(bark)
+    stage = getattr(stages, stage_name)
+    assert stage.decoder.can_speculate(1)
+    got, rng = _seeded(11, stage.generate, *(arg.clone() for arg in args), **kwargs)
+    assert got.shape == expected.shape
+    assert torch.equal(got, expected)
+    assert torch.equal(rng, expected_rng)  # draws made ahead for rejected drafts were given back
+    rounds = _rounds(stage.decoder)
+    assert rounds, "the speculative loop did not run"
+    if drafts is not None:
+        assert set(rounds) == {int(drafts)}
+        count, tokens = rounds[int(drafts)]
+        assert count > 1 and tokens > count - 1  # at least one timed round
+
+
+def test_right_drafts_are_accepted(bark, history_prompt, monkeypatch):
+    """With the float32 step as its own draft every draft is right: each round yields drafts + 1 tokens (but where
+    the sequence or a coarse window ends)."""
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+    args, kwargs = _semantic(bark, history_prompt, max_new_tokens=41, min_new_tokens=41)
+    stages = FastBarkStages(bark)
+    decoder = stages.semantic.decoder
+    decoder.draft_step = decoder.onnx_step
+    got = stages.semantic.generate(*args, **kwargs)
+    expected = bark.semantic.generate(*args, **kwargs)
+    assert torch.equal(got, expected)
+    rounds, tokens = _rounds(decoder)[3]
+    assert rounds == 10 and tokens == 9 * 4  # 1 token from the prompt, then 10 rounds of 4 (the first not timed)
+
+
+def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
+    """Drafts from random logits are rejected and the tokens stay transformers' (sampled, with the RNG state)."""
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "4")
+    args, kwargs = _semantic(bark, history_prompt, max_new_tokens=30, do_sample=True, temperature=0.7)
+    stages = FastBarkStages(bark)
+    decoder = stages.semantic.decoder
+    generator = torch.Generator().manual_seed(0)
+    vocab = bark.semantic.config.output_vocab_size
+    decoder.draft_step = lambda hidden, *rest: torch.randn(hidden.shape[0], hidden.shape[1], vocab, generator=generator)
+    got, rng = _seeded(5, stages.semantic.generate, *args, **kwargs)
+    expected, expected_rng = _seeded(5, bark.semantic.generate, *args, **kwargs)
+    assert torch.equal(got, expected) and torch.equal(rng, expected_rng)
+    rounds, tokens = _rounds(decoder)[4]
+    assert tokens < 1.5 * (rounds - 1)  # nearly every draft rejected: about one token per round
+
+
+def test_streamer_gets_each_token_once_in_order(bark, history_prompt, monkeypatch):
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+    args, kwargs = _semantic(bark, history_prompt, max_new_tokens=20, min_new_tokens=20)
+    streamed = []
+
+    class Streamer:
+        def put(self, value):
+            streamed.append(value)
+
+        def end(self):
+            streamed.append("end")
+
+    got = FastBarkStages(bark).semantic.generate(*args, streamer=Streamer(), **kwargs)
+    assert streamed[-1] == "end" and streamed[0].shape[0] == 1  # the prompt placeholder first
+    assert torch.equal(torch.cat(streamed[1:-1]), got[0])
+
+
+def test_plain_steps_when_forced_or_batched(bark, history_prompt, monkeypatch):
+    decoder = FastBarkStages(bark).semantic.decoder
+    assert decoder.can_speculate(1) and not decoder.can_speculate(2)
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "0")
+    assert not decoder.can_speculate(1)
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "")
+    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
+    assert not decoder.can_speculate(1)
+    assert FastBarkStages(bark, mode="fast").semantic.decoder.draft_step is None  # fast mode: nothing to verify
+
+
+def test_the_draft_count_is_the_fastest_per_token_after_exploring(bark):
+    decoder = _CausalDecoder(bark.semantic, "exact")
+    threads = torch.get_num_threads()
+    explored = []
+    for drafts in DRAFT_CHOICES:  # each count is explored in turn until it has its rounds
+        assert decoder._drafts() == drafts
+        explored.append(drafts)
+        decoder.round_times[(threads, drafts)] = [1.0, 10 * (drafts + 1), EXPLORE_ROUNDS]
+    assert decoder._drafts() == max(DRAFT_CHOICES)  # most tokens per second
+    decoder.round_times[(threads, max(DRAFT_CHOICES))][0] = 100.0  # it got slow: the next best
+    assert decoder._drafts() == sorted(DRAFT_CHOICES)[-2]
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "17"])
+def test_a_bad_draft_count_raises(bark, value, monkeypatch):
+    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, value)
+    with pytest.raises(ValueError, match=DRAFT_TOKENS_VARIABLE):
+        _CausalDecoder(bark.semantic, "exact")._drafts()
+
+
+def test_multinomial_is_replayable_and_the_check_leaves_the_rng_alone():
+    _multinomial_replays.cache_clear()
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert _multinomial_replays()
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_draws_given_back_leave_the_generator_after_the_used_ones():
+    probs = torch.softmax(torch.randn(2, 50), dim=-1)
+    torch.manual_seed(1)
+    expected = [torch.multinomial(probs, 1).squeeze(1) for _ in range(3)]
+    after_three = torch.get_rng_state()
+    torch.manual_seed(1)
+    draws = _Draws((2, 50), sampling=True)
+    got = [fast._choose(torch.log(probs), _Sampling(), [], draws.get(index)) for index in range(5)]
+    draws.use(3)
+    draws.give_back()
+    assert all(torch.equal(a, b) for a, b in zip(got[:3], expected, strict=True))
+    assert torch.equal(torch.get_rng_state(), after_three)
+    assert _Draws((2, 50), sampling=False).get(0) is None
+
+
+class _Sampling:
+    do_sample = True
+    renormalize_logits = False
+
+
+@pytest.mark.parametrize("length", [2, 5])
+def test_a_several_token_pass_equals_one_token_passes(bark, length):
+    """The float32 ONNX Runtime pass over `length` new positions (each attends to the cache and the positions
+    before it) against one-position passes, logits and cache."""
+    model = bark.semantic
+    several, single = _CausalDecoder(model, "exact"), _CausalDecoder(model, "exact")
+    generator = torch.Generator().manual_seed(length)
+    prompt = torch.randn(1, 20, 32, generator=generator)
+    tokens = torch.randn(1, length, 32, generator=generator)
+    with torch.no_grad():
+        for decoder in (several, single):
+            decoder.allocate(1, 32)
+            decoder._forward(prompt, 0)
+        got = several._onnx_forward(tokens, 20)
+        expected = torch.stack([single._onnx_forward(tokens[:, i : i + 1], 20 + i)[:, 0] for i in range(length)], 1)
+        reference = torch.stack([single._forward(tokens[:, : i + 1], 20) for i in range(length)], 1)
+    assert got.shape == (1, length, model.config.output_vocab_size)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got, reference, rtol=1e-5, atol=1e-5)
+    for a, b in zip(several.keys + several.values, single.keys + single.values, strict=True):
+        torch.testing.assert_close(a[:, :, : 20 + length], b[:, :, : 20 + length], rtol=1e-5, atol=1e-5)
