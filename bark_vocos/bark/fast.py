@@ -326,7 +326,8 @@ DECODE_KERNELS = KernelCache()
 # "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
 DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
 # Speculative decoding in the exact engine (`_CausalDecoder.speculate`): the counts of draft tokens per round it
-# chooses from by timing (0: plain steps), the rounds each is first timed for, and the variable that forces a count (0: plain steps).
+# chooses from by timing (0: plain steps), the rounds each is first timed for, and the variable that forces a count
+# (0: off).
 DRAFT_CHOICES = (0, 2, 4)
 EXPLORE_ROUNDS = 8
 DRAFT_TOKENS_VARIABLE = "BARK_VOCOS_DRAFT_TOKENS"
