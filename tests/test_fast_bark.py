@@ -428,6 +428,14 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
         ratio = long_form["reference_one_after_another_s"] / long_form[seconds]  # from seconds rounded to 1 ms
         assert long_form[speedup] == pytest.approx(ratio, abs=0.01 + 0.002 / long_form[seconds] * ratio)
     assert results["long_form"]["sentences"] == 2
+    speculation = results["speculation"]  # tokens per timed round, per draft count tried (0 drafts: 1 token)
+    assert set(speculation) == {"semantic", "coarse"}
+    if decode_engine == "torch":  # PyTorch steps forced: no speculation
+        assert speculation == {"semantic": {}, "coarse": {}}
+    else:
+        assert speculation["coarse"] and all(
+            1.0 <= tokens <= int(drafts) + 1 for stage in speculation.values() for drafts, tokens in stage.items()
+        )
 
 
 def test_bench_pipeline_rejects_bad_sizes(capsys):

@@ -410,6 +410,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
     results["decode_engines"] = _decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
+    if "exact" in engines:
+        results["speculation"] = _speculation(engines["exact"])
+        print(
+            f"exact: speculative decoding, draft tokens per round -> chosen tokens per round: {results['speculation']}"
+        )
     if args.long_form_sentences:
         long_form = _long_form(
             model, vocoder, args.long_form_mode, args.long_form_sentences, args.long_form_tokens, args.seed
@@ -434,6 +439,20 @@ def _decode_engines() -> dict[str, str]:
         low, high = 2 ** (bucket - 1), 2**bucket - 1
         chosen[f"{'int8' if int8 else 'fp32'}, batch {low if low == high else f'{low}-{high}'}"] = engine
     return chosen
+
+
+def _speculation(stages: FastBarkStages) -> dict[str, dict[str, float]]:
+    """Per causal stage of the exact engine, the tokens chosen per timed round of speculative decoding, per draft
+    count tried (e.g. `{"semantic": {"0": 1.0, "2": 2.7, "4": 4.3}}`; 0 drafts: plain steps)."""
+    report = {}
+    for name, stage in (("semantic", stages.semantic), ("coarse", stages.coarse_acoustics)):
+        rounds = stage.decoder.round_times
+        report[name] = {
+            str(drafts): round(tokens / (count - 1), 2)
+            for (_, drafts), (_, tokens, count) in sorted(rounds.items())
+            if count > 1
+        }
+    return report
 
 
 def _warm_up(model: BarkModel) -> None:
