@@ -25,13 +25,16 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "COMPUTE_BOUND_ROWS",
     "FORCE_VARIABLE",
+    "LARGE_ROWS",
     "LINEAR_KERNELS",
     "KernelCache",
     "fastest",
     "linear",
     "linear_kernel",
     "linear_kernel_names",
+    "rows_bucket",
 ]
 
 # Set to a candidate's name to use it wherever it is a candidate, without timing (for benchmarks and bug reports).
@@ -90,6 +93,22 @@ def _evict_caches() -> None:
 
 SEPARATED_AFTER = 2  # runs per candidate before `fastest` may stop early
 
+# From this many rows on a linear layer is bound by compute, not by reading its weights (float32: 2 * rows FLOPs per
+# 4-byte weight against a machine balance of ~11 FLOP/byte on the Xeon, 325 GFLOP/s over 29 GB/s; int8 likewise at
+# its higher rate), so the state of the caches before a timed run does not change the answer and its choice is timed
+# without `_evict_caches`: for a batch's prompts and fine windows that read was most of the time a choice took.
+COMPUTE_BOUND_ROWS = 64
+# From this many rows on every candidate runs at its compute-bound rate, so one choice serves all larger row counts: a
+# batch's prompts (8 sentences: 2000-7000 rows) reuse the choice made for one sentence's instead of timing products
+# that take tens of milliseconds each (30 such choices took 7 s of the first batch of 8 on the Xeon).
+LARGE_ROWS = 512
+
+
+def rows_bucket(rows: int) -> int:
+    """The key under which a product over `rows` rows shares its kernel choice: rows of one power of two share one,
+    and from `LARGE_ROWS` rows on all share one."""
+    return min(rows, LARGE_ROWS).bit_length()
+
 
 def _separated(times: dict[str, list[float]]) -> bool:
     """Whether one candidate's slowest time is below every other candidate's fastest."""
@@ -97,19 +116,21 @@ def _separated(times: dict[str, list[float]]) -> bool:
     return all(max(times[best]) < min(times[name]) for name in times if name != best)
 
 
-def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5) -> str:
+def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold: bool = True) -> str:
     """The name of the candidate with the lowest median time over up to `repeats` interleaved runs (one warm-up
-    each), each run starting with cold caches.
+    each), each run starting with cold caches unless `cold` is False (for work bound by compute).
 
     It stops after `SEPARATED_AFTER` runs when one candidate's slowest run was faster than every other run: the
-    order is then plain, and each run costs a read of twice the last-level cache (on a Xeon with a 480 MB L3, 35 ms).
+    order is then plain, and each cold run costs a read of twice the last-level cache (on a Xeon with a 480 MB L3,
+    35 ms).
     """
     for run in candidates.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for round_index in range(repeats):
         for name, run in candidates.items():
-            _evict_caches()
+            if cold:
+                _evict_caches()
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
@@ -129,8 +150,9 @@ class KernelCache:
         self.variable = variable
         self.choices: dict[Hashable, str] = {}
 
-    def choose(self, key: Hashable, candidates: dict[str, Callable[[], object]]) -> str:
-        """The cached choice for `key`, or the fastest of `candidates` (timed now), or the one `self.variable` names.
+    def choose(self, key: Hashable, candidates: dict[str, Callable[[], object]], cold: bool = True) -> str:
+        """The cached choice for `key`, or the fastest of `candidates` (timed now, from cold caches unless `cold` is
+        False: see `fastest`), or the one `self.variable` names.
 
         Raises:
             ValueError: `self.variable` names no candidate.
@@ -141,7 +163,7 @@ class KernelCache:
                 raise ValueError(f"{self.variable}={forced!r} is not a kernel here; valid: {sorted(candidates)}")
             return forced
         if key not in self.choices:
-            self.choices[key] = fastest(candidates)
+            self.choices[key] = fastest(candidates, cold=cold)
         return self.choices[key]
 
 
@@ -220,6 +242,6 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False) ->
     chosen = _CALLER_KERNEL.get()
     if chosen is None:
         rows = hidden_states.numel() // hidden_states.shape[-1]
-        key = (rows.bit_length(), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied
-        chosen = LINEAR_KERNELS.choose(key, candidates)
+        key = (rows_bucket(rows), *layer.weight.shape, gelu, torch.get_num_threads())  # weight: heads may be tied
+        chosen = LINEAR_KERNELS.choose(key, candidates, cold=rows < COMPUTE_BOUND_ROWS)
     return candidates[chosen]()

@@ -6,13 +6,17 @@ import torch
 from torch import nn
 
 from bark_vocos.kernels import (
+    COMPUTE_BOUND_ROWS,
     FORCE_VARIABLE,
+    LARGE_ROWS,
     LINEAR_KERNELS,
+    SEPARATED_AFTER,
     KernelCache,
     fastest,
     linear,
     linear_kernel,
     linear_kernel_names,
+    rows_bucket,
 )
 
 
@@ -102,6 +106,39 @@ def test_linear_measures_each_shape_once(monkeypatch):
             linear(torch.randn(rows, 16), layer)
     assert len(LINEAR_KERNELS.choices) in (0, 1)  # none when this torch has no oneDNN linear
     assert all(choice in ("onednn", "aten") for choice in LINEAR_KERNELS.choices.values())
+
+
+def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
+    """A layer with fewer than COMPUTE_BOUND_ROWS rows reads its weights more than it computes: each timed run starts
+    after `_evict_caches`; from COMPUTE_BOUND_ROWS rows on none does (fp32 `linear` and `Int8Linear` alike)."""
+    from bark_vocos import kernels
+    from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear
+
+    evictions = []
+    monkeypatch.setattr(kernels, "_evict_caches", lambda: evictions.append(1))
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    layer = nn.Linear(16, 32)
+    int8_layer = Int8Linear(layer)
+    cases = (
+        (lambda rows: linear(rows, layer), LINEAR_KERNELS, len(linear_kernel_names())),
+        (int8_layer, INT8_KERNELS, len(int8_layer.kernels)),
+    )
+    for run, cache, candidates in cases:
+        monkeypatch.setattr(cache, "choices", {})
+        with torch.no_grad():
+            run(torch.randn(COMPUTE_BOUND_ROWS, 16))
+            assert evictions == []
+            run(torch.randn(COMPUTE_BOUND_ROWS - 1, 16))
+        assert len(cache.choices) == (2 if candidates > 1 or cache is INT8_KERNELS else 0)
+        if cache.choices:  # each candidate's timed runs (two to five) started from cold caches
+            assert SEPARATED_AFTER * candidates <= len(evictions) <= 5 * candidates
+        evictions.clear()
+
+
+def test_rows_of_one_power_of_two_share_a_choice_and_large_counts_share_one():
+    assert rows_bucket(100) == rows_bucket(120) != rows_bucket(50)
+    assert rows_bucket(LARGE_ROWS) == rows_bucket(LARGE_ROWS * 14) == rows_bucket(10**6) != rows_bucket(LARGE_ROWS - 1)
 
 
 def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):

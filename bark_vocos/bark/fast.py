@@ -348,7 +348,7 @@ class _CausalDecoder:
         if onnx_step_supported(model, self.int8):
             self.onnx_step = OnnxDecodeStep(model, self.int8, spinning=not speculative)
         self.draft_step = OnnxDecodeStep(model, int8=True, spinning=False) if speculative else None
-        self.round_times: dict[tuple[int, int], list[float]] = {}  # (threads, drafts) -> [seconds, tokens]
+        self.round_times: dict[tuple[int, int], list] = {}  # (threads, drafts) -> [seconds, tokens, rounds]
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
         self.cached_ids: torch.Tensor | None = None  # (B, n) ids whose keys/values are in the cache, if known
@@ -513,39 +513,41 @@ class _CausalDecoder:
         """
         draws = _Draws(tuple(logits.shape), sampling)
         embed = self.model.input_embeds_layer
-        token = choose(0, logits, draws.get(0))
-        draws.use(1)
-        tokens, fed = [token], []
-        emit(token)
-        position = start
-        while len(tokens) < count and not stop(token):
-            started = time.perf_counter()
-            step = len(tokens)
-            drafts_wanted = self._drafts()
-            drafts = []
-            last = token
-            for index in range(min(drafts_wanted, count - step - 1)):
-                draft_logits = self._onnx_forward(embed(last[:, None]), position + index, self.draft_step)[:, -1]
-                last = choose(step + index, draft_logits, draws.get(index))
-                drafts.append(last)
-            verified = self._onnx_forward(embed(torch.stack([token, *drafts], dim=1)), position)
-            for index in range(len(drafts) + 1):
-                chosen = choose(step + index, verified[:, index], draws.get(index))
-                tokens.append(chosen)
-                emit(chosen)
-                if stop(chosen) or index == len(drafts) or not torch.equal(chosen, drafts[index]):
-                    break
-            used = index + 1
-            draws.use(used)
-            fed += [token, *drafts[: used - 1]]
-            position += used
-            token = tokens[-1]
-            totals = self.round_times.setdefault((torch.get_num_threads(), drafts_wanted), [0.0, 0, 0])
-            if totals[2] > 0:  # the first round builds sessions and buffers: a warm-up
-                totals[0] += time.perf_counter() - started
-                totals[1] += used
-            totals[2] += 1
-        draws.give_back()
+        try:
+            token = choose(0, logits, draws.get(0))
+            draws.use(1)
+            tokens, fed = [token], []
+            emit(token)
+            position = start
+            while len(tokens) < count and not stop(token):
+                started = time.perf_counter()
+                step = len(tokens)
+                drafts_wanted = self._drafts()
+                drafts = []
+                last = token
+                for index in range(min(drafts_wanted, count - step - 1)):
+                    draft_logits = self._onnx_forward(embed(last[:, None]), position + index, self.draft_step)[:, -1]
+                    last = choose(step + index, draft_logits, draws.get(index))
+                    drafts.append(last)
+                verified = self._onnx_forward(embed(torch.stack([token, *drafts], dim=1)), position)
+                for index in range(len(drafts) + 1):
+                    chosen = choose(step + index, verified[:, index], draws.get(index))
+                    tokens.append(chosen)
+                    emit(chosen)
+                    if stop(chosen) or index == len(drafts) or not torch.equal(chosen, drafts[index]):
+                        break
+                used = index + 1
+                draws.use(used)
+                fed += [token, *drafts[: used - 1]]
+                position += used
+                token = tokens[-1]
+                totals = self.round_times.setdefault((torch.get_num_threads(), drafts_wanted), [0.0, 0, 0])
+                if totals[2] > 0:  # the first round builds sessions and buffers: a warm-up
+                    totals[0] += time.perf_counter() - started
+                    totals[1] += used
+                totals[2] += 1
+        finally:  # on an error too: no draw made ahead is left taken
+            draws.give_back()
         fed_ids = torch.stack(fed, dim=1) if fed else torch.empty(1, 0, dtype=torch.long, device=logits.device)
         return tokens, fed_ids
 

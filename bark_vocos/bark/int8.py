@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kernels import KernelCache
+from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, rows_bucket
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernels_available"]
 
@@ -107,7 +107,7 @@ class Int8Linear(nn.Module):
         dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
         candidates = {name: functools.partial(kernel, rows) for name, kernel in self.kernels.items()}
-        key = (rows.shape[0].bit_length(), self.in_features, self.out_features, torch.get_num_threads())
-        out = candidates[INT8_KERNELS.choose(key, candidates)]()
+        key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, torch.get_num_threads())
+        out = candidates[INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)]()
         out = out.reshape(*hidden_states.shape[:-1], self.out_features)
         return (F.gelu(out) if gelu else out).to(hidden_states.dtype)
