@@ -11,6 +11,9 @@ The counts follow Bark's algorithm as transformers runs it, with nothing wasted:
   the transformer once; transformers pads a shorter input to the whole window, the fast engine does not (then the
   window is the frames that exist);
 - decode (Vocos): one pass over all frames.
+With speculative decoding (the exact engine, `speculation`), a round of `d` draft steps (8-bit weights) and one
+float32 pass over `d + 1` positions yields `r` tokens (measured): a token then reads the float32 weights `1 / r` times
+and the 8-bit ones `d / r` times, and the keys and values `(d + 1) / r` times; that is the floor of what ran.
 A token's floor is the larger of its read time and its compute time; a stage's floor is the sum over its tokens or
 passes. Measured machine figures move with the load, so read this beside the interleaved ratios, not alone.
 """
@@ -51,14 +54,26 @@ def _linear_weights(module: nn.Module) -> int:
 
 
 def _autoregressive(
-    weights: int, weight_bytes: float, layers: int, width: int, contexts: list[int], prompt: int, bandwidth, peak
+    weights: int,
+    weight_bytes: float,
+    layers: int,
+    width: int,
+    contexts: list[int],
+    prompt: int,
+    bandwidth: float,
+    peak: float,
+    speculation: tuple[int, float] | None = None,
 ) -> tuple[float, float, float]:
-    """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`."""
+    """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`; with
+    `speculation` = (drafts per round, tokens per round) as the module docstring counts it."""
+    drafts, per_round = speculation or (0, 1.0)
+    weight_reads = (weights * weight_bytes + drafts * weights) / per_round  # float32 once, 8-bit drafts d times
+    passes = (drafts + 1) / per_round  # reads of the keys and values, and computed positions, per token
     prompt_flops = 2 * weights * prompt + 4 * layers * width * prompt * prompt / 2
     total_bytes, total_flops, seconds = weights * weight_bytes, prompt_flops, prompt_flops / peak
     for context in contexts:
-        token_bytes = weights * weight_bytes + 2 * layers * width * 4 * context  # weights, keys and values (fp32)
-        token_flops = 2 * weights + 4 * layers * width * context
+        token_bytes = weight_reads + passes * 2 * layers * width * 4 * context  # weights, keys and values (fp32)
+        token_flops = passes * (2 * weights + 4 * layers * width * context)
         total_bytes += token_bytes
         total_flops += token_flops
         seconds += max(token_bytes / bandwidth, token_flops / peak)
@@ -73,6 +88,7 @@ def stage_floors(
     peak: float,
     weight_bytes: float = 4.0,
     pad_fine_window: bool = True,
+    speculation: dict[str, tuple[int, float]] | None = None,
 ) -> list[StageFloor]:
     """The floor of each stage for a generation of `semantic_tokens` semantic tokens without a voice prompt.
 
@@ -85,7 +101,10 @@ def stage_floors(
         weight_bytes: Bytes per weight of the linear layers (4 for float32, 1 for int8).
         pad_fine_window: Whether the fine stage pads a short input to its whole window (transformers and the exact
             engine do; the fast engine runs the frames that exist).
+        speculation: per autoregressive stage ("semantic", "coarse") that decoded speculatively, (draft tokens per
+            round, measured tokens per round); the others are counted as plain steps.
     """
+    speculation = speculation or {}
     configs = BarkGenerationConfigs.from_bark(bark)
     floors = []
 
@@ -95,7 +114,7 @@ def stage_floors(
     contexts = [prompt + t for t in range(semantic_tokens)]
     floors.append(
         StageFloor("semantic", *_autoregressive(_linear_weights(semantic), weight_bytes, layers, width, contexts,
-                                                prompt, bandwidth, peak))
+                                                prompt, bandwidth, peak, speculation.get("semantic")))
     )  # fmt: skip
 
     coarse = bark.coarse_acoustics
@@ -106,7 +125,9 @@ def stage_floors(
     prompt = configs.coarse.max_coarse_input_length + 1
     contexts = [prompt + min(history, t - t % window) + t % window for t in range(tokens)]  # window's history + new
     weights = _linear_weights(coarse)
-    read, flops, seconds = _autoregressive(weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak)
+    read, flops, seconds = _autoregressive(
+        weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak, speculation.get("coarse")
+    )
     refills = sum(1 for start in range(0, tokens, window) if start > history)  # windows whose prompt moved
     refill_flops = refills * 2 * weights * (prompt + history)
     floors.append(StageFloor("coarse", read + refills * weights * weight_bytes, flops + refill_flops,

@@ -428,14 +428,14 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
         ratio = long_form["reference_one_after_another_s"] / long_form[seconds]  # from seconds rounded to 1 ms
         assert long_form[speedup] == pytest.approx(ratio, abs=0.01 + 0.002 / long_form[seconds] * ratio)
     assert results["long_form"]["sentences"] == 2
-    speculation = results["speculation"]  # tokens per timed round, per draft count tried (0 drafts: 1 token)
+    speculation = results["speculation"]  # the draft count chosen, and tokens per timed round per count tried
     assert set(speculation) == {"semantic", "coarse"}
     if decode_engine == "torch":  # PyTorch steps forced: no speculation
-        assert speculation == {"semantic": {}, "coarse": {}}
+        assert all(stage == {"chosen": 0, "tokens_per_round": {}} for stage in speculation.values())
     else:
-        assert speculation["coarse"] and all(
-            1.0 <= tokens <= int(drafts) + 1 for stage in speculation.values() for drafts, tokens in stage.items()
-        )
+        assert speculation["coarse"]["tokens_per_round"]
+        for stage in speculation.values():
+            assert all(1.0 <= tokens <= int(d) + 1 for d, tokens in stage["tokens_per_round"].items())
 
 
 def test_bench_pipeline_rejects_bad_sizes(capsys):
@@ -459,6 +459,7 @@ def test_roofline_counts_follow_the_model_shape(bark):
     vocoder = random_vocoder(quick=True, seed=0)
     floors = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11)}
     weights = sum(layer.weight.numel() for layer in bark.semantic.modules() if isinstance(layer, nn.Linear))
+    weights_semantic = weights
     config = bark.semantic.config
     prompt = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config).max_input_semantic_length + 1
     kv = sum(2 * config.num_layers * config.hidden_size * 4 * (prompt + t) for t in range(20))
@@ -478,6 +479,14 @@ def test_roofline_counts_follow_the_model_shape(bark):
         pass_flops = 2 * weights * window + 4 * fine.num_layers * fine.hidden_size * window * window
         assert stage["fine"].flops == pytest.approx(6 * pass_flops)
     assert unpadded["semantic"].flops == floors["semantic"].flops
+    # speculative rounds of 4 drafts yielding 4.5 tokens: per token the float32 weights 1/4.5 times, the 8-bit ones
+    # 4/4.5 times, the keys and values 5/4.5 times
+    speculated = stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11, speculation={"semantic": (4, 4.5)})
+    speculated = {f.stage: f for f in speculated}
+    assert speculated["semantic"].bytes_read == pytest.approx(
+        weights_semantic * 4 + 20 * weights_semantic * 8 / 4.5 + kv * 5 / 4.5
+    )
+    assert speculated["coarse"].bytes_read == floors["coarse"].bytes_read  # not speculated: plain steps
 
 
 def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):

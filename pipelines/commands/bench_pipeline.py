@@ -360,6 +360,7 @@ def run(args: argparse.Namespace) -> int:
             this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
         rounds.append(this_round)
     bandwidth, peak = measure_read_bandwidth(), measure_matmul_flops()
+    speculation = _speculation(engines["exact"]) if "exact" in engines else {}
     reference = _median_times([r["reference"] for r in rounds])
     reference_timer = timers["reference"]
     results["repeats"] = args.repeats
@@ -391,7 +392,14 @@ def run(args: argparse.Namespace) -> int:
                 fp32_audio, timer.outputs["decode"]
             )
         exact = mode == "exact"
-        floors = stage_floors(model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if exact else 1.0, exact)
+        speculated = {}
+        if exact:  # the floor of what ran: speculative rounds read the float32 weights once for several tokens
+            for stage, report in speculation.items():
+                if report["chosen"]:
+                    speculated[stage] = (report["chosen"], report["tokens_per_round"][str(report["chosen"])])
+        floors = stage_floors(
+            model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if exact else 1.0, exact, speculated
+        )
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         results[mode] = entry
         print(f"{mode}: seconds {times}")
@@ -410,11 +418,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
     results["decode_engines"] = _decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
-    if "exact" in engines:
-        results["speculation"] = _speculation(engines["exact"])
-        print(
-            f"exact: speculative decoding, draft tokens per round -> chosen tokens per round: {results['speculation']}"
-        )
+    if speculation:
+        results["speculation"] = speculation
+        print(f"exact: speculative decoding, the draft count chosen and the tokens per round of each: {speculation}")
     if args.long_form_sentences:
         long_form = _long_form(
             model, vocoder, args.long_form_mode, args.long_form_sentences, args.long_form_tokens, args.seed
@@ -441,16 +447,20 @@ def _decode_engines() -> dict[str, str]:
     return chosen
 
 
-def _speculation(stages: FastBarkStages) -> dict[str, dict[str, float]]:
-    """Per causal stage of the exact engine, the tokens chosen per timed round of speculative decoding, per draft
-    count tried (e.g. `{"semantic": {"0": 1.0, "2": 2.7, "4": 4.3}}`; 0 drafts: plain steps)."""
+def _speculation(stages: FastBarkStages) -> dict[str, dict[str, Any]]:
+    """Per causal stage of the exact engine, the draft count its measured choice now takes (`chosen`; 0 drafts: plain
+    steps) and the tokens chosen per timed round of speculative decoding per draft count tried
+    (e.g. `{"semantic": {"chosen": 4, "tokens_per_round": {"0": 1.0, "2": 2.7, "4": 4.3}}}`)."""
     report = {}
     for name, stage in (("semantic", stages.semantic), ("coarse", stages.coarse_acoustics)):
         rounds = stage.decoder.round_times
         report[name] = {
-            str(drafts): round(tokens / (count - 1), 2)
-            for (_, drafts), (_, tokens, count) in sorted(rounds.items())
-            if count > 1
+            "chosen": stage.decoder._drafts() if rounds else 0,
+            "tokens_per_round": {
+                str(drafts): round(tokens / (count - 1), 2)
+                for (_, drafts), (_, tokens, count) in sorted(rounds.items())
+                if count > 1
+            },
         }
     return report
 
