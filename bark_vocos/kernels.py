@@ -4,7 +4,7 @@ fastest on this machine, timed once per shape and remembered for the process.
 CPUs differ. oneDNN's fused linear beats MKL's `addmm` by 5-10% on an AVX-512 EPYC at the vocoder's shapes and loses
 by about 10% on an AVX2-only one; at Bark's decoding shapes on that AVX2-only AMD EPYC it is 1.25x faster for one row
 and about 1.7x for 2-8 rows, where MKL's `addmm` falls off a cliff. Instead of assuming either, `fastest` times the
-candidates on the real inputs (interleaved, after a warm-up, median of up to five runs) the first time a shape is seen;
+candidates on the real inputs (interleaved, after a warm-up, fastest of up to five runs) the first time a shape is seen;
 `KernelCache` keeps the answer per key.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-import statistics
 import time
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -91,7 +90,7 @@ def _evict_caches() -> None:
         list(_evict_pool(threads).map(np.sum, np.array_split(_evict_buffer(), threads)))
 
 
-SEPARATED_AFTER = 2  # runs per candidate before `fastest` may stop early
+SEPARATED_AFTER = 3  # runs per candidate before `fastest` may stop early
 
 # From this many rows on a linear layer is bound by compute, not by reading its weights (float32: 2 * rows FLOPs per
 # 4-byte weight against a machine balance of ~11 FLOP/byte on the Xeon, 325 GFLOP/s over 29 GB/s; int8 likewise at
@@ -117,12 +116,15 @@ def _separated(times: dict[str, list[float]]) -> bool:
 
 
 def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold: bool = True) -> str:
-    """The name of the candidate with the lowest median time over up to `repeats` interleaved runs (one warm-up
-    each), each run starting with cold caches unless `cold` is False (for work bound by compute).
+    """The name of the candidate with the lowest time over up to `repeats` interleaved runs (one warm-up each), each
+    run starting with cold caches unless `cold` is False (for work bound by compute).
 
-    It stops after `SEPARATED_AFTER` runs when one candidate's slowest run was faster than every other run: the
-    order is then plain, and each cold run costs a read of twice the last-level cache (on a Xeon with a 480 MB L3,
-    35 ms).
+    Interference only ever slows a run, so each candidate's fastest run is what it costs: on the Xeon (held to AVX2)
+    one ONNX Runtime decode step in five took 13-14 ms instead of 6.6-7.0 ms, and with the median of five such
+    spikes in three runs, or in both of two runs before an early stop, would pick the 11 ms PyTorch step, as one
+    bench run did (its fast engine then ran 20% slower). It stops after `SEPARATED_AFTER` runs when one candidate's
+    slowest run was faster than every other run: the order is then plain, and each cold run costs a read of twice
+    the last-level cache (on a Xeon with a 480 MB L3, 35 ms).
     """
     for run in candidates.values():
         run()
@@ -136,7 +138,7 @@ def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold:
             times[name].append(time.perf_counter() - start)
         if round_index + 1 >= SEPARATED_AFTER and _separated(times):
             break
-    return min(times, key=lambda name: statistics.median(times[name]))
+    return min(times, key=lambda name: min(times[name]))
 
 
 class KernelCache:
