@@ -27,3 +27,14 @@ def tiny_dir(tmp_path_factory):
     from pipelines.tiny import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny_full"), seed=0)
+
+
+@pytest.fixture(scope="module")
+def history_prompt():
+    """A random Bark speaker prompt: 300 semantic tokens, 450 frames of 2 coarse and 8 fine codebooks."""
+    generator = torch.Generator().manual_seed(3)
+    return {
+        "semantic_prompt": torch.randint(0, 10_000, (300,), generator=generator),
+        "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
+        "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
+    }

@@ -52,16 +52,6 @@ def configs(bark):
     }
 
 
-@pytest.fixture(scope="module")
-def history_prompt():
-    generator = torch.Generator().manual_seed(3)
-    return {
-        "semantic_prompt": torch.randint(0, 10_000, (300,), generator=generator),
-        "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
-        "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
-    }
-
-
 def _generate(stages, bark: BarkModel, input_ids: torch.Tensor, **kwargs) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The one orchestration on `stages`: each item's fine codes `(8, T_i)` and the frame counts `(B,)`."""
     items = generate_bark_tokens(stages, BarkGenerationConfigs.from_bark(bark), input_ids, **kwargs)

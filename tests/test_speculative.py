@@ -39,16 +39,6 @@ def bark() -> BarkModel:
     return random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
 
 
-@pytest.fixture(scope="module")
-def history_prompt():
-    generator = torch.Generator().manual_seed(3)
-    return {
-        "semantic_prompt": torch.randint(0, 10_000, (300,), generator=generator),
-        "coarse_prompt": torch.randint(0, 1024, (2, 450), generator=generator),
-        "fine_prompt": torch.randint(0, 1024, (8, 450), generator=generator),
-    }
-
-
 def _seeded(seed: int, function, *args, **kwargs):
     """`function(*args, **kwargs)` from a seeded global RNG, and the RNG state it leaves."""
     torch.manual_seed(seed)
