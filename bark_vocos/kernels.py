@@ -99,7 +99,7 @@ SEPARATED_AFTER = 3  # runs per candidate before `fastest` may stop early
 COMPUTE_BOUND_ROWS = 64
 # From this many rows on every candidate runs at its compute-bound rate, so one choice serves all larger row counts: a
 # batch's prompts (8 sentences: 2000-7000 rows) reuse the choice made for one sentence's instead of timing products
-# that take tens of milliseconds each (30 such choices took 7 s of the first batch of 8 on the Xeon).
+# that take tens of milliseconds each (on the Xeon, 30 int8 choices took 7 s over one sentence then a batch of 8).
 LARGE_ROWS = 512
 
 
