@@ -175,19 +175,19 @@ def test_the_draft_count_is_the_fastest_per_token_after_exploring(bark):
     threads = torch.get_num_threads()
     explored = []
     for drafts in DRAFT_CHOICES:  # each count is explored in turn until it has its rounds
-        assert decoder._drafts() == drafts
+        assert decoder.draft_count() == drafts
         explored.append(drafts)
         decoder.round_times[(threads, drafts)] = [1.0, 10 * (drafts + 1), EXPLORE_ROUNDS]
-    assert decoder._drafts() == max(DRAFT_CHOICES)  # most tokens per second
+    assert decoder.draft_count() == max(DRAFT_CHOICES)  # most tokens per second
     decoder.round_times[(threads, max(DRAFT_CHOICES))][0] = 100.0  # it got slow: the next best
-    assert decoder._drafts() == sorted(DRAFT_CHOICES)[-2]
+    assert decoder.draft_count() == sorted(DRAFT_CHOICES)[-2]
 
 
 @pytest.mark.parametrize("value", ["x", "-1", "17"])
 def test_a_bad_draft_count_raises(bark, value, monkeypatch):
     monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, value)
     with pytest.raises(ValueError, match=DRAFT_TOKENS_VARIABLE):
-        _CausalDecoder(bark.semantic, "exact")._drafts()
+        _CausalDecoder(bark.semantic, "exact").draft_count()
 
 
 def test_multinomial_is_replayable_and_the_check_leaves_the_rng_alone():

@@ -457,7 +457,7 @@ class _CausalDecoder:
             and _multinomial_replays()
         )
 
-    def _drafts(self) -> int:
+    def draft_count(self) -> int:
         """Draft tokens for the next round of `speculate`: `BARK_VOCOS_DRAFT_TOKENS` if set, else the count in
         `DRAFT_CHOICES` with the lowest measured time per chosen token, each first run for `EXPLORE_ROUNDS` rounds
         (per torch thread count, over the life of this decoder; the first round of each is a warm-up, not timed)."""
@@ -496,7 +496,7 @@ class _CausalDecoder:
         each round costs `d` 8-bit steps plus about one float32 step and yields 1 to `d + 1` tokens. The tokens are
         those of plain steps whatever the drafts; float32 logits of several positions in one pass differ from
         one-position passes by rounding only (as the ONNX Runtime step differs from PyTorch's). `d` is measured
-        (`_drafts`): 0 is a plain step.
+        (`draft_count`): 0 is a plain step.
 
         Args:
             logits: `(1, V)` float32 logits of the first token to choose (from the prompt).
@@ -518,11 +518,11 @@ class _CausalDecoder:
             draws.use(1)
             tokens, fed = [token], []
             emit(token)
-            position = start
             while len(tokens) < count and not stop(token):
                 started = time.perf_counter()
                 step = len(tokens)
-                drafts_wanted = self._drafts()
+                drafts_wanted = self.draft_count()
+                position = start + len(fed)  # the next position to feed: `token`'s
                 drafts = []
                 last = token
                 for index in range(min(drafts_wanted, count - step - 1)):
@@ -539,7 +539,6 @@ class _CausalDecoder:
                 used = index + 1
                 draws.use(used)
                 fed += [token, *drafts[: used - 1]]
-                position += used
                 token = tokens[-1]
                 totals = self.round_times.setdefault((torch.get_num_threads(), drafts_wanted), [0.0, 0, 0])
                 if totals[2] > 0:  # the first round builds sessions and buffers: a warm-up

@@ -455,7 +455,7 @@ def _speculation(stages: FastBarkStages) -> dict[str, dict[str, Any]]:
     for name, stage in (("semantic", stages.semantic), ("coarse", stages.coarse_acoustics)):
         rounds = stage.decoder.round_times
         report[name] = {
-            "chosen": stage.decoder._drafts() if rounds else 0,
+            "chosen": stage.decoder.draft_count() if rounds else 0,
             "tokens_per_round": {
                 str(drafts): round(tokens / (count - 1), 2)
                 for (_, drafts), (_, tokens, count) in sorted(rounds.items())
