@@ -49,8 +49,9 @@ def _shown(notebook) -> set[str]:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_on_tiny_checkpoints(path, monkeypatch):
+def test_runs_on_tiny_checkpoints(path, monkeypatch, tmp_path):
     monkeypatch.setenv("BARK_VOCOS_TINY", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's working folder (tempfile.mkdtemp) goes with the test's
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     notebook = nbformat.read(path, as_version=4)
@@ -63,3 +64,4 @@ def test_runs_on_tiny_checkpoints(path, monkeypatch):
     for line in PRINTED.get(path.name, []):
         assert line in text, f"{path.name} did not print {line!r}"
     assert EXPECTED[path.name] <= _shown(notebook), f"{path.name} showed only {_shown(notebook)}"
+    assert len(list(tmp_path.glob("bark-vocos-notebook-*"))) == 1  # its files went to the test's folder, not /tmp
