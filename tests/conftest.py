@@ -1,6 +1,8 @@
 """Shared test set-up: offline hub, deterministic torch, few threads."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -11,6 +13,27 @@ torch.set_num_threads(2)
 
 
 import pytest  # noqa: E402
+
+# Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in
+# quantization (fast mode's decode engines): tests that compare audio made in two processes pin every choice, as the
+# README's "Reproducibility" says a user would.
+PINNED_KERNELS = {"BARK_VOCOS_KERNEL": "aten", "BARK_VOCOS_INT8_KERNEL": "fbgemm", "BARK_VOCOS_DECODE_ENGINE": "torch"}
+
+
+@contextmanager
+def _pinned_kernels() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, name in PINNED_KERNELS.items():
+            patch.setenv(variable, name)
+        patch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))  # a child's default: 1 per physical core
+        yield
+
+
+@pytest.fixture(scope="session")
+def pin_kernels():
+    """`with pin_kernels():` pins every measured choice inside the block, in this process and in the processes it
+    starts (they inherit the variables), and gives those processes this one's torch thread count."""
+    return _pinned_kernels
 
 
 @pytest.fixture(scope="session")

@@ -248,46 +248,53 @@ KILL_ROWS = 30
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tiny_dir, tmp_path_factory):
+def uninterrupted(tiny_dir, tmp_path_factory, pin_kernels):
     """The kill tests' job run once without interruption: (jobs file, output folder)."""
-    folder = tmp_path_factory.mktemp("uninterrupted")
-    jobs = _write_jsonl(folder / "jobs.jsonl", _rows(KILL_ROWS))
-    run_batch(jobs, folder / "out", settings=_settings(tiny_dir), progress=False)
-    return jobs, folder / "out"
+    with pin_kernels():
+        folder = tmp_path_factory.mktemp("uninterrupted")
+        jobs = _write_jsonl(folder / "jobs.jsonl", _rows(KILL_ROWS))
+        run_batch(jobs, folder / "out", settings=_settings(tiny_dir), progress=False)
+        return jobs, folder / "out"
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_killed_job_resumes_with_every_row_done_once(tiny_dir, tmp_path, uninterrupted, signal_number):
-    jobs, whole = uninterrupted
-    rows = read_jobs(jobs)
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--no-progress"]
-    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--threads", "1"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal
-    )
-    manifest = out / "manifest.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.is_file() and manifest.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.01)
-    process.send_signal(signal_number)
-    _, stderr = process.communicate(timeout=60)
-    if signal_number == signal.SIGINT:
-        assert process.returncode == 130, stderr.decode()
-        assert "bark-vocos: interrupted" in stderr.decode()
-        assert not _temporary_files(out)  # Ctrl-C removes the file being written
-    else:
-        assert process.returncode == -signal.SIGKILL
-    before = _entries(out)
-    assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
-    assert all(entry["status"] == "ok" for entry in before.values())
+def test_killed_job_resumes_with_every_row_done_once(tiny_dir, tmp_path, uninterrupted, signal_number, pin_kernels):
+    with pin_kernels():
+        jobs, whole = uninterrupted
+        rows = read_jobs(jobs)
+        out = tmp_path / "out"
+        command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--no-progress"]
+        command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--threads", "1"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
+        )
+        manifest = out / "manifest.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if manifest.is_file() and manifest.read_text().count("\n") >= 3:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal_number)
+        _, stderr = process.communicate(timeout=60)
+        if signal_number == signal.SIGINT:
+            assert process.returncode == 130, stderr.decode()
+            assert "bark-vocos: interrupted" in stderr.decode()
+            assert not _temporary_files(out)  # Ctrl-C removes the file being written
+        else:
+            assert process.returncode == -signal.SIGKILL
+        before = _entries(out)
+        assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
+        assert all(entry["status"] == "ok" for entry in before.values())
 
-    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
-    assert (resumed.skipped, resumed.generated, resumed.failed) == (len(before), len(rows) - len(before), 0)
-    assert not _temporary_files(out)
-    assert _files(out) == _files(whole)
-    assert _entries(out) == _entries(whole)
-    assert len((out / "manifest.jsonl").read_text().splitlines()) == len(rows)
+        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
+        assert (resumed.skipped, resumed.generated, resumed.failed) == (len(before), len(rows) - len(before), 0)
+        assert not _temporary_files(out)
+        assert _files(out) == _files(whole)
+        assert _entries(out) == _entries(whole)
+        assert len((out / "manifest.jsonl").read_text().splitlines()) == len(rows)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from pipelines.batch import BatchSettings, read_manifest, run_batch
+from pipelines.batch.ray_runner import worker_runtime_env
 from pipelines.commands import main
 
 ray = pytest.importorskip("ray", reason="the Ray runner needs the ray extra (make setup installs it)")
@@ -51,32 +52,35 @@ def _ctrl_c_as_in_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys):
-    rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 2 + 3 * index]), "take": index} for index in range(6)]
-    rows[2]["voice"] = "v2/en_speaker_1"
-    rows[3]["seed"] = 42
-    rows[4]["decoder"] = "encodec"
-    rows += [{"id": "empty", "text": ""}, {"id": "badvoice", "text": "Hello", "voice": "nobody"}]
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
-    local = run_batch(jobs, tmp_path / "local", settings=_settings(tiny_dir), seed=3, progress=False)
-    assert (local.generated, local.failed) == (6, 2)
+def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys, pin_kernels):
+    with pin_kernels():
+        rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 2 + 3 * index]), "take": index} for index in range(6)]
+        rows[2]["voice"] = "v2/en_speaker_1"
+        rows[3]["seed"] = 42
+        rows[4]["decoder"] = "encodec"
+        rows += [{"id": "empty", "text": ""}, {"id": "badvoice", "text": "Hello", "voice": "nobody"}]
+        jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+        local = run_batch(jobs, tmp_path / "local", settings=_settings(tiny_dir), seed=3, progress=False)
+        assert (local.generated, local.failed) == (6, 2)
 
-    models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
-    out = tmp_path / "ray"
-    code = main(["batch", str(jobs), "--out", str(out), *models, "--runner", "ray", "--workers", "2", "--seed", "3"])
-    assert code == 3
-    assert "8 rows: 6 generated, 0 already done, 2 failed" in capsys.readouterr().out
-    local_files = {path.name: path.read_bytes() for path in (tmp_path / "local").glob("*.wav")}
-    ray_files = {path.name: path.read_bytes() for path in out.glob("*.wav")}
-    assert len(local_files) == 6 and ray_files == local_files
-    assert _entries(out) == _entries(tmp_path / "local")
-    assert _entries(out)["r1"]["take"] == 1
-    assert "unknown voice preset 'nobody'" in _entries(out)["badvoice"]["error"]
+        models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+        out = tmp_path / "ray"
+        code = main(
+            ["batch", str(jobs), "--out", str(out), *models, "--runner", "ray", "--workers", "2", "--seed", "3"]
+        )
+        assert code == 3
+        assert "8 rows: 6 generated, 0 already done, 2 failed" in capsys.readouterr().out
+        local_files = {path.name: path.read_bytes() for path in (tmp_path / "local").glob("*.wav")}
+        ray_files = {path.name: path.read_bytes() for path in out.glob("*.wav")}
+        assert len(local_files) == 6 and ray_files == local_files
+        assert _entries(out) == _entries(tmp_path / "local")
+        assert _entries(out)["r1"]["take"] == 1
+        assert "unknown voice preset 'nobody'" in _entries(out)["badvoice"]["error"]
 
-    # resuming reads the manifest the same way whichever runner wrote it
-    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), seed=3, progress=False)
-    assert (resumed.skipped, resumed.generated, resumed.failed) == (6, 0, 2)
-    assert len(_entries(out)) == 8
+        # resuming reads the manifest the same way whichever runner wrote it
+        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), seed=3, progress=False)
+        assert (resumed.skipped, resumed.generated, resumed.failed) == (6, 0, 2)
+        assert len(_entries(out)) == 8
 
 
 def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
@@ -97,53 +101,78 @@ def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
     assert not [path.name for path in out.iterdir() if ".part" in path.name]
 
 
-def test_bench_batch_reports_both_runners(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    threads = torch.get_num_threads()
-    try:
-        assert main(["bench", "batch", "--rows", "3", "--words", "4", "--repeats", "1", "--out", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)  # the bench sets its --threads for the whole process
-    printed = capsys.readouterr().out
-    assert "torch ISA" in printed and "Ray overhead on this machine" in printed
-    results = json.loads(out.read_text())
-    assert results["identical_files"] is True
-    assert [len(results["runs"][runner]) for runner in ("local", "ray")] == [1, 1]
-    for run in (results["runs"]["local"][0], results["runs"]["ray"][0]):
-        assert run["generated"] + run["failed"] == 3 and run["wall_s"] > 0 and run["rows_per_s"] > 0
-    assert len(results["ray_over_local_wall"]) == len(results["ray_over_local_steady"]) == 1
+def test_bench_batch_reports_both_runners(tmp_path, capsys, pin_kernels):
+    with pin_kernels():
+        out = tmp_path / "bench.json"
+        threads = torch.get_num_threads()
+        try:
+            assert main(["bench", "batch", "--rows", "3", "--words", "4", "--repeats", "1", "--out", str(out)]) == 0
+        finally:
+            torch.set_num_threads(threads)  # the bench sets its --threads for the whole process
+        printed = capsys.readouterr().out
+        assert "torch ISA" in printed and "Ray overhead on this machine" in printed
+        results = json.loads(out.read_text())
+        assert results["identical_files"] is True
+        assert [len(results["runs"][runner]) for runner in ("local", "ray")] == [1, 1]
+        for run in (results["runs"]["local"][0], results["runs"]["ray"][0]):
+            assert run["generated"] + run["failed"] == 3 and run["wall_s"] > 0 and run["rows_per_s"] > 0
+        assert len(results["ray_over_local_wall"]) == len(results["ray_over_local_steady"]) == 1
 
 
 @pytest.mark.slow
-def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path):
+def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path, pin_kernels):
     """A real `bark-vocos batch --runner ray` process (its own local Ray) stopped by SIGINT, then resumed."""
-    rows = [{"id": f"r{index:02d}", "text": " ".join(WORDS[: 2 + index % 15])} for index in range(40)]
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
-    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal
-    )
-    manifest = out / "manifest.jsonl"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.is_file() and manifest.read_text().count("\n") >= 3:
-            break
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr.decode()[-2000:]
-    before = _entries(out)
-    assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
-    assert not [path.name for path in out.iterdir() if ".part" in path.name]
+    with pin_kernels():
+        rows = [{"id": f"r{index:02d}", "text": " ".join(WORDS[: 2 + index % 15])} for index in range(40)]
+        jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+        out = tmp_path / "out"
+        command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
+        command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
+        )
+        manifest = out / "manifest.jsonl"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if manifest.is_file() and manifest.read_text().count("\n") >= 3:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 130, stderr.decode()[-2000:]
+        before = _entries(out)
+        assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
+        assert not [path.name for path in out.iterdir() if ".part" in path.name]
 
-    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", progress=False)
-    assert resumed.skipped == len(before) and resumed.generated + resumed.failed == len(rows) - len(before)
-    whole = run_batch(jobs, tmp_path / "whole", settings=_settings(tiny_dir), progress=False)
-    assert whole.generated == resumed.generated + len(before)
-    assert {path.name: path.read_bytes() for path in out.glob("*.wav")} == {
-        path.name: path.read_bytes() for path in (tmp_path / "whole").glob("*.wav")
-    }
-    assert _entries(out) == _entries(tmp_path / "whole")
+        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", progress=False)
+        assert resumed.skipped == len(before) and resumed.generated + resumed.failed == len(rows) - len(before)
+        whole = run_batch(jobs, tmp_path / "whole", settings=_settings(tiny_dir), progress=False)
+        assert whole.generated == resumed.generated + len(before)
+        assert {path.name: path.read_bytes() for path in out.glob("*.wav")} == {
+            path.name: path.read_bytes() for path in (tmp_path / "whole").glob("*.wav")
+        }
+        assert _entries(out) == _entries(tmp_path / "whole")
+
+
+def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("BARK_VOCOS_DRAFT_TOKENS", "2")
+    monkeypatch.setenv("BARK_VOCOS_API_KEY", "secret")  # the server's key has no business on a worker
+    monkeypatch.delenv("BARK_VOCOS_KERNEL", raising=False)
+    monkeypatch.setenv("BARK_VOCOS_DECODE_ENGINE", "nonsense")
+    expected = {"BARK_VOCOS_DECODE_ENGINE": "nonsense", "BARK_VOCOS_DRAFT_TOKENS": "2"}
+    assert worker_runtime_env() == {"env_vars": expected}
+
+    # the module's Ray started before the variable was set, so only forwarding brings it to the worker
+    jobs = _write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "Hello my dog"}])
+    summary = run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), runner="ray", progress=False)
+    assert (summary.generated, summary.failed) == (0, 1)
+    error = _entries(tmp_path / "out")["a"]["error"]
+    assert (
+        error == "ValueError: BARK_VOCOS_DECODE_ENGINE='nonsense' is not a kernel here; valid: ['onnxruntime', 'torch']"
+    )

@@ -142,27 +142,28 @@ def test_incremental_decoder_equals_one_pass_for_any_pieces(tiny_dir):
             assert decoder.codes.shape[1] <= 2 * context + max(p.shape[1] for p in pieces)  # memory stays bounded
 
 
-def test_say_stream_to_a_file_and_to_stdout(tiny_dir, tmp_path):
-    common = ["Hello, my dog is cute. The dog was cute and I was he!", "--bark", str(tiny_dir / "bark"),
-              "--vocoder", str(tiny_dir / "vocos"), "--voice", "v2/en_speaker_0", "--seed", "5",
-              "--max-chunk-tokens", "8", "--no-progress"]  # fmt: skip
-    assert main(["say", *common, "-o", str(tmp_path / "whole.wav")]) == 0
-    assert main(["say", *common, "--stream", "-o", str(tmp_path / "streamed.wav")]) == 0
-    whole, rate = sf.read(tmp_path / "whole.wav", dtype="float32")
-    streamed, streamed_rate = sf.read(tmp_path / "streamed.wav", dtype="float32")
-    assert rate == streamed_rate == 24000
-    _assert_close(streamed, whole)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["streamed.wav", "whole.wav"]  # no temp file left
+def test_say_stream_to_a_file_and_to_stdout(tiny_dir, tmp_path, pin_kernels):
+    with pin_kernels():
+        common = ["Hello, my dog is cute. The dog was cute and I was he!", "--bark", str(tiny_dir / "bark"),
+                  "--vocoder", str(tiny_dir / "vocos"), "--voice", "v2/en_speaker_0", "--seed", "5",
+                  "--max-chunk-tokens", "8", "--no-progress"]  # fmt: skip
+        assert main(["say", *common, "-o", str(tmp_path / "whole.wav")]) == 0
+        assert main(["say", *common, "--stream", "-o", str(tmp_path / "streamed.wav")]) == 0
+        whole, rate = sf.read(tmp_path / "whole.wav", dtype="float32")
+        streamed, streamed_rate = sf.read(tmp_path / "streamed.wav", dtype="float32")
+        assert rate == streamed_rate == 24000
+        _assert_close(streamed, whole)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["streamed.wav", "whole.wav"]  # no temp file left
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines", "say", *common, "--stream", "-o", "-"],
-        capture_output=True, check=False, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr.decode()
-    piped, piped_rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
-    assert piped_rate == 24000
-    _assert_close(piped, whole)
-    assert b"seed 5" in result.stderr
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines", "say", *common, "--stream", "-o", "-"],
+            capture_output=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode()
+        piped, piped_rate = sf.read(io.BytesIO(result.stdout), dtype="float32")
+        assert piped_rate == 24000
+        _assert_close(piped, whole)
+        assert b"seed 5" in result.stderr
 
 
 def test_say_stream_failure_leaves_no_file(tiny_dir, tmp_path, monkeypatch):

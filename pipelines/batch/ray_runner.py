@@ -15,11 +15,25 @@ import numpy as np
 from .generate import BatchSettings, RowGenerator
 from .manifest import RowTask
 
-__all__ = ["RayRowGenerator", "iter_ray", "require_ray"]
+__all__ = ["RayRowGenerator", "iter_ray", "require_ray", "worker_runtime_env"]
 
 # Ray Data makes one block per row up to this many rows, so that entries (and the progress bar) come back row by row
 # and rows of very different lengths spread evenly over the actors; past it, blocks hold several rows.
 MAX_BLOCKS = 4096
+
+# The driver's settings that change what a worker computes or how fast: its kernel pins (README, "Reproducibility")
+# and draft count reach every worker, local or on a cluster, whose environment is not the driver's.
+FORWARDED_VARIABLES = (
+    "BARK_VOCOS_KERNEL",
+    "BARK_VOCOS_INT8_KERNEL",
+    "BARK_VOCOS_DECODE_ENGINE",
+    "BARK_VOCOS_DRAFT_TOKENS",
+)
+
+
+def worker_runtime_env() -> dict[str, Any]:
+    """The `runtime_env` of our Ray workers: the `FORWARDED_VARIABLES` the driver has set."""
+    return {"env_vars": {name: os.environ[name] for name in FORWARDED_VARIABLES if name in os.environ}}
 
 
 def require_ray():
@@ -121,6 +135,7 @@ def iter_ray(
             fn_constructor_kwargs={"settings": settings.to_dict(), "out_dir": os.path.abspath(out_dir)},
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=workers),
+            runtime_env=worker_runtime_env(),
             **resources,
         )
         for row in dataset.iter_rows():
