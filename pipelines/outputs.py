@@ -42,13 +42,21 @@ class TextToWavOutput:
         """Write `audio` to a `.wav` or `.flac` file (atomically: no partial file on failure).
 
         Raises:
-            ValueError: The generation has no audio (Bark ended the text at once): another seed gives another take.
+            ValueError: The generation has no audio (see `check_audio`).
+        """
+        self.check_audio()
+        return write_audio(path, self.audio, self.sampling_rate)
+
+    def check_audio(self) -> None:
+        """Check that the generation has audio before it is written.
+
+        Raises:
+            ValueError: It has none (Bark ended the text at its first token): another seed gives another take.
         """
         if self.audio.size == 0:
             raise ValueError(
                 f"the generation has no audio: Bark ended the text at once (seed {self.seed}); try another seed"
             )
-        return write_audio(path, self.audio, self.sampling_rate)
 
     def save_voice_preset(self, path: str | os.PathLike) -> Path:
         """Save this generation as a Bark voice preset `.npz`, reusable as `voice_preset=path`.

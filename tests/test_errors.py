@@ -181,6 +181,15 @@ def test_say_reports_and_stores_the_drawn_seed(tiny_bark_dir, tmp_path, capsys, 
     assert sf.read(tmp_path / "a.flac")[0].tobytes() == sf.read(tmp_path / "b.flac")[0].tobytes()
 
 
+def test_say_explains_a_take_with_no_audio(tiny_bark_dir, tmp_path, capsys):
+    # with the tiny random model, seed 36 ends "Hello" at its first token
+    args = ["say", "Hello", "--bark", str(tiny_bark_dir), "--decoder", "encodec", "--no-progress", "--seed", "36"]
+    assert main([*args, "-o", str(tmp_path / "a.wav")]) == 1
+    message = "bark-vocos: error: the generation has no audio: Bark ended the text at once (seed 36); try another seed"
+    assert capsys.readouterr().err.strip() == message
+    assert list(tmp_path.iterdir()) == []
+
+
 # 4. compare: a repeated candidate name is refused, not silently dropped
 
 

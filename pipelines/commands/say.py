@@ -228,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         _stream(pipe, text, options, args)
     else:
         output = pipe(text, output_full=args.save_voice is not None, **options)
+        output.check_audio()
         # Both files or neither: each goes to a temporary file, and both are renamed only once both are complete.
         voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
         with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
