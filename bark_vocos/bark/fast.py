@@ -346,8 +346,8 @@ class _CausalDecoder:
         speculative = not self.int8 and onnx_step_supported(model, False) and onnx_step_supported(model, True)
         self.onnx_step = None
         if onnx_step_supported(model, self.int8):
-            self.onnx_step = OnnxDecodeStep(model, self.int8, spinning=not speculative)
-        self.draft_step = OnnxDecodeStep(model, int8=True, spinning=False) if speculative else None
+            self.onnx_step = OnnxDecodeStep(model, self.int8)
+        self.draft_step = OnnxDecodeStep(model, int8=True) if speculative else None
         self.round_times: dict[tuple[int, int], list] = {}  # (threads, drafts) -> [seconds, tokens, rounds]
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []

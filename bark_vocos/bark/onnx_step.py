@@ -243,18 +243,13 @@ class OnnxDecodeStep:
         model: a transformers `BarkSemanticModel` or `BarkCoarseModel` on the CPU, float32
             (`onnx_step_supported(model, int8)` must hold).
         int8: 8-bit weights (the fast engine) instead of float32 (the exact engine).
-        spinning: whether ONNX Runtime's threads spin-wait after a call (its default). Two sessions that take turns
-            (speculative decoding's draft and verification steps) must not: a session's spinning threads took the
-            cores from the other's, and a round of three 8-bit steps and one 4-token float32 pass took 97 ms
-            instead of 55 ms (bark-small, 2 threads, Intel Xeon). Alone, a session steps ~5% faster spinning.
     """
 
-    def __init__(self, model: nn.Module, int8: bool, spinning: bool = True):
+    def __init__(self, model: nn.Module, int8: bool):
         if not onnx_step_supported(model, int8):
             raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
         self.model = model
         self.int8 = int8
-        self.spinning = spinning
         self.sessions: dict[int, object] = {}  # torch threads -> session
         self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
 
@@ -266,7 +261,11 @@ class OnnxDecodeStep:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
+            # The pool's threads spin between the nodes of a call (a step is hundreds of short nodes: without spinning,
+            # waking the threads for each made an 8-bit step 20% slower) and stop when the call returns, so that
+            # PyTorch's work between steps, and the other session of speculative decoding, have the cores.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+            options.add_session_config_entry("session.force_spinning_stop", "1")
             graph = build_step_graph(self.model, self.int8)
             self.sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return self.sessions[threads]
