@@ -28,15 +28,15 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
     fast.allocate(batch, 48)
     generator = torch.Generator().manual_seed(batch)
     prompt = torch.randn(batch, 40, size[0], generator=generator) * 0.5
-    token = torch.randn(batch, 1, size[0], generator=generator) * 0.5
+    token = torch.randint(0, model.config.input_vocab_size, (batch, 1), generator=generator)
     with torch.no_grad():
         exact.forward(prompt, 0)
         for source, target in zip(exact.keys + exact.values, fast.keys + fast.values, strict=True):
             target.copy_(source)
             target[:, :, 41:] = 7.0  # beyond the new position (torch.empty left anything there, NaN included)
         before = [buffer.clone() for buffer in fast.keys + fast.values]
-        expected = exact._forward(token, 40)
-        torch_int8 = fast._forward(token, 40)
+        expected = exact.forward(model.input_embeds_layer(token), 40)
+        torch_int8 = fast.forward(model.input_embeds_layer(token), 40)
         torch_keys = [buffer[:, :, 40].clone() for buffer in fast.keys + fast.values]
         got = fast._onnx_forward(token, 40)[:, 0]
         again = fast._onnx_forward(token, 40)[:, 0]
@@ -64,12 +64,12 @@ def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
         for buffer in decoder.keys + decoder.values:
             buffer.fill_(7.0)
     prompt = torch.randn(batch, 40, 128, generator=generator) * 0.5
-    tokens = torch.randn(batch, 4, 128, generator=generator) * 0.5
+    tokens = torch.randint(0, model.config.input_vocab_size, (batch, 4), generator=generator)
     with torch.no_grad():
         torch_step.forward(prompt, 0)
         onnx_step.forward(prompt, 0)
         for index in range(4):  # several steps: each reads what the previous one wrote
-            expected = torch_step._forward(tokens[:, index : index + 1], 40 + index)
+            expected = torch_step.forward(model.input_embeds_layer(tokens[:, index : index + 1]), 40 + index)
             got = onnx_step._onnx_forward(tokens[:, index : index + 1], 40 + index)[:, 0]
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     for got, expected in zip(onnx_step.keys + onnx_step.values, torch_step.keys + torch_step.values, strict=True):
@@ -80,7 +80,7 @@ def test_a_step_past_the_cache_raises():
     decoder = _CausalDecoder(random_bark_model(32, 1, 2, seed=0).semantic, "exact")
     decoder.allocate(1, 8)
     with pytest.raises(ValueError, match="9 positions exceeds the cache of 8"):
-        decoder._onnx_forward(torch.zeros(1, 1, 32), 8)
+        decoder._onnx_forward(torch.zeros(1, 1, dtype=torch.long), 8)
 
 
 def test_unsupported_shapes_keep_the_torch_step():

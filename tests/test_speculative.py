@@ -134,7 +134,7 @@ def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
     decoder = stages.semantic.decoder
     generator = torch.Generator().manual_seed(0)
     vocab = bark.semantic.config.output_vocab_size
-    decoder.draft_step = lambda hidden, *rest: torch.randn(hidden.shape[0], hidden.shape[1], vocab, generator=generator)
+    decoder.draft_step = lambda ids, *rest: torch.randn(ids.shape[0], ids.shape[1], vocab, generator=generator)
     got, rng = _seeded(5, stages.semantic.generate, *args, **kwargs)
     expected, expected_rng = _seeded(5, bark.semantic.generate, *args, **kwargs)
     assert torch.equal(got, expected) and torch.equal(rng, expected_rng)
@@ -226,14 +226,15 @@ def test_a_several_token_pass_equals_one_token_passes(bark, length):
     several, single = _CausalDecoder(model, "exact"), _CausalDecoder(model, "exact")
     generator = torch.Generator().manual_seed(length)
     prompt = torch.randn(1, 20, 32, generator=generator)
-    tokens = torch.randn(1, length, 32, generator=generator)
+    tokens = torch.randint(0, model.config.input_vocab_size, (1, length), generator=generator)
     with torch.no_grad():
         for decoder in (several, single):
             decoder.allocate(1, 32)
-            decoder._forward(prompt, 0)
+            decoder.forward(prompt, 0)
         got = several._onnx_forward(tokens, 20)
         expected = torch.stack([single._onnx_forward(tokens[:, i : i + 1], 20 + i)[:, 0] for i in range(length)], 1)
-        reference = torch.stack([single._forward(tokens[:, : i + 1], 20) for i in range(length)], 1)
+        embedded = model.input_embeds_layer(tokens)
+        reference = torch.stack([single.forward(embedded[:, : i + 1], 20) for i in range(length)], 1)
     assert got.shape == (1, length, model.config.output_vocab_size)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got, reference, rtol=1e-5, atol=1e-5)

@@ -363,58 +363,50 @@ class _CausalDecoder:
             self.values = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.linears]
         self.cached_ids = None
 
-    def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
-        """Logits of the last position after feeding `inputs_embeds` at positions `[start, start + T)`.
+    def step(self, input_ids: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits after one new token per sequence, `input_ids` `(B, 1)`, at position `start`: `(B, V)` float32.
 
-        A one-token step on the CPU has two implementations, PyTorch and ONNX Runtime (`bark_vocos.bark.onnx_step`),
-        and the first step for a batch size times whole steps with each and keeps the faster (`DECODE_ENGINES`). A
-        float32 PyTorch step likewise runs all its layers with one linear kernel, chosen by timing whole steps
+        A step on the CPU has two implementations, PyTorch and ONNX Runtime (`bark_vocos.bark.onnx_step`), and the
+        first step for a batch size times whole steps with each and keeps the faster (`DECODE_ENGINES`). A float32
+        PyTorch step likewise runs all its layers with one linear kernel, chosen by timing whole steps
         (`DECODE_KERNELS`): a step reads every weight from memory, and a layer timed alone, a fraction of a
         millisecond, gives too noisy an answer. A step writes the same keys and values however often it runs, so the
-        timing runs leave the cache as one step does (the chosen implementation runs last). Prompts (compute-bound)
-        run in PyTorch and choose per layer.
-
-        Args:
-            inputs_embeds: `(B, T, C)` token embeddings.
-            start: number of positions already in the cache.
-        Returns:
-            `(B, V)` float32 logits of position `start + T - 1`.
+        timing runs leave the cache as one step does (the chosen implementation runs last).
         """
-        if inputs_embeds.shape[1] != 1 or inputs_embeds.device.type != "cpu":
-            return self._forward(inputs_embeds, start)
+        if input_ids.device.type != "cpu":
+            return self.forward(self.model.input_embeds_layer(input_ids), start)
         config = self.model.config
-        batch = inputs_embeds.shape[0].bit_length()
+        batch = input_ids.shape[0].bit_length()
         key = (config.hidden_size, config.num_layers, batch, torch.get_num_threads(), self.int8)
-        candidates = {"torch": functools.partial(self._torch_step, inputs_embeds, start)}
+        candidates = {"torch": functools.partial(self._torch_step, input_ids, start)}
         if self.onnx_step is not None:
-            candidates["onnxruntime"] = lambda: self._onnx_forward(inputs_embeds, start)[:, -1]
+            candidates["onnxruntime"] = lambda: self._onnx_forward(input_ids, start)[:, -1]
         return candidates[DECODE_ENGINES.choose(key, candidates)]()
 
-    def _torch_step(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
-        """`forward` of one token in PyTorch; in float32 with one linear kernel for all layers (`DECODE_KERNELS`)."""
+    def _torch_step(self, input_ids: torch.Tensor, start: int) -> torch.Tensor:
+        """`step` in PyTorch; in float32 with one linear kernel for all layers (`DECODE_KERNELS`)."""
+        inputs_embeds = self.model.input_embeds_layer(input_ids)
         if self.int8:
-            return self._forward(inputs_embeds, start)
+            return self.forward(inputs_embeds, start)
         config = self.model.config
-        key = (config.hidden_size, config.num_layers, inputs_embeds.shape[0].bit_length(), torch.get_num_threads())
+        key = (config.hidden_size, config.num_layers, input_ids.shape[0].bit_length(), torch.get_num_threads())
 
-        def step(name: str) -> torch.Tensor:
+        def run(name: str) -> torch.Tensor:
             with linear_kernel(name):
-                return self._forward(inputs_embeds, start)
+                return self.forward(inputs_embeds, start)
 
-        candidates = {name: functools.partial(step, name) for name in linear_kernel_names()}
-        return step(DECODE_KERNELS.choose(key, candidates))
+        candidates = {name: functools.partial(run, name) for name in linear_kernel_names()}
+        return run(DECODE_KERNELS.choose(key, candidates))
 
-    def _onnx_forward(
-        self, inputs_embeds: torch.Tensor, start: int, step: OnnxDecodeStep | None = None
-    ) -> torch.Tensor:
-        """`forward` through an ONNX Runtime step (`self.onnx_step` unless `step` is given): `(B, T, C)` embeddings
-        -> `(B, T, V)` logits of every position."""
-        positions = torch.arange(start, start + inputs_embeds.shape[1], device=inputs_embeds.device)
-        hidden = inputs_embeds + self.model.position_embeds_layer(positions)[None]
-        return (step or self.onnx_step)(hidden, self.keys, self.values, start)
+    def _onnx_forward(self, input_ids: torch.Tensor, start: int, step: OnnxDecodeStep | None = None) -> torch.Tensor:
+        """`input_ids` `(B, T)` through an ONNX Runtime step (`self.onnx_step` unless `step` is given), at positions
+        `[start, start + T)` -> `(B, T, V)` logits of every position."""
+        return (step or self.onnx_step)(input_ids, self.keys, self.values, start)
 
-    def _forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
-        """`forward` with each layer's kernel chosen as `linear` chooses it (or as the caller's `linear_kernel`)."""
+    def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits of the last position after feeding `inputs_embeds` `(B, T, C)` at positions `[start, start + T)`, in
+        PyTorch (prompts, which are bound by compute, and every step off the CPU), each layer's kernel chosen as
+        `linear` chooses it (or as the caller's `linear_kernel`): `(B, V)` float32."""
         length = inputs_embeds.shape[1]
         if start + length > self.keys[0].shape[2]:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {self.keys[0].shape[2]}")
@@ -442,7 +434,10 @@ class _CausalDecoder:
             common = min(self.cached_ids.shape[1], input_ids.shape[1] - 1)
             same = (self.cached_ids[:, :common] == input_ids[:, :common]).all(dim=0)
             start = common if bool(same.all()) else int(torch.argmin(same.int()))
-        logits = self.forward(self.model.input_embeds_layer(input_ids[:, start:]), start)
+        if input_ids.shape[1] - start == 1:
+            logits = self.step(input_ids[:, start:], start)
+        else:
+            logits = self.forward(self.model.input_embeds_layer(input_ids[:, start:]), start)
         self.cached_ids = input_ids
         return logits
 
@@ -512,7 +507,6 @@ class _CausalDecoder:
             at positions `[start, start + n)`.
         """
         draws = _Draws(tuple(logits.shape), sampling)
-        embed = self.model.input_embeds_layer
         try:
             token = choose(0, logits, draws.get(0))
             draws.use(1)
@@ -526,10 +520,10 @@ class _CausalDecoder:
                 drafts = []
                 last = token
                 for index in range(min(drafts_wanted, count - step - 1)):
-                    draft_logits = self._onnx_forward(embed(last[:, None]), position + index, self.draft_step)[:, -1]
+                    draft_logits = self._onnx_forward(last[:, None], position + index, self.draft_step)[:, -1]
                     last = choose(step + index, draft_logits, draws.get(index))
                     drafts.append(last)
-                verified = self._onnx_forward(embed(torch.stack([token, *drafts], dim=1)), position)
+                verified = self._onnx_forward(torch.stack([token, *drafts], dim=1), position)
                 for index in range(len(drafts) + 1):
                     chosen = choose(step + index, verified[:, index], draws.get(index))
                     tokens.append(chosen)
@@ -553,7 +547,7 @@ class _CausalDecoder:
     def feed_token(self, token: torch.Tensor) -> torch.Tensor:
         """Logits after appending `token` `(B,)` to the cached ids; returns `(B, V)` float32 logits."""
         start = self.cached_ids.shape[1]
-        logits = self.forward(self.model.input_embeds_layer(token[:, None]), start)
+        logits = self.step(token[:, None], start)
         self.cached_ids = torch.cat([self.cached_ids, token[:, None].to(self.cached_ids.dtype)], dim=1)
         return logits
 
@@ -678,7 +672,7 @@ class FastSemanticStage:
                     if not bool(unfinished.any()):
                         break
                 if step + 1 < max_new:
-                    logits = self.decoder.forward(embed(token[:, None]), position)
+                    logits = self.decoder.step(token[:, None], position)
                     position += 1
         if streamer is not None:
             streamer.end()

@@ -5,8 +5,9 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
 
 - `"torch"`: the step in PyTorch (float32 linear layers through `bark_vocos.kernels.linear`, or in the fast engine
   `Int8Linear` layers);
-- `"onnxruntime"`: this module. The blocks, the final layer norm and the LM head run as a single ONNX Runtime call:
-  `LayerNormalization`, the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
+- `"onnxruntime"`: this module. The embedding lookups (token and position, from the model's tables bound in place),
+  the blocks, the final layer norm and the LM head run as a single ONNX Runtime call: `Gather`, `LayerNormalization`,
+  the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
   new positions into it) and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in
   the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
   (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
@@ -88,10 +89,13 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
     """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights.
 
-    Inputs: `hidden` `(B, C)` (token plus position embedding), `seqlens_k` `(B,)` int32 (positions already in the
-    cache), `total_len` int32 scalar (that plus one), and per layer `past_key_i`/`past_value_i` `(B, H, L, D)`.
-    Outputs: `logits` `(B, V)` and per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as
-    the past ones (the new position is written in place).
+    Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
+    `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
+    runs no PyTorch operators before it), `seqlens_k` `(B,)` int32 (positions in the cache after the new ones, minus
+    one), `total_len` int32 scalar (positions after the new ones), and per layer `past_key_i`/`past_value_i`
+    `(B, H, L, D)`. The new tokens take positions `[total_len - T, total_len)`. Outputs: `logits` `(B * T, V)` and
+    per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
+    are written in place).
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -146,7 +150,9 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
     batch, capacity = "batch", "capacity"
     rows = "rows"  # batch * tokens per sequence
     inputs = [
-        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [rows, channels]),
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, [rows]),
+        helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, ["input_vocab", channels]),
+        helper.make_tensor_value_info("position_embeddings", TensorProto.FLOAT, ["positions", channels]),
         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
         helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
     ]
@@ -156,6 +162,19 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
     constant(np.array([-1, 3 * channels], dtype=np.int64), "tokens_qkv")
     nodes.append(helper.make_node("Concat", ["batch_dim", "tokens_qkv"], ["qkv_shape"], axis=0))
     constant(np.array([-1, channels], dtype=np.int64), "rows_shape")
+    # hidden = token embedding + position embedding, positions [total_len - T, total_len) for every sequence
+    nodes.append(helper.make_node("Shape", ["input_ids"], ["rows_dim"]))
+    nodes.append(helper.make_node("Div", ["rows_dim", "batch_dim"], ["tokens_dim"]))  # (1,): T
+    constant(np.array([0], dtype=np.int64), "axis0")
+    nodes.append(helper.make_node("Squeeze", ["tokens_dim", "axis0"], ["tokens"]))
+    nodes.append(helper.make_node("Cast", ["total_len"], ["end"], to=TensorProto.INT64))
+    nodes.append(helper.make_node("Sub", ["end", "tokens"], ["begin"]))
+    constant(np.array(1, dtype=np.int64), "one")
+    nodes.append(helper.make_node("Range", ["begin", "end", "one"], ["positions"]))  # (T,)
+    nodes.append(helper.make_node("Tile", ["positions", "batch_dim"], ["row_positions"]))  # (B * T,)
+    nodes.append(helper.make_node("Gather", ["token_embeddings", "input_ids"], ["token_rows"], axis=0))
+    nodes.append(helper.make_node("Gather", ["position_embeddings", "row_positions"], ["position_rows"], axis=0))
+    nodes.append(helper.make_node("Add", ["token_rows", "position_rows"], ["hidden"]))
     hidden = "hidden"
     for index, block in enumerate(model.layers):
         cache_names = []
@@ -200,15 +219,17 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
 class _Binding:
     """An `onnxruntime` IO binding of one set of cache buffers, with the small input/output buffers it reads/writes."""
 
-    def __init__(self, session, keys: list[torch.Tensor], values: list[torch.Tensor], vocab: int):
+    def __init__(self, session, model: nn.Module, keys: list[torch.Tensor], values: list[torch.Tensor]):
         batch = keys[0].shape[0]
         self.keys = keys
-        self.vocab = vocab
-        self.hidden = torch.empty(0)
+        self.vocab = model.lm_head.weight.shape[0]
+        self.ids = torch.empty(0, dtype=torch.int64)
         self.logits = torch.empty(0)
         self.seqlens = torch.empty(batch, dtype=torch.int32)
         self.total = torch.empty((), dtype=torch.int32)
         self.io = session.io_binding()
+        self._bind("token_embeddings", model.input_embeds_layer.weight.detach())
+        self._bind("position_embeddings", model.position_embeds_layer.weight.detach())
         self._bind("seqlens_k", self.seqlens)
         self._bind("total_len", self.total)
         for index, (key, value) in enumerate(zip(keys, values, strict=True)):
@@ -217,18 +238,18 @@ class _Binding:
             self._bind(f"present_key_{index}", key, output=True)
             self._bind(f"present_value_{index}", value, output=True)
 
-    def rows(self, count: int, channels: int) -> None:
+    def rows(self, count: int) -> None:
         """Bind input and logits buffers for `count` rows (batch times tokens per sequence), if not bound already."""
-        if self.hidden.shape != (count, channels):
-            self.hidden = torch.empty(count, channels)
+        if self.ids.shape != (count,):
+            self.ids = torch.empty(count, dtype=torch.int64)
             self.logits = torch.empty(count, self.vocab)
-            self._bind("hidden", self.hidden)
+            self._bind("input_ids", self.ids)
             self._bind("logits", self.logits, output=True)
 
     def _bind(self, name: str, tensor: torch.Tensor, output: bool = False) -> None:
         if not tensor.is_contiguous():
             raise ValueError(f"{name}: the buffer must be contiguous")
-        dtype = {torch.float32: np.float32, torch.int32: np.int32}[tensor.dtype]
+        dtype = {torch.float32: np.float32, torch.int32: np.int32, torch.int64: np.int64}[tensor.dtype]
         bind = self.io.bind_output if output else self.io.bind_input
         bind(name, "cpu", 0, dtype, tuple(tensor.shape), tensor.data_ptr())
 
@@ -271,28 +292,27 @@ class OnnxDecodeStep:
         return self.sessions[threads]
 
     def __call__(
-        self, hidden: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], start: int
+        self, input_ids: torch.Tensor, keys: list[torch.Tensor], values: list[torch.Tensor], start: int
     ) -> torch.Tensor:
         """Logits after `T` tokens per sequence, writing their keys and values at positions `[start, start + T)` of
         the cache (each token attends to the cache and to the tokens before it).
 
         Args:
-            hidden: `(B, T, C)` float32 token embeddings plus position embeddings.
+            input_ids: `(B, T)` int64 token ids (looked up in the model's input and position embeddings).
             keys, values: per layer `(B, H, L, D)` contiguous float32 cache buffers holding positions `[0, start)`.
             start: positions already in the cache (`start + T <= L`).
         Returns:
             `(B, T, V)` float32 logits.
         """
-        batch, length, channels = hidden.shape
+        batch, length = input_ids.shape
         if start + length > keys[0].shape[2]:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {keys[0].shape[2]}")
         threads = torch.get_num_threads()
         if self.binding is None or self.binding[0] != threads or self.binding[1].keys is not keys:
-            vocab = self.model.lm_head.weight.shape[0]
-            self.binding = (threads, _Binding(self._session(threads), keys, values, vocab))
+            self.binding = (threads, _Binding(self._session(threads), self.model, keys, values))
         binding = self.binding[1]
-        binding.rows(batch * length, channels)
-        binding.hidden.copy_(hidden.reshape(batch * length, channels))
+        binding.rows(batch * length)
+        binding.ids.copy_(input_ids.reshape(batch * length))
         binding.seqlens.fill_(start + length - 1)
         binding.total.fill_(start + length)
         self.sessions[threads].run_with_iobinding(binding.io)
