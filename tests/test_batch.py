@@ -1,34 +1,18 @@
 """Batch jobs: JOBS files, the manifest, resuming (after SIGINT/SIGKILL of a real process, corrupt files), failures."""
 
 import hashlib
-import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_helpers import WORDS, manifest_entries, settings, start_batch, write_jsonl
 
 from pipelines import TextToWavPipeline
 from pipelines.audio_io import read_audio
-from pipelines.batch import BatchSettings, JobRow, read_jobs, read_manifest, row_seed, run_batch
+from pipelines.batch import JobRow, read_jobs, row_seed, run_batch
 from pipelines.batch.manifest import Manifest
 from pipelines.commands import main
-
-REPO = Path(__file__).resolve().parent.parent
-WORDS = "Hello my dog is cute and the cat was in it that she said to you I laughs of a".split()
-
-
-def _settings(tiny_dir) -> BatchSettings:
-    return BatchSettings(bark=str(tiny_dir / "bark"), vocoder=str(tiny_dir / "vocos"), threads=1)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
 
 
 def _rows(count: int) -> list[dict]:
@@ -48,14 +32,6 @@ def _files(out_dir: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(out_dir.iterdir()) if path.suffix in (".wav", ".flac")}
 
 
-def _entries(out_dir: Path) -> dict[str, dict]:
-    entries, partial = read_manifest(out_dir / "manifest.jsonl")
-    assert not partial
-    ids = [entry["id"] for entry in entries]
-    assert len(ids) == len(set(ids)), "a manifest line is duplicated"
-    return {entry["id"]: entry for entry in entries}
-
-
 def _temporary_files(out_dir: Path) -> list[str]:
     return [path.name for path in out_dir.iterdir() if ".part" in path.name]
 
@@ -64,7 +40,7 @@ def _temporary_files(out_dir: Path) -> list[str]:
 
 
 def test_read_jobs_formats(tmp_path):
-    jsonl = _write_jsonl(
+    jsonl = write_jsonl(
         tmp_path / "jobs.jsonl",
         [{"id": "a", "text": "Hello", "voice": "v2/en_speaker_0", "seed": 7, "speaker": "x"}, {"id": 2, "text": "Hi"}],
     )
@@ -116,7 +92,7 @@ def test_bad_jobs_fail_with_one_line_naming_the_line(tmp_path, name, content, me
 
 
 def test_bad_jobs_fail_before_any_model_loads(tmp_path, capsys):
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}])
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}])
     # the models do not exist: the job's error comes first, so nothing was loaded
     code = main(["batch", str(jobs), "--out", str(tmp_path / "out"), "--bark", "/nonexistent", "--no-progress"])
     error = capsys.readouterr().err.strip()
@@ -131,10 +107,10 @@ def test_row_seed_is_stable_and_regenerates_a_row_alone(tiny_dir, tmp_path):
     assert 0 <= row_seed(123, "x") < 2**31
     # the documented derivation: the first 31 bits of sha256("<job seed>:<id>")
     assert row_seed(0, "a") == int.from_bytes(hashlib.sha256(b"0:a").digest()[:4], "big") >> 1 == 1324999421
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", _rows(4))
-    summary = run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), seed=5, progress=False)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", _rows(4))
+    summary = run_batch(jobs, tmp_path / "out", settings=settings(tiny_dir), seed=5, progress=False)
     assert (summary.generated, summary.failed) == (4, 0)
-    entry = _entries(tmp_path / "out")["r001"]
+    entry = manifest_entries(tmp_path / "out")["r001"]
     assert entry["seed"] == row_seed(5, "r001")
     pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
     alone = pipe(entry["text"], seed=row_seed(5, "r001"), progress=False).audio
@@ -153,7 +129,7 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
         {"id": "badvoice", "text": "Hello", "voice": "v2/xx_speaker_9"},
         {"id": "ok2", "text": "my dog is cute", "voice": "v2/en_speaker_0"},
     ]
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
     out = tmp_path / "out"
     args = ["batch", str(jobs), "--out", str(out), "--bark", str(tiny_dir / "bark")]
     args += ["--vocoder", str(tiny_dir / "vocos")]
@@ -163,7 +139,7 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
     assert "4 rows: 2 generated, 0 already done, 2 failed" in captured.out
     assert "failed: empty: ValueError: text is empty" in captured.err
     assert "failed: badvoice: ValueError: unknown voice preset 'v2/xx_speaker_9'" in captured.err
-    entries = _entries(out)
+    entries = manifest_entries(out)
     assert list(entries) == ["ok1", "empty", "badvoice", "ok2"]
     assert entries["ok1"]["book"] == "b1" and entries["ok1"]["status"] == "ok" and entries["ok1"]["error"] is None
     assert entries["empty"]["status"] == "failed" and entries["empty"]["sha256"] is None
@@ -179,18 +155,18 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
     code = main([*args, "--threads", "1", "--no-progress", "--format", "flac"])
     assert code == 3
     assert "4 rows: 0 generated, 2 already done, 2 failed" in capsys.readouterr().out
-    assert len(_entries(out)) == 4
+    assert len(manifest_entries(out)) == 4
 
 
 def test_resume_detects_corrupt_missing_and_changed_rows(tiny_dir, tmp_path):
     rows = _rows(8)
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
     out = tmp_path / "out"
-    first = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
+    first = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
     assert (first.total, first.generated, first.skipped, first.failed) == (8, 8, 0, 0)
-    reference, reference_entries = _files(out), _entries(out)
+    reference, reference_entries = _files(out), manifest_entries(out)
 
-    again = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
+    again = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
     assert (again.generated, again.skipped) == (0, 8)
     assert (out / "manifest.jsonl").read_text().count("\n") == 8
 
@@ -200,12 +176,12 @@ def test_resume_detects_corrupt_missing_and_changed_rows(tiny_dir, tmp_path):
     (out / "r002.wav").write_bytes(bytes(corrupt))  # one sample changed, same size
     (out / "r003.wav").unlink()  # missing
     rows[4]["text"] = "a changed text"  # changed since: regenerated, its old line dropped
-    _write_jsonl(jobs, rows)
+    write_jsonl(jobs, rows)
     with open(out / "manifest.jsonl", "a") as f:
         f.write('{"id": "r005", "status": "o')  # the trace of a kill while appending
-    resumed = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
+    resumed = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
     assert (resumed.generated, resumed.skipped, resumed.failed) == (4, 4, 0)
-    files, entries = _files(out), _entries(out)
+    files, entries = _files(out), manifest_entries(out)
     assert {name: files[name] for name in reference if name != "r004.wav"} == {
         name: data for name, data in reference.items() if name != "r004.wav"
     }
@@ -217,14 +193,14 @@ def test_resume_detects_corrupt_missing_and_changed_rows(tiny_dir, tmp_path):
 
 
 def test_a_second_run_on_the_same_folder_is_refused(tiny_dir, tmp_path):
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", _rows(2))
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", _rows(2))
     (tmp_path / "out").mkdir()
     with Manifest(tmp_path / "out"), pytest.raises(OSError, match="another batch job is writing"):
-        run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), progress=False)
+        run_batch(jobs, tmp_path / "out", settings=settings(tiny_dir), progress=False)
 
 
 def test_bad_options_are_refused(tiny_dir, tmp_path):
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", _rows(1))
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", _rows(1))
     for options, message in [
         ({"runner": "spark"}, "unknown runner 'spark'"),
         ({"format": "mp3"}, "unknown format 'mp3'"),
@@ -232,16 +208,9 @@ def test_bad_options_are_refused(tiny_dir, tmp_path):
         ({"runner": "ray", "workers": 0}, "workers must be an integer >= 1"),
     ]:
         with pytest.raises(ValueError, match=message):
-            run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), progress=False, **options)
+            run_batch(jobs, tmp_path / "out", settings=settings(tiny_dir), progress=False, **options)
     with pytest.raises(ValueError, match="duplicate id 'a'"):
-        run_batch([JobRow("a", "x"), JobRow("a", "y")], tmp_path / "out", settings=_settings(tiny_dir), progress=False)
-
-
-def _ctrl_c_as_in_a_terminal() -> None:
-    """In the child before it runs: SIGINT back to its default, so Python turns it into KeyboardInterrupt as in a
-    terminal. A test run started in the background by a non-interactive shell ignores SIGINT, and a child inherits
-    that: it would run on through the test's Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+        run_batch([JobRow("a", "x"), JobRow("a", "y")], tmp_path / "out", settings=settings(tiny_dir), progress=False)
 
 
 KILL_ROWS = 30
@@ -252,8 +221,8 @@ def uninterrupted(tiny_dir, tmp_path_factory, pin_kernels):
     """The kill tests' job run once without interruption: (jobs file, output folder)."""
     with pin_kernels():
         folder = tmp_path_factory.mktemp("uninterrupted")
-        jobs = _write_jsonl(folder / "jobs.jsonl", _rows(KILL_ROWS))
-        run_batch(jobs, folder / "out", settings=_settings(tiny_dir), progress=False)
+        jobs = write_jsonl(folder / "jobs.jsonl", _rows(KILL_ROWS))
+        run_batch(jobs, folder / "out", settings=settings(tiny_dir), progress=False)
         return jobs, folder / "out"
 
 
@@ -263,23 +232,8 @@ def test_killed_job_resumes_with_every_row_done_once(tiny_dir, tmp_path, uninter
         jobs, whole = uninterrupted
         rows = read_jobs(jobs)
         out = tmp_path / "out"
-        command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--no-progress"]
-        command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--threads", "1"]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_ctrl_c_as_in_a_terminal,
-        )
-        manifest = out / "manifest.jsonl"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            if manifest.is_file() and manifest.read_text().count("\n") >= 3:
-                break
-            time.sleep(0.01)
+        models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+        process = start_batch([str(jobs), "--no-progress", *models, "--threads", "1"], out, timeout=120)
         process.send_signal(signal_number)
         _, stderr = process.communicate(timeout=60)
         if signal_number == signal.SIGINT:
@@ -288,13 +242,13 @@ def test_killed_job_resumes_with_every_row_done_once(tiny_dir, tmp_path, uninter
             assert not _temporary_files(out)  # Ctrl-C removes the file being written
         else:
             assert process.returncode == -signal.SIGKILL
-        before = _entries(out)
+        before = manifest_entries(out)
         assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
         assert all(entry["status"] == "ok" for entry in before.values())
 
-        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), progress=False)
+        resumed = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
         assert (resumed.skipped, resumed.generated, resumed.failed) == (len(before), len(rows) - len(before), 0)
         assert not _temporary_files(out)
         assert _files(out) == _files(whole)
-        assert _entries(out) == _entries(whole)
+        assert manifest_entries(out) == manifest_entries(whole)
         assert len((out / "manifest.jsonl").read_text().splitlines()) == len(rows)

@@ -1,24 +1,17 @@
 """The Ray batch runner on a local Ray (2 CPUs, one session for the module): same files as local, 200 rows."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
+from batch_helpers import WORDS, manifest_entries, settings, start_batch, write_jsonl
 
-from pipelines.batch import BatchSettings, read_manifest, run_batch
+from pipelines.batch import run_batch
 from pipelines.batch.ray_runner import worker_runtime_env
 from pipelines.commands import main
 
 ray = pytest.importorskip("ray", reason="the Ray runner needs the ray extra (make setup installs it)")
-
-REPO = Path(__file__).resolve().parent.parent
-WORDS = "Hello my dog is cute and the cat was in it that she said to you I laughs of a".split()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -29,29 +22,6 @@ def local_ray():
     ray.shutdown()
 
 
-def _settings(tiny_dir) -> BatchSettings:
-    return BatchSettings(bark=str(tiny_dir / "bark"), vocoder=str(tiny_dir / "vocos"), threads=1)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-def _entries(out_dir: Path) -> dict[str, dict]:
-    entries, partial = read_manifest(out_dir / "manifest.jsonl")
-    assert not partial
-    assert len({entry["id"] for entry in entries}) == len(entries), "a manifest line is duplicated"
-    return {entry["id"]: entry for entry in entries}
-
-
-def _ctrl_c_as_in_a_terminal() -> None:
-    """In the child before it runs: SIGINT back to its default, so Python turns it into KeyboardInterrupt as in a
-    terminal. A test run started in the background by a non-interactive shell ignores SIGINT, and a child inherits
-    that: it would run on through the test's Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys, pin_kernels):
     with pin_kernels():
         rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 2 + 3 * index]), "take": index} for index in range(6)]
@@ -59,8 +29,8 @@ def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys, pin
         rows[3]["seed"] = 42
         rows[4]["decoder"] = "encodec"
         rows += [{"id": "empty", "text": ""}, {"id": "badvoice", "text": "Hello", "voice": "nobody"}]
-        jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
-        local = run_batch(jobs, tmp_path / "local", settings=_settings(tiny_dir), seed=3, progress=False)
+        jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
+        local = run_batch(jobs, tmp_path / "local", settings=settings(tiny_dir), seed=3, progress=False)
         assert (local.generated, local.failed) == (6, 2)
 
         models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
@@ -73,23 +43,23 @@ def test_ray_and_local_give_byte_identical_files(tiny_dir, tmp_path, capsys, pin
         local_files = {path.name: path.read_bytes() for path in (tmp_path / "local").glob("*.wav")}
         ray_files = {path.name: path.read_bytes() for path in out.glob("*.wav")}
         assert len(local_files) == 6 and ray_files == local_files
-        assert _entries(out) == _entries(tmp_path / "local")
-        assert _entries(out)["r1"]["take"] == 1
-        assert "unknown voice preset 'nobody'" in _entries(out)["badvoice"]["error"]
+        assert manifest_entries(out) == manifest_entries(tmp_path / "local")
+        assert manifest_entries(out)["r1"]["take"] == 1
+        assert "unknown voice preset 'nobody'" in manifest_entries(out)["badvoice"]["error"]
 
         # resuming reads the manifest the same way whichever runner wrote it
-        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), seed=3, progress=False)
+        resumed = run_batch(jobs, out, settings=settings(tiny_dir), seed=3, progress=False)
         assert (resumed.skipped, resumed.generated, resumed.failed) == (6, 0, 2)
-        assert len(_entries(out)) == 8
+        assert len(manifest_entries(out)) == 8
 
 
 def test_two_hundred_rows_of_mixed_lengths(tiny_dir, tmp_path):
     rows = [{"id": f"line{index:03d}", "text": " ".join(WORDS[: 1 + (index * 7) % 19])} for index in range(200)]
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
     out = tmp_path / "out"
-    summary = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", workers=2, progress=False)
+    summary = run_batch(jobs, out, settings=settings(tiny_dir), runner="ray", workers=2, progress=False)
     assert summary.total == summary.generated + summary.failed == 200
-    entries = _entries(out)
+    entries = manifest_entries(out)
     assert sorted(entries) == [row["id"] for row in rows]
     ok = sorted(f"{row_id}.wav" for row_id, entry in entries.items() if entry["status"] == "ok")
     assert len(ok) == summary.generated and sorted(path.name for path in out.glob("*.wav")) == ok
@@ -124,40 +94,25 @@ def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path, pin_kernels):
     """A real `bark-vocos batch --runner ray` process (its own local Ray) stopped by SIGINT, then resumed."""
     with pin_kernels():
         rows = [{"id": f"r{index:02d}", "text": " ".join(WORDS[: 2 + index % 15])} for index in range(40)]
-        jobs = _write_jsonl(tmp_path / "jobs.jsonl", rows)
+        jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
         out = tmp_path / "out"
-        command = [sys.executable, "-m", "pipelines", "batch", str(jobs), "--out", str(out), "--runner", "ray"]
-        command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_ctrl_c_as_in_a_terminal,
-        )
-        manifest = out / "manifest.jsonl"
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and process.poll() is None:
-            if manifest.is_file() and manifest.read_text().count("\n") >= 3:
-                break
-            time.sleep(0.01)
+        models = ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+        process = start_batch([str(jobs), "--runner", "ray", *models, "--no-progress"], out, timeout=240)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 130, stderr.decode()[-2000:]
-        before = _entries(out)
+        before = manifest_entries(out)
         assert 3 <= len(before) < len(rows), "the job was not stopped part-way"
         assert not [path.name for path in out.iterdir() if ".part" in path.name]
 
-        resumed = run_batch(jobs, out, settings=_settings(tiny_dir), runner="ray", progress=False)
+        resumed = run_batch(jobs, out, settings=settings(tiny_dir), runner="ray", progress=False)
         assert resumed.skipped == len(before) and resumed.generated + resumed.failed == len(rows) - len(before)
-        whole = run_batch(jobs, tmp_path / "whole", settings=_settings(tiny_dir), progress=False)
+        whole = run_batch(jobs, tmp_path / "whole", settings=settings(tiny_dir), progress=False)
         assert whole.generated == resumed.generated + len(before)
         assert {path.name: path.read_bytes() for path in out.glob("*.wav")} == {
             path.name: path.read_bytes() for path in (tmp_path / "whole").glob("*.wav")
         }
-        assert _entries(out) == _entries(tmp_path / "whole")
+        assert manifest_entries(out) == manifest_entries(tmp_path / "whole")
 
 
 def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path, monkeypatch):
@@ -169,10 +124,10 @@ def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path
     assert worker_runtime_env() == {"env_vars": expected}
 
     # the module's Ray started before the variable was set, so only forwarding brings it to the worker
-    jobs = _write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "Hello my dog"}])
-    summary = run_batch(jobs, tmp_path / "out", settings=_settings(tiny_dir), runner="ray", progress=False)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "Hello my dog"}])
+    summary = run_batch(jobs, tmp_path / "out", settings=settings(tiny_dir), runner="ray", progress=False)
     assert (summary.generated, summary.failed) == (0, 1)
-    error = _entries(tmp_path / "out")["a"]["error"]
+    error = manifest_entries(tmp_path / "out")["a"]["error"]
     assert (
         error == "ValueError: BARK_VOCOS_DECODE_ENGINE='nonsense' is not a kernel here; valid: ['onnxruntime', 'torch']"
     )
