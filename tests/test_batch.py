@@ -1,6 +1,8 @@
 """Batch jobs: JOBS files, the manifest, resuming (after SIGINT/SIGKILL of a real process, corrupt files), failures."""
 
+import dataclasses
 import hashlib
+import json
 import signal
 from pathlib import Path
 
@@ -146,7 +148,7 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
     assert sorted(_files(out)) == ["ok1.flac", "ok2.flac"]
     assert list(entries["ok1"]) == [
         "id", "status", "file", "text", "duration", "samples", "sampling_rate", "sha256", "seed", "voice", "decoder",
-        "error", "book",
+        "error", "settings", "book",
     ]  # fmt: skip
     audio, rate = read_audio(out / "ok2.flac")
     assert (rate, audio.shape[0]) == (24000, entries["ok2"]["samples"])
@@ -190,6 +192,31 @@ def test_resume_detects_corrupt_missing_and_changed_rows(tiny_dir, tmp_path):
         key: value for key, value in reference_entries.items() if key != "r004"
     }
     assert not _temporary_files(out)
+
+
+def test_rows_made_with_other_models_or_settings_are_made_again(tiny_dir, tmp_path):
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", _rows(3))
+    out = tmp_path / "out"
+    run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
+    recorded = manifest_entries(out)["r000"]["settings"]
+    assert recorded == {
+        "bark": str((tiny_dir / "bark").resolve()), "vocoder": str((tiny_dir / "vocos").resolve()), "engine": "exact",
+        "dtype": None, "max_chunk_tokens": 48, "pause_seconds": 0.2, "batch_size": 4,
+    }  # fmt: skip
+    same = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
+    assert (same.generated, same.skipped) == (0, 3)
+
+    other = dataclasses.replace(settings(tiny_dir), engine="transformers")
+    redone = run_batch(jobs, out, settings=other, progress=False)
+    assert (redone.generated, redone.skipped) == (3, 0)
+    entries = manifest_entries(out)
+    assert len(entries) == 3 and {entry["settings"]["engine"] for entry in entries.values()} == {"transformers"}
+
+    # a manifest written before lines recorded their settings: its rows count as made with these
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    write_jsonl(out / "manifest.jsonl", [{k: v for k, v in line.items() if k != "settings"} for line in lines])
+    old = run_batch(jobs, out, settings=settings(tiny_dir), progress=False)
+    assert (old.generated, old.skipped) == (0, 3)
 
 
 def test_a_second_run_on_the_same_folder_is_refused(tiny_dir, tmp_path):

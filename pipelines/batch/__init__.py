@@ -174,7 +174,7 @@ def run_batch(
     summary = BatchSummary(len(tasks), 0, 0, 0, 0.0, 0.0, out_dir, out_dir / MANIFEST_NAME)
     with Manifest(out_dir) as manifest:
         remove_stale_parts(out_dir, [task.file for task in tasks] + [MANIFEST_NAME])
-        plan = plan_resume(tasks, out_dir)
+        plan = plan_resume(tasks, out_dir, settings.recorded())
         if plan.rewrite:
             manifest.rewrite(plan.kept)
         summary.skipped = len(plan.done)

@@ -10,7 +10,7 @@ from typing import Any
 from ..defaults import BARK_MODEL, BATCH_SIZE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 from .manifest import RowTask, file_sha256
 
-__all__ = ["BatchSettings", "RowGenerator"]
+__all__ = ["BatchSettings", "RowGenerator", "model_location"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,26 @@ class BatchSettings:
         """Plain values, to ship to a Ray worker."""
         return asdict(self)
 
+    def recorded(self) -> dict[str, Any]:
+        """What shapes a row's audio, as each manifest line records it: the models (local folders as absolute
+        paths), engine, dtype and long-form options. A row made with other values is made again on resume. Not
+        recorded: the device and threads (where and how fast; they change the audio by rounding only)."""
+        return {
+            "bark": model_location(self.bark),
+            "vocoder": model_location(self.vocoder),
+            "engine": self.engine,
+            "dtype": self.dtype,
+            "max_chunk_tokens": self.max_chunk_tokens,
+            "pause_seconds": self.pause_seconds,
+            "batch_size": self.batch_size,
+        }
+
+
+def model_location(path: str | None) -> str | None:
+    """A local model folder as an absolute path (a Ray worker's working folder is not the driver's, and a manifest
+    outlives the folder it was run from); hub ids as they are."""
+    return os.path.abspath(path) if path is not None and os.path.exists(path) else path
+
 
 class RowGenerator:
     """Loads the pipeline once, then generates rows into `out_dir`, one manifest entry per row.
@@ -69,6 +89,7 @@ class RowGenerator:
             dtype=settings.dtype,
             engine=settings.engine,
         )
+        self.recorded = settings.recorded()
         self.options = {
             "max_chunk_tokens": settings.max_chunk_tokens,
             "pause_seconds": settings.pause_seconds,
@@ -80,7 +101,7 @@ class RowGenerator:
 
         Returns:
             The manifest entry: id, status ("ok" or "failed"), file, text, duration (seconds), samples, sampling_rate,
-            sha256 of the file, seed, voice, decoder, error (`None` when ok).
+            sha256 of the file, seed, voice, decoder, error (`None` when ok), settings (`BatchSettings.recorded`).
         """
         audio: dict[str, Any] = {"duration": None, "samples": None, "sampling_rate": None, "sha256": None}
         error = None
@@ -101,5 +122,5 @@ class RowGenerator:
             (self.out_dir / task.file).unlink(missing_ok=True)  # an earlier run's file for this id is no longer valid
         entry = {"id": task.id, "status": "ok" if error is None else "failed", "file": task.file, "text": task.text}
         entry.update(audio)
-        entry.update(seed=task.seed, voice=task.voice, decoder=task.decoder, error=error)
+        entry.update(seed=task.seed, voice=task.voice, decoder=task.decoder, error=error, settings=self.recorded)
         return entry

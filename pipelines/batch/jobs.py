@@ -33,6 +33,7 @@ MANIFEST_FIELDS = (
     "voice",
     "decoder",
     "error",
+    "settings",
 )
 # ids name files (DIR/<id>.<ext>): letters, digits, '.', '_', '-', starting with a letter or digit
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -114,12 +114,13 @@ class ResumePlan:
     rewrite: bool
 
 
-def plan_resume(tasks: list[RowTask], out_dir: str | os.PathLike) -> ResumePlan:
+def plan_resume(tasks: list[RowTask], out_dir: str | os.PathLike, settings: dict[str, Any]) -> ResumePlan:
     """Compare the rows with `out_dir/manifest.jsonl` and the files on disk (their sha256).
 
     A row counts as done when its latest manifest line has status "ok", was written for the same request
-    (`RowTask.matches`) and its file's sha256 equals the line's. Everything else is redone, and its old line dropped
-    so that the manifest never holds two lines for one id.
+    (`RowTask.matches`) with the same `settings` (the models, engine and options the line records; a line written
+    before lines recorded them counts as the same), and its file's sha256 equals the line's. Everything else is
+    redone, and its old line dropped so that the manifest never holds two lines for one id.
     """
     out_dir = Path(out_dir)
     entries, partial_tail = read_manifest(out_dir / MANIFEST_NAME)
@@ -129,6 +130,8 @@ def plan_resume(tasks: list[RowTask], out_dir: str | os.PathLike) -> ResumePlan:
     for task in tasks:
         entry = latest.get(task.id)
         if entry is None or entry.get("status") != "ok" or not task.matches(entry):
+            continue
+        if entry.get("settings", settings) != settings:
             continue
         path = out_dir / task.file
         if path.is_file() and file_sha256(path) == entry.get("sha256"):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .generate import BatchSettings, RowGenerator
+from .generate import BatchSettings, RowGenerator, model_location
 from .manifest import RowTask
 
 __all__ = ["RayRowGenerator", "iter_ray", "require_ray", "worker_runtime_env"]
@@ -69,11 +69,6 @@ class RayRowGenerator:
         return {"entry": np.array(entries, dtype=object)}
 
 
-def _absolute(path: str | None) -> str | None:
-    """A local model folder as an absolute path (a worker's working folder is not the driver's); hub ids as they are."""
-    return os.path.abspath(path) if path is not None and os.path.exists(path) else path
-
-
 def _worker_settings(ray, settings: BatchSettings) -> tuple[BatchSettings, dict[str, float]]:
     """What each actor loads (local model folders made absolute) and reserves: one GPU where the device asks for
     (or, with "auto", the cluster has) GPUs, else as many CPUs as its torch threads."""
@@ -81,8 +76,8 @@ def _worker_settings(ray, settings: BatchSettings) -> tuple[BatchSettings, dict[
     if device == "auto":
         device = "cuda" if ray.cluster_resources().get("GPU", 0) > 0 else "cpu"
     device = "cuda" if device.startswith("cuda") else "cpu"
-    values = {**settings.to_dict(), "device": device, "bark": _absolute(settings.bark)}
-    values["vocoder"] = _absolute(settings.vocoder)
+    values = {**settings.to_dict(), "device": device, "bark": model_location(settings.bark)}
+    values["vocoder"] = model_location(settings.vocoder)
     resources = {"num_cpus": 1, "num_gpus": 1} if device == "cuda" else {"num_cpus": settings.threads or 1}
     return BatchSettings(**values), resources
 
