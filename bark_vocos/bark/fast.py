@@ -342,7 +342,7 @@ class _CausalDecoder:
         self.linears = [_BlockLinears(block, self.int8) for block in model.layers]
         self.lm_head = Int8Linear(model.lm_head) if self.int8 else model.lm_head
         # the exact engine's 8-bit step drafts tokens for its float32 step to verify (`speculate`); the two sessions
-        # take turns, so neither spins (see `OnnxDecodeStep`)
+        # take turns, each spinning only within its own calls (see `OnnxDecodeStep._session`)
         speculative = not self.int8 and onnx_step_supported(model, False) and onnx_step_supported(model, True)
         self.onnx_step = None
         if onnx_step_supported(model, self.int8):
