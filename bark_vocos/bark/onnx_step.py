@@ -228,8 +228,10 @@ class _Binding:
         self.seqlens = torch.empty(batch, dtype=torch.int32)
         self.total = torch.empty((), dtype=torch.int32)
         self.io = session.io_binding()
-        self._bind("token_embeddings", model.input_embeds_layer.weight.detach())
-        self._bind("position_embeddings", model.position_embeds_layer.weight.detach())
+        # held here, so that the bound memory stays alive even if the module's parameters are replaced later
+        self.tables = (model.input_embeds_layer.weight.detach(), model.position_embeds_layer.weight.detach())
+        self._bind("token_embeddings", self.tables[0])
+        self._bind("position_embeddings", self.tables[1])
         self._bind("seqlens_k", self.seqlens)
         self._bind("total_len", self.total)
         for index, (key, value) in enumerate(zip(keys, values, strict=True)):
