@@ -16,10 +16,10 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import DECODE_ENGINES, DECODE_KERNELS
-from bark_vocos.bark.int8 import Int8Linear
+from bark_vocos.bark.fast import DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS
+from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
-from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
+from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from pipelines.commands import main
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _decode_engines, random_bark_model
 
@@ -347,8 +347,15 @@ def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bar
     key = (bark.semantic.config.hidden_size, bark.semantic.config.num_layers, 2, torch.get_num_threads())
     assert list(DECODE_KERNELS.choices) == [key] and DECODE_KERNELS.choices[key] in linear_kernel_names()
     DECODE_KERNELS.choices.clear()
+    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    monkeypatch.setattr(DECODE_INT8_KERNELS, "choices", {})
+    monkeypatch.setattr(INT8_KERNELS, "choices", {})
     FastBarkStages(bark, mode="fast").semantic.generate(input_ids, semantic_generation_config=config, **options)
-    assert DECODE_KERNELS.choices == {}  # int8 layers choose per layer
+    assert DECODE_KERNELS.choices == {}
+    assert list(DECODE_INT8_KERNELS.choices) == [key] and DECODE_INT8_KERNELS.choices[key] in int8_kernels_available()
+    # per layer only outside the steps: at the steps' 2 rows, only the head of the prompt's last position chose
+    step_rows = [out for rows, _, out, _ in INT8_KERNELS.choices if rows == rows_bucket(2)]
+    assert step_rows == [bark.semantic.config.output_vocab_size]
 
 
 @pytest.mark.parametrize("frames", [20, 40, 100])

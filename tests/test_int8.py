@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
+from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
 
 KERNELS = int8_kernels_available()
 
@@ -79,3 +79,21 @@ def test_bad_uses_raise(monkeypatch):
         pytest.skip("no CUDA device to put the layer on")
     with pytest.raises(ValueError, match="CPU"):
         Int8Linear(_layer(8, 8).cuda())
+
+
+def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(monkeypatch):
+    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    torch.manual_seed(0)
+    layer = Int8Linear(torch.nn.Linear(64, 32))
+    hidden = torch.randn(2, 64)
+    with torch.no_grad():
+        outputs = {}
+        for name in int8_kernels_available():
+            with int8_kernel(name):
+                outputs[name] = layer(hidden)
+            torch.testing.assert_close(outputs[name], layer.kernels[name](hidden))  # that kernel, not another
+    assert INT8_KERNELS.choices == {}  # the caller's choice: nothing timed per layer
+    with pytest.raises(ValueError, match="unknown int8 kernel 'mkl'"):
+        with int8_kernel("mkl"):
+            pass

@@ -72,7 +72,7 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from ..kernels import KernelCache, linear, linear_kernel, linear_kernel_names
-from .int8 import Int8Linear
+from .int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .orchestration import coarse_codes
 
@@ -320,8 +320,12 @@ def _block_forward(
 
 
 # (hidden size, layers, batch bucket, threads) -> the float32 linear kernel of a one-token decode step, chosen by
-# timing whole steps (see `_CausalDecoder.forward`)
+# timing whole steps (see `_CausalDecoder.step`)
 DECODE_KERNELS = KernelCache()
+# (hidden size, layers, batch bucket, threads) -> the int8 kernel of every layer of a PyTorch fast-engine step, chosen
+# the same way (a layer timed alone from cold caches took 0.25-0.44 s per shape to choose at batch 8, Intel Xeon);
+# `BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one.
+DECODE_INT8_KERNELS = KernelCache(INT8_KERNELS.variable)
 # (hidden size, layers, batch bucket, threads, int8) -> the implementation of a one-token decode step: "torch" or
 # "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
 DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
@@ -384,19 +388,22 @@ class _CausalDecoder:
         return candidates[DECODE_ENGINES.choose(key, candidates)]()
 
     def _torch_step(self, input_ids: torch.Tensor, start: int) -> torch.Tensor:
-        """`step` in PyTorch; in float32 with one linear kernel for all layers (`DECODE_KERNELS`)."""
+        """`step` in PyTorch, with one kernel for all layers: float32 (`DECODE_KERNELS`) or int8
+        (`DECODE_INT8_KERNELS`), chosen by timing whole steps."""
         inputs_embeds = self.model.input_embeds_layer(input_ids)
-        if self.int8:
-            return self.forward(inputs_embeds, start)
         config = self.model.config
         key = (config.hidden_size, config.num_layers, input_ids.shape[0].bit_length(), torch.get_num_threads())
+        if self.int8:
+            names, kernel, kernels = int8_kernels_available(), int8_kernel, DECODE_INT8_KERNELS
+        else:
+            names, kernel, kernels = linear_kernel_names(), linear_kernel, DECODE_KERNELS
 
         def run(name: str) -> torch.Tensor:
-            with linear_kernel(name):
+            with kernel(name):
                 return self.forward(inputs_embeds, start)
 
-        candidates = {name: functools.partial(run, name) for name in linear_kernel_names()}
-        return run(DECODE_KERNELS.choose(key, candidates))
+        candidates = {name: functools.partial(run, name) for name in names}
+        return run(kernels.choose(key, candidates))
 
     def _onnx_forward(self, input_ids: torch.Tensor, start: int, step: OnnxDecodeStep | None = None) -> torch.Tensor:
         """`input_ids` `(B, T)` through an ONNX Runtime step (`self.onnx_step` unless `step` is given), at positions

@@ -26,6 +26,9 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +36,10 @@ from torch import nn
 
 from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, rows_bucket
 
-__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernels_available"]
+__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
 INT8_KERNELS = KernelCache("BARK_VOCOS_INT8_KERNEL")  # (rows bucket, in, out, threads) -> "fbgemm" or "onednn"
+_CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_int8_kernel", default=None)
 ACTIVATION_LEVELS = 127  # 7-bit activations (see the module docstring)
 
 
@@ -47,6 +51,19 @@ def int8_kernels_available() -> list[str]:
     if torch.backends.mkldnn.is_available() and hasattr(torch.ops.onednn, "qlinear_pointwise"):
         kernels.append("onednn")
     return kernels
+
+
+@contextmanager
+def int8_kernel(name: str) -> Iterator[None]:
+    """Inside the block, every `Int8Linear` runs kernel `name` instead of choosing per layer: for a caller that times
+    whole decode steps (`bark_vocos.bark.fast`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
+    if name not in int8_kernels_available():
+        raise ValueError(f"unknown int8 kernel {name!r}: use one of {', '.join(int8_kernels_available())}")
+    token = _CALLER_KERNEL.set(name)
+    try:
+        yield
+    finally:
+        _CALLER_KERNEL.reset(token)
 
 
 def _fbgemm_pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> object:
@@ -107,7 +124,10 @@ class Int8Linear(nn.Module):
         dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
         candidates = {name: functools.partial(kernel, rows) for name, kernel in self.kernels.items()}
-        key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, torch.get_num_threads())
-        out = candidates[INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)]()
+        chosen = _CALLER_KERNEL.get()
+        if chosen is None:
+            key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, torch.get_num_threads())
+            chosen = INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
+        out = candidates[chosen]()
         out = out.reshape(*hidden_states.shape[:-1], self.out_features)
         return (F.gelu(out) if gelu else out).to(hidden_states.dtype)
