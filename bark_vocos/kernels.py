@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 import numpy as np
@@ -29,6 +29,7 @@ __all__ = [
     "LARGE_ROWS",
     "LINEAR_KERNELS",
     "KernelCache",
+    "caller_choice",
     "fastest",
     "linear",
     "linear_kernel",
@@ -190,19 +191,29 @@ def linear_kernel_names() -> tuple[str, ...]:
 
 
 @contextmanager
-def linear_kernel(name: str) -> Iterator[None]:
+def caller_choice(choice: ContextVar[str | None], name: str, names: tuple[str, ...], kind: str) -> Iterator[None]:
+    """Inside the block, `choice` holds `name`, one of `names` (the `kind` kernels): the layers that read it run that
+    kernel instead of choosing per layer.
+
+    Raises:
+        ValueError: `name` is not one of `names`.
+    """
+    if name not in names:
+        raise ValueError(f"unknown {kind} kernel {name!r}: use one of {', '.join(names)}")
+    token = choice.set(name)
+    try:
+        yield
+    finally:
+        choice.reset(token)
+
+
+def linear_kernel(name: str) -> AbstractContextManager[None]:
     """Inside the block, `linear` runs every eligible layer with kernel `name` instead of choosing per layer.
 
     For a caller that times whole steps: a one-row layer takes a fraction of a millisecond, too little to time
     reliably on its own, while a whole decode step over all layers takes tens of milliseconds.
     """
-    if name not in linear_kernel_names():
-        raise ValueError(f"unknown linear kernel {name!r}: use one of {', '.join(linear_kernel_names())}")
-    token = _CALLER_KERNEL.set(name)
-    try:
-        yield
-    finally:
-        _CALLER_KERNEL.reset(token)
+    return caller_choice(_CALLER_KERNEL, name, linear_kernel_names(), "linear")
 
 
 def _onednn_linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool) -> torch.Tensor:

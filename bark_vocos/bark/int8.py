@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, rows_bucket
+from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, caller_choice, rows_bucket
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
@@ -53,17 +52,10 @@ def int8_kernels_available() -> list[str]:
     return kernels
 
 
-@contextmanager
-def int8_kernel(name: str) -> Iterator[None]:
+def int8_kernel(name: str) -> AbstractContextManager[None]:
     """Inside the block, every `Int8Linear` runs kernel `name` instead of choosing per layer: for a caller that times
     whole decode steps (`bark_vocos.bark.fast`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
-    if name not in int8_kernels_available():
-        raise ValueError(f"unknown int8 kernel {name!r}: use one of {', '.join(int8_kernels_available())}")
-    token = _CALLER_KERNEL.set(name)
-    try:
-        yield
-    finally:
-        _CALLER_KERNEL.reset(token)
+    return caller_choice(_CALLER_KERNEL, name, tuple(int8_kernels_available()), "int8")
 
 
 def _fbgemm_pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> object:
