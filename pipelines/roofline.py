@@ -3,8 +3,9 @@ the measured read bandwidth and matrix-product throughput (a roofline), beside t
 
 The counts follow Bark's algorithm as transformers runs it, with nothing wasted:
 - semantic and coarse (autoregressive): every generated token reads every weight of the linear layers once (the
-  embedding tables are only indexed) plus the keys and values of its context, and does 2 FLOPs per weight plus the
-  attention over its context; the prompt is one compute-bound pass. The coarse stage slides a 60-token window: once
+  embedding tables are only indexed, and the coarse stage's LM head only in the rows of ids it can choose, not the
+  semantic vocabulary's) plus the keys and values of its context, and does 2 FLOPs per weight plus the attention
+  over its context; the prompt is one compute-bound pass. The coarse stage slides a 60-token window: once
   the window no longer starts at the first position (after about 630 coarse tokens), each window's prompt must be
   read again in one pass (at least: a lower bound);
 - fine (not autoregressive): each of its passes (6 codebooks per 1024-frame window) runs the whole window through
@@ -124,7 +125,8 @@ def stage_floors(
     history, window = configs.coarse.max_coarse_history, configs.coarse.sliding_window_len
     prompt = configs.coarse.max_coarse_input_length + 1
     contexts = [prompt + min(history, t - t % window) + t % window for t in range(tokens)]  # window's history + new
-    weights = _linear_weights(coarse)
+    # the rows of the LM head for semantic ids are never chosen (the codebooks' ids follow them): not needed
+    weights = _linear_weights(coarse) - configs.semantic.semantic_vocab_size * coarse.lm_head.weight.shape[1]
     read, flops, seconds = _autoregressive(
         weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak, speculation.get("coarse")
     )

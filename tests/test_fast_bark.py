@@ -484,6 +484,13 @@ def test_roofline_counts_follow_the_model_shape(bark):
         weights_semantic * 4 + 20 * weights_semantic * 8 / 4.5 + kv * 5 / 4.5
     )
     assert speculated["coarse"].bytes_read == floors["coarse"].bytes_read  # not speculated: plain steps
+    # the coarse stage's weights: its linear layers but the LM head's rows of the 10000 semantic ids, read by the
+    # prompt pass and each of its 60 tokens (20 semantic tokens -> 30 frames x 2 codebooks; no window moves)
+    coarse = bark.coarse_acoustics
+    weights = sum(layer.weight.numel() for layer in coarse.modules() if isinstance(layer, nn.Linear))
+    weights -= 10_000 * coarse.config.hidden_size
+    int8 = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11, weight_bytes=1.0)}
+    assert floors["coarse"].bytes_read - int8["coarse"].bytes_read == pytest.approx(61 * weights * 3)
 
 
 def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):

@@ -126,3 +126,32 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
         (32, 2, 2, threads, False),
     }
     assert set(DECODE_ENGINES.choices.values()) <= {"torch", "onnxruntime"}
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, monkeypatch):
+    """The coarse stage's decoder computes only the head rows of ids it can choose: the same values as the whole
+    head's in those rows, -inf elsewhere, from a prompt and from steps of either engine."""
+    monkeypatch.setenv(DECODE_ENGINES.variable, engine)
+    model = random_bark_model(128, 2, 4, seed=3).coarse_acoustics
+    rows = (10_000, model.config.output_vocab_size)
+    whole, part = _CausalDecoder(model, mode), _CausalDecoder(model, mode, head_rows=rows)
+    ids = torch.randint(10_000, 12_000, (2, 30), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for decoder in (whole, part):
+            decoder.allocate(2, 40)
+        pairs = [(whole.feed_ids(ids[:, :20]), part.feed_ids(ids[:, :20]))]
+        for index in range(20, 30):
+            pairs.append((whole.feed_token(ids[:, index]), part.feed_token(ids[:, index])))
+    for expected, got in pairs:
+        assert got.shape == expected.shape == (2, model.config.output_vocab_size)
+        assert torch.equal(got[:, rows[0] :], expected[:, rows[0] :])
+        assert bool((got[:, : rows[0]] == -float("inf")).all())
+
+
+def test_the_coarse_stage_computes_only_the_rows_it_can_choose():
+    bark = random_bark_model(32, 2, 2, seed=0, generation=SMALL_WINDOWS)
+    decoder = FastBarkStages(bark).coarse_acoustics.decoder
+    assert decoder.head_rows == (10_000, bark.coarse_acoustics.config.output_vocab_size)
+    assert decoder.lm_head.weight.shape[0] == bark.coarse_acoustics.config.output_vocab_size - 10_000

@@ -12,6 +12,8 @@ sub-models' modules and weights and only replaces what is slow on CPU:
 - the autoregressive stages keep keys/values in a preallocated cache (no `torch.cat` per token) and run a
   plain decode loop (no generic `GenerationMixin` machinery per token), computing the LM head on the last
   position only;
+- the coarse stage computes only the rows of its LM head for ids it can choose (not the 10000 semantic ids its
+  logits processing masks): bit for bit the same logits, a sixth of the head's weights to read per token;
 - the coarse stage keeps its cache between its 60-token sliding windows and re-reads only the part of the
   window that changed: while the window still starts at position 0 (the first ~630 coarse tokens) the next
   window is the previous one plus the tokens just generated, so only the last token is fed again.
@@ -74,7 +76,7 @@ from transformers.models.bark.generation_configuration_bark import (
 from ..kernels import KernelCache, linear, linear_kernel, linear_kernel_names
 from .int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
-from .orchestration import coarse_codes
+from .orchestration import BarkGenerationConfigs, coarse_codes
 
 __all__ = ["FAST_BARK_MODES", "FastBarkStages"]
 
@@ -251,6 +253,18 @@ def _project(layer: nn.Module, hidden: torch.Tensor, gelu: bool = False) -> torc
     return linear(hidden, layer, gelu)
 
 
+def _head_rows(head: nn.Linear, rows: tuple[int, int]) -> nn.Linear:
+    """A linear layer computing outputs `[low, high)` of `head`, on a view of its weight (nothing is copied)."""
+    low, high = rows
+    if not 0 <= low < high <= head.weight.shape[0]:
+        raise ValueError(f"head rows {rows} are not within the head's {head.weight.shape[0]} rows")
+    part = nn.Linear(head.weight.shape[1], high - low, bias=head.bias is not None, device="meta")
+    part.weight = nn.Parameter(head.weight.detach()[low:high], requires_grad=False)
+    if head.bias is not None:
+        part.bias = nn.Parameter(head.bias.detach()[low:high], requires_grad=False)
+    return part
+
+
 def _int8(mode: str, model: nn.Module) -> bool:
     """Whether `mode` runs `model`'s linear layers as int8 copies: fast mode on the CPU."""
     return mode == "fast" and model.device.type == "cpu"
@@ -338,20 +352,32 @@ DRAFT_TOKENS_VARIABLE = "BARK_VOCOS_DRAFT_TOKENS"
 
 
 class _CausalDecoder:
-    """A `BarkCausalModel` run with SDPA and a preallocated key/value cache that remembers which ids it holds."""
+    """A `BarkCausalModel` run with SDPA and a preallocated key/value cache that remembers which ids it holds.
 
-    def __init__(self, model: BarkSemanticModel | BarkCoarseModel, mode: str):
+    Args:
+        model: the transformers sub-model (its modules and weights are used, never modified).
+        mode: `"exact"` or `"fast"`.
+        head_rows: `(low, high)` to compute only those rows of the LM head: the logits of every other token are
+            `-inf`, as the stage's logits processing would make them (the coarse stage never chooses a semantic id:
+            it computes 2096 of the head's 12096 rows, a sixth of its weights to read per token). The logits computed
+            are those of the whole head, bit for bit. None: the whole head.
+    """
+
+    def __init__(self, model: BarkSemanticModel | BarkCoarseModel, mode: str, head_rows: tuple[int, int] | None = None):
         self.model = model
         self.int8 = _int8(mode, model)
+        self.vocab = model.lm_head.weight.shape[0]
+        self.head_rows = head_rows
         self.linears = [_BlockLinears(block, self.int8) for block in model.layers]
-        self.lm_head = Int8Linear(model.lm_head) if self.int8 else model.lm_head
+        head = model.lm_head if head_rows is None else _head_rows(model.lm_head, head_rows)
+        self.lm_head = Int8Linear(head) if self.int8 else head
         # the exact engine's 8-bit step drafts tokens for its float32 step to verify (`speculate`); the two sessions
         # take turns, each spinning only within its own calls (see `OnnxDecodeStep._session`)
         speculative = not self.int8 and onnx_step_supported(model, False) and onnx_step_supported(model, True)
         self.onnx_step = None
         if onnx_step_supported(model, self.int8):
-            self.onnx_step = OnnxDecodeStep(model, self.int8)
-        self.draft_step = OnnxDecodeStep(model, int8=True) if speculative else None
+            self.onnx_step = OnnxDecodeStep(model, self.int8, head)
+        self.draft_step = OnnxDecodeStep(model, True, head) if speculative else None
         self.round_times: dict[tuple[int, int], list] = {}  # (threads, drafts) -> [seconds, tokens, rounds]
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
@@ -408,7 +434,16 @@ class _CausalDecoder:
     def _onnx_forward(self, input_ids: torch.Tensor, start: int, step: OnnxDecodeStep | None = None) -> torch.Tensor:
         """`input_ids` `(B, T)` through an ONNX Runtime step (`self.onnx_step` unless `step` is given), at positions
         `[start, start + T)` -> `(B, T, V)` logits of every position."""
-        return (step or self.onnx_step)(input_ids, self.keys, self.values, start)
+        return self._widen((step or self.onnx_step)(input_ids, self.keys, self.values, start))
+
+    def _widen(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits of the head's `head_rows` `(..., high - low)` -> `(..., V)`, `-inf` outside those rows."""
+        if self.head_rows is None:
+            return logits
+        low, high = self.head_rows
+        widened = logits.new_full((*logits.shape[:-1], self.vocab), -float("inf"))
+        widened[..., low:high] = logits
+        return widened
 
     def forward(self, inputs_embeds: torch.Tensor, start: int) -> torch.Tensor:
         """Logits of the last position after feeding `inputs_embeds` `(B, T, C)` at positions `[start, start + T)`, in
@@ -423,7 +458,7 @@ class _CausalDecoder:
         for block, linears, keys, values in blocks:
             hidden = _block_forward(block, linears, hidden, keys, values, start, causal=True)
         hidden = self.model.layernorm_final(hidden[:, -1])
-        return _project(self.lm_head, hidden).float()
+        return self._widen(_project(self.lm_head, hidden).float())
 
     def feed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits after `input_ids`, re-reading only what differs from the ids already cached.
@@ -689,9 +724,14 @@ class FastSemanticStage:
 class FastCoarseStage:
     """Drop-in for `BarkCoarseModel.generate` (semantic tokens -> first two codebooks, interleaved)."""
 
-    def __init__(self, model: BarkCoarseModel, mode: str):
+    def __init__(self, model: BarkCoarseModel, mode: str, semantic_vocab_size: int | None = None):
+        """`semantic_vocab_size`: the ids below it are never chosen (the semantic tokens), so their rows of the LM
+        head are not computed (see `_CausalDecoder`); a `generate` call whose config says otherwise rebuilds the
+        decoder for its own. None: the whole head until then."""
         self.model = model
-        self.decoder = _CausalDecoder(model, mode)
+        self.mode = mode
+        head_rows = None if semantic_vocab_size is None else (semantic_vocab_size, model.config.output_vocab_size)
+        self.decoder = _CausalDecoder(model, mode, head_rows)
 
     @torch.no_grad()
     def generate(
@@ -782,6 +822,10 @@ class FastCoarseStage:
 
         infer = torch.full((batch, 1), config.coarse_infer_token, dtype=semantic_output.dtype, device=device)
 
+        # every id below the semantic vocabulary's end is masked for both codebooks (`scored`): no need to compute it
+        head_rows = (semantic_vocab, vocab)
+        if self.decoder.head_rows != head_rows:
+            self.decoder = _CausalDecoder(model, self.mode, head_rows)
         self.decoder.allocate(batch, max_input + 1 + max_history + window)
         generated = 0
         for _ in range(int(np.ceil(max_generated / window))):
@@ -969,5 +1013,6 @@ class FastBarkStages:
         self.bark_model = bark_model
         self.mode = mode
         self.semantic = FastSemanticStage(bark_model.semantic, mode)
-        self.coarse_acoustics = FastCoarseStage(bark_model.coarse_acoustics, mode)
+        semantic_vocab_size = BarkGenerationConfigs.from_bark(bark_model).semantic.semantic_vocab_size
+        self.coarse_acoustics = FastCoarseStage(bark_model.coarse_acoustics, mode, semantic_vocab_size)
         self.fine_acoustics = FastFineStage(bark_model.fine_acoustics, mode)

@@ -85,9 +85,10 @@ def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
     return codes.numpy(), scale.reshape(-1).numpy().astype(np.float32), block
 
 
-def build_step_graph(model: nn.Module, int8: bool) -> bytes:
+def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None) -> bytes:
     """The serialized ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
-    float32 or, if `int8`, with 8-bit weights.
+    float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
+    the LM head), or of `model.lm_head` if None.
 
     Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
     `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
@@ -156,7 +157,8 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
         helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
     ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [rows, model.lm_head.weight.shape[0]])]
+    head = model.lm_head if head is None else head
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [rows, head.weight.shape[0]])]
     # (B * T, 3C) <-> (B, T, 3C) around the attention, B read from seqlens_k
     nodes.append(helper.make_node("Shape", ["seqlens_k"], ["batch_dim"]))
     constant(np.array([-1, 3 * channels], dtype=np.int64), "tokens_qkv")
@@ -210,7 +212,7 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
         nodes.append(helper.make_node("Add", [f"block{index}.residual1", contracted], [f"block{index}.residual2"]))
         hidden = f"block{index}.residual2"
     normed = layer_norm(hidden, model.layernorm_final, "norm_final")
-    nodes.append(helper.make_node("Identity", [project(normed, model.lm_head, "lm_head")], ["logits"]))
+    nodes.append(helper.make_node("Identity", [project(normed, head, "lm_head")], ["logits"]))
     graph = helper.make_graph(nodes, "bark_decode_step", inputs, outputs, weights)
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
     return helper.make_model(graph, opset_imports=opsets).SerializeToString()
@@ -219,10 +221,10 @@ def build_step_graph(model: nn.Module, int8: bool) -> bytes:
 class _Binding:
     """An `onnxruntime` IO binding of one set of cache buffers, with the small input/output buffers it reads/writes."""
 
-    def __init__(self, session, model: nn.Module, keys: list[torch.Tensor], values: list[torch.Tensor]):
+    def __init__(self, session, model: nn.Module, vocab: int, keys: list[torch.Tensor], values: list[torch.Tensor]):
         batch = keys[0].shape[0]
         self.keys = keys
-        self.vocab = model.lm_head.weight.shape[0]
+        self.vocab = vocab
         self.ids = torch.empty(0, dtype=torch.int64)
         self.logits = torch.empty(0)
         self.seqlens = torch.empty(batch, dtype=torch.int32)
@@ -266,13 +268,15 @@ class OnnxDecodeStep:
         model: a transformers `BarkSemanticModel` or `BarkCoarseModel` on the CPU, float32
             (`onnx_step_supported(model, int8)` must hold).
         int8: 8-bit weights (the fast engine) instead of float32 (the exact engine).
+        head: the linear layer whose outputs are the logits, instead of `model.lm_head` (e.g. some of its rows).
     """
 
-    def __init__(self, model: nn.Module, int8: bool):
+    def __init__(self, model: nn.Module, int8: bool, head: nn.Linear | None = None):
         if not onnx_step_supported(model, int8):
             raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
         self.model = model
         self.int8 = int8
+        self.head = model.lm_head if head is None else head
         self.sessions: dict[int, object] = {}  # torch threads -> session
         self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
 
@@ -289,7 +293,7 @@ class OnnxDecodeStep:
             # PyTorch's work between steps, and the other session of speculative decoding, have the cores.
             options.add_session_config_entry("session.intra_op.allow_spinning", "1")
             options.add_session_config_entry("session.force_spinning_stop", "1")
-            graph = build_step_graph(self.model, self.int8)
+            graph = build_step_graph(self.model, self.int8, self.head)
             self.sessions[threads] = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return self.sessions[threads]
 
@@ -311,7 +315,10 @@ class OnnxDecodeStep:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {keys[0].shape[2]}")
         threads = torch.get_num_threads()
         if self.binding is None or self.binding[0] != threads or self.binding[1].keys is not keys:
-            self.binding = (threads, _Binding(self._session(threads), self.model, keys, values))
+            self.binding = (
+                threads,
+                _Binding(self._session(threads), self.model, self.head.weight.shape[0], keys, values),
+            )
         binding = self.binding[1]
         binding.rows(batch * length)
         binding.ids.copy_(input_ids.reshape(batch * length))
