@@ -14,14 +14,19 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
-from bark_vocos.bark.fast import DECODE_ENGINES  # noqa: E402
+from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 
 # Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in
 # quantization (fast mode's decode engines): tests that compare audio made in two processes pin every choice, as the
 # README's "Reproducibility" says a user would.
-PINNED_KERNELS = {FORCE_VARIABLE: "aten", INT8_KERNELS.variable: "fbgemm", DECODE_ENGINES.variable: "torch"}
+PINNED_KERNELS = {
+    FORCE_VARIABLE: "aten",
+    INT8_KERNELS.variable: "fbgemm",
+    DECODE_ENGINES.variable: "torch",
+    ATTENTION_KERNELS.variable: "float32",
+}
 
 
 @contextmanager

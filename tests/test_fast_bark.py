@@ -16,7 +16,7 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS
+from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS, _attention
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
@@ -354,7 +354,7 @@ def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bar
     assert DECODE_KERNELS.choices == {}
     assert list(DECODE_INT8_KERNELS.choices) == [key] and DECODE_INT8_KERNELS.choices[key] in int8_kernels_available()
     # per layer only outside the steps: at the steps' 2 rows, only the head of the prompt's last position chose
-    step_rows = [out for rows, _, out, _ in INT8_KERNELS.choices if rows == rows_bucket(2)]
+    step_rows = [out for rows, _, out, _, _ in INT8_KERNELS.choices if rows == rows_bucket(2)]
     assert step_rows == [bark.semantic.config.output_vocab_size]
 
 
@@ -499,3 +499,29 @@ def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
     monkeypatch.setattr(DECODE_ENGINES, "choices", choices)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
     assert _decode_engines() == expected
+
+
+def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monkeypatch):
+    """Prompts and fine windows: the fast engine chooses the attention's precision per shape by timing both (the
+    exact engine never does), and bfloat16 attention stays within its rounding of float32."""
+    monkeypatch.delenv(ATTENTION_KERNELS.variable, raising=False)
+    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    input_ids, attention_mask = _text(1)
+    semantic = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
+    options = {"semantic_generation_config": semantic, "attention_mask": attention_mask, "max_new_tokens": 4}
+    FastBarkStages(bark).semantic.generate(input_ids, **options)
+    assert ATTENTION_KERNELS.choices == {}  # exact: float32 as given
+    FastBarkStages(bark, mode="fast").semantic.generate(input_ids, **options)
+    assert len(ATTENTION_KERNELS.choices) == 1  # the prompt's shape (the steps attend with one query)
+    assert set(ATTENTION_KERNELS.choices.values()) <= {"float32", "bfloat16"}
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (torch.randn(1, 4, 50, 16, generator=generator) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
+    monkeypatch.setenv(ATTENTION_KERNELS.variable, "bfloat16")
+    got = _attention(query, key, value, None, True, fast=True)
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    assert float((got - expected).norm() / expected.norm()) < 2e-2  # bfloat16: 8-bit mantissa
+    assert torch.equal(_attention(query, key, value, None, True, fast=False), expected)
+    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float16")
+    with pytest.raises(ValueError, match="not a kernel here"):
+        _attention(query, key, value, None, True, fast=True)

@@ -67,7 +67,13 @@ def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(monkeyp
     module(torch.randn(5, 64))
     module(torch.randn(6, 64))  # 5 and 6 rows share a size bucket
     module(torch.randn(1, 64))
-    assert set(INT8_KERNELS.choices) == {(3, 64, 32, torch.get_num_threads()), (1, 64, 32, torch.get_num_threads())}
+    module(torch.randn(1, 64), gelu=True)  # the GELU is timed with the product (oneDNN fuses it)
+    threads = torch.get_num_threads()
+    assert set(INT8_KERNELS.choices) == {
+        (3, 64, 32, False, threads),
+        (1, 64, 32, False, threads),
+        (1, 64, 32, True, threads),
+    }
     assert set(INT8_KERNELS.choices.values()) <= set(KERNELS)
 
 
@@ -92,7 +98,7 @@ def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(monkeypat
         for name in int8_kernels_available():
             with int8_kernel(name):
                 outputs[name] = layer(hidden)
-            torch.testing.assert_close(outputs[name], layer.kernels[name](hidden))  # that kernel, not another
+            torch.testing.assert_close(outputs[name], layer.kernels[name](hidden, False))  # that kernel, not another
     assert INT8_KERNELS.choices == {}  # the caller's choice: nothing timed per layer
     with pytest.raises(ValueError, match="unknown int8 kernel 'mkl'"):
         with int8_kernel("mkl"):

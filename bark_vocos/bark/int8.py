@@ -37,7 +37,7 @@ from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, caller_choice, rows_bucke
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
-INT8_KERNELS = KernelCache("BARK_VOCOS_INT8_KERNEL")  # (rows bucket, in, out, threads) -> "fbgemm" or "onednn"
+INT8_KERNELS = KernelCache("BARK_VOCOS_INT8_KERNEL")  # (rows bucket, in, out, gelu, threads) -> "fbgemm"|"onednn"
 _CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_int8_kernel", default=None)
 ACTIVATION_LEVELS = 127  # 7-bit activations (see the module docstring)
 
@@ -97,29 +97,31 @@ class Int8Linear(nn.Module):
         methods = {"fbgemm": self._fbgemm, "onednn": self._onednn}
         self.kernels = {name: methods[name] for name in kernels}  # those with a packed weight, in `kernels`' order
 
-    def _fbgemm(self, rows: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_dynamic(rows, self.packed["fbgemm"], True)
+    def _fbgemm(self, rows: torch.Tensor, gelu: bool) -> torch.Tensor:
+        out = torch.ops.quantized.linear_dynamic(rows, self.packed["fbgemm"], True)
+        return F.gelu(out) if gelu else out
 
-    def _onednn(self, rows: torch.Tensor) -> torch.Tensor:
-        low = rows.min().clamp(max=0)
-        high = rows.max().clamp(min=0)
+    def _onednn(self, rows: torch.Tensor, gelu: bool) -> torch.Tensor:
+        low, high = torch.aminmax(rows)
+        low, high = low.clamp(max=0), high.clamp(min=0)
         step = torch.where(high > low, (high - low) / ACTIVATION_LEVELS, torch.ones_like(high))
         zero = torch.round(-low / step).to(torch.int64)
-        quantized = torch.clamp(torch.round(rows / step) + zero, 0, ACTIVATION_LEVELS).to(torch.uint8)
+        scaled = rows / step
+        quantized = scaled.round_().add_(zero).clamp_(0, ACTIVATION_LEVELS).to(torch.uint8)
+        post_op = ("gelu", [], "none") if gelu else ("none", [], "")  # "none": the exact (erf) GELU, fused
         return torch.ops.onednn.qlinear_pointwise.tensor(
             quantized, step, zero, self.packed["onednn"], self.scale, self.zero_points, self.bias,
-            1.0, 0, torch.float32, "none", [], "",
+            1.0, 0, torch.float32, *post_op,
         )  # fmt: skip
 
     def forward(self, hidden_states: torch.Tensor, gelu: bool = False) -> torch.Tensor:
-        """`layer(hidden_states)` in int8, then the exact GELU when `gelu`: `(..., in)` -> `(..., out)`, in the input's
-        dtype."""
+        """`layer(hidden_states)` in int8, then the exact GELU when `gelu` (fused into oneDNN's product):
+        `(..., in)` -> `(..., out)`, in the input's dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
-        candidates = {name: functools.partial(kernel, rows) for name, kernel in self.kernels.items()}
+        candidates = {name: functools.partial(kernel, rows, gelu) for name, kernel in self.kernels.items()}
         chosen = _CALLER_KERNEL.get()
         if chosen is None:
-            key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, torch.get_num_threads())
+            key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads())
             chosen = INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
         out = candidates[chosen]()
-        out = out.reshape(*hidden_states.shape[:-1], self.out_features)
-        return (F.gelu(out) if gelu else out).to(hidden_states.dtype)
+        return out.reshape(*hidden_states.shape[:-1], self.out_features).to(hidden_states.dtype)
