@@ -29,7 +29,8 @@ Modes:
   accelerator they run as they are, in the model's dtype (load it in float16 or bfloat16). On both the fine
   stage attends only over the frames that exist when they fit in one window, instead of padding the window to
   `max_fine_input_length` (1024 frames) as transformers does: a 5 s sentence (375 frames) costs a third of the
-  compute. Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
+  compute. On the CPU, attention over several queries runs in float32 or bfloat16, whichever is measured faster
+  (`_attention`). Codes then differ from fp32 on some tokens: measure the agreement with `bark-vocos bench pipeline`.
 
 In both modes every fp32 linear layer runs through `bark_vocos.kernels.linear`, which picks oneDNN or ATen (MKL) per
 shape by timing both once: on an AVX2-only AMD EPYC, MKL is 1.7x slower than oneDNN for the 2-8 rows of a batch.
