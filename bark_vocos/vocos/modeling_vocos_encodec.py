@@ -90,8 +90,8 @@ class VocosEncodecConvNeXtBlock(nn.Module):
         residual = hidden_states
         hidden_states = self.depthwise_conv(hidden_states)
         hidden_states = self.norm(hidden_states, bandwidth_id)
-        hidden_states = linear(hidden_states, self.pwconv1, gelu=True)
-        hidden_states = linear(hidden_states, self.pwconv2)
+        hidden_states = linear(hidden_states, self.pwconv1, gelu=True, prepack=True)
+        hidden_states = linear(hidden_states, self.pwconv2, prepack=True)
         return torch.addcmul(residual, hidden_states, self.layer_scale_parameter)
 
     def depthwise_conv(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -126,7 +126,7 @@ class VocosEncodecISTFTHead(nn.Module):
 
     def spectrum(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
-        projected = linear(hidden_states, self.out).float()
+        projected = linear(hidden_states, self.out, prepack=True).float()
         log_magnitude, phase = projected.chunk(2, dim=-1)
         magnitude = torch.exp(log_magnitude)
         # In place saves a pass over the spectrum, but autograd needs exp's output intact for its backward.
