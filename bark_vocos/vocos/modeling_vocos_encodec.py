@@ -2,9 +2,12 @@
 
 The math is that of the original Vocos (gemelo-ai/vocos 0.1.0, `VocosBackbone` + `ISTFTHead`), with the weight
 names of the transformers port (hf-audio/vocos-encodec-24khz). The forward pass is arranged for CPU speed without
-changing the math: activations stay channels-last `(B, T, H)` through the backbone (no transposes per block), the
-adaptive layer norm's scale and shift go straight into `F.layer_norm`, the layer scale and residual add are one
-`addcmul`, and the ISTFT head builds its spectrum, inverse FFT and overlap-add on contiguous frames-major memory.
+changing the math: activations stay channels-last `(B, T, H)` from the embedding convolution on (both convolutions
+run as oneDNN channels-last `conv2d`, no transposes per block), the adaptive layer norm's scale and shift go straight
+into `F.layer_norm`, the linear layers read weights prepacked for oneDNN and take their kernel and GELU placement by
+measurement (`bark_vocos.kernels.linear`), the layer scale and residual add are one `addcmul`, and the ISTFT head
+builds its spectrum with vectorized exp/cos/sin on contiguous halves (not `torch.polar`'s scalar loop), its inverse FFT
+and overlap-add on contiguous frames-major memory, reusing its buffers where autograd is off.
 """
 
 from __future__ import annotations
@@ -127,11 +130,25 @@ class VocosEncodecISTFTHead(nn.Module):
     def spectrum(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
         projected = linear(hidden_states, self.out, prepack=True).float()
-        log_magnitude, phase = projected.chunk(2, dim=-1)
-        magnitude = torch.exp(log_magnitude)
-        # In place saves a pass over the spectrum, but autograd needs exp's output intact for its backward.
-        magnitude = magnitude.clamp(max=1e2) if magnitude.requires_grad else magnitude.clamp_(max=1e2)
-        return torch.polar(magnitude, phase)
+        if projected.requires_grad:
+            log_magnitude, phase = projected.chunk(2, dim=-1)
+            magnitude = torch.exp(log_magnitude).clamp(max=1e2)
+            return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+        # Without autograd: on contiguous halves, in place, and into `projected`'s own memory. torch's exp, cos and sin
+        # run 2-4x slower on the strided halves of `projected` than on contiguous ones (0.24 ms against 0.07 ms for
+        # exp at 750 frames), far more than the one copy that makes them contiguous costs (0.1 ms); and each fresh
+        # buffer of this size costs about as much again in page faults on its first write.
+        batch, num_frames, size = projected.shape
+        halves = projected.view(batch, num_frames, 2, size // 2).permute(2, 0, 1, 3).contiguous()
+        magnitude = halves[0].exp_().clamp_(max=1e2)
+        phase = halves[1]
+        # The original's `magnitude * (cos(phase) + 1j * sin(phase))`, with torch's vectorized cos and sin as it has:
+        # `torch.polar` computes the same products with scalar cos/sin, 2-3 ms against under 1 ms for 750 frames.
+        real = torch.cos(phase).mul_(magnitude)
+        imaginary = phase.sin_().mul_(magnitude)
+        # (B, T, n_fft + 2) float32 is (B, T, n_fft // 2 + 1) complex64 in the same bytes; `projected` is spent.
+        spectrum = torch.view_as_complex(projected.view(batch, num_frames, size // 2, 2))
+        return torch.complex(real, imaginary, out=spectrum)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(B, T, H) -> float32 audio (B, T * hop_length) for "same" padding."""
@@ -139,7 +156,7 @@ class VocosEncodecISTFTHead(nn.Module):
         window = self.window.float()
         if self.padding == "center":
             return torch.istft(spectrum.transpose(1, 2), self.n_fft, self.hop_length, self.n_fft, window, center=True)
-        frames = torch.fft.irfft(spectrum, n=self.n_fft, dim=-1) * window  # (B, T, n_fft)
+        frames = torch.fft.irfft(spectrum, n=self.n_fft, dim=-1).mul_(window)  # (B, T, n_fft)
         num_frames = frames.shape[1]
         pad = (self.n_fft - self.hop_length) // 2
         audio = self._overlap_add(frames)[:, pad : pad + num_frames * self.hop_length]
