@@ -139,7 +139,13 @@ class VocosEncodecISTFTHead(nn.Module):
         # exp at 750 frames), far more than the one copy that makes them contiguous costs (0.1 ms); and each fresh
         # buffer of this size costs about as much again in page faults on its first write.
         batch, num_frames, size = projected.shape
-        halves = projected.view(batch, num_frames, 2, size // 2).permute(2, 0, 1, 3).contiguous()
+        # A copy even where the permuted view is already contiguous (one frame): the spectrum is written over
+        # `projected` below, while `halves` is still read.
+        halves = (
+            projected.view(batch, num_frames, 2, size // 2)
+            .permute(2, 0, 1, 3)
+            .clone(memory_format=torch.contiguous_format)
+        )
         magnitude = halves[0].exp_().clamp_(max=1e2)
         phase = halves[1]
         # The original's `magnitude * (cos(phase) + 1j * sin(phase))`, with torch's vectorized cos and sin as it has:
