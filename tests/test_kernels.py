@@ -12,6 +12,7 @@ from bark_vocos.kernels import (
     LINEAR_KERNELS,
     SEPARATED_AFTER,
     KernelCache,
+    derived_weight,
     fastest,
     linear,
     linear_kernel,
@@ -91,9 +92,12 @@ def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
         cache.choose(("shape", 2), candidates)
 
 
-@pytest.mark.parametrize("kernel", ["onednn", "aten"])
+@pytest.mark.parametrize("kernel", ["onednn", "aten", "onednn_aten_gelu"])
 @pytest.mark.parametrize("gelu", [False, True])
-def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, monkeypatch):
+@pytest.mark.parametrize("prepack", [False, True])
+def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, prepack, monkeypatch):
+    if kernel == "onednn_aten_gelu" and not gelu:
+        pytest.skip("a candidate of GELU layers only")
     torch.manual_seed(0)
     layer = nn.Linear(48, 96)
     hidden = torch.randn(2, 75, 48)
@@ -101,8 +105,35 @@ def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, monkeypa
     expected = torch.nn.functional.gelu(expected) if gelu else expected
     monkeypatch.setenv(FORCE_VARIABLE, kernel)
     with torch.no_grad():
-        got = linear(hidden, layer, gelu=gelu)
+        got = linear(hidden, layer, gelu=gelu, prepack=prepack)
+        again = linear(hidden, layer, gelu=gelu, prepack=prepack)  # a kept prepacked weight, if any
     torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(again, got, rtol=0, atol=0)
+
+
+def test_a_derived_weight_is_kept_until_the_weight_changes():
+    layer = nn.Linear(4, 3)
+    made = []
+
+    def make(weight):
+        made.append(1)
+        return weight * 2
+
+    first = derived_weight(layer, "double", make)
+    assert derived_weight(layer, "double", make) is first and len(made) == 1
+    with torch.no_grad():
+        layer.weight.add_(1)  # written in place: its version moves
+    torch.testing.assert_close(derived_weight(layer, "double", make), layer.weight.detach() * 2)
+    layer.weight = nn.Parameter(torch.zeros(3, 4))  # replaced
+    assert bool((derived_weight(layer, "double", make) == 0).all())
+    layer.load_state_dict({"weight": torch.ones(3, 4), "bias": torch.zeros(3)})
+    assert bool((derived_weight(layer, "double", make) == 2).all()) and len(made) == 4
+    with torch.inference_mode():
+        made_here = nn.Linear(4, 3)  # an inference tensor has no version counter: made on every call, never kept
+    derived_weight(made_here, "double", make)
+    derived_weight(made_here, "double", make)
+    assert len(made) == 6
+    assert not derived_weight(layer, "double", make).requires_grad
 
 
 def test_linear_measures_each_shape_once(monkeypatch):

@@ -16,6 +16,7 @@ from bark_vocos import (
     num_codebooks_for_bandwidth,
 )
 from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.vocos.codes import embed_codes
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +193,17 @@ def test_codes_two_and_three_dims_and_features_agree(model):
     assert single.audio.shape == (1, 3200)
     torch.testing.assert_close(single.audio[0], batched.audio[1], rtol=0, atol=1e-6)
     assert torch.equal(from_features, batched.audio)
+
+
+@pytest.mark.parametrize("num_codebooks", [2, 8, 16])
+def test_codebook_features_are_the_sum_of_the_gathered_rows_bit_for_bit(num_codebooks):
+    """float32 tables take `F.embedding_bag`; its sums are those of gathering the rows and summing over codebooks."""
+    table = torch.randn(16 * 1024, 32, generator=torch.Generator().manual_seed(1))
+    codes = random_codes(num_codebooks, 3, 50)
+    offsets = torch.arange(0, 1024 * num_codebooks, 1024).view(-1, 1, 1)
+    expected = torch.nn.functional.embedding(codes + offsets, table).sum(dim=0).transpose(1, 2)
+    assert torch.equal(embed_codes(codes, table), expected)
+    torch.testing.assert_close(embed_codes(codes, table.double()), expected.double(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(

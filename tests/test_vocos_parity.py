@@ -73,6 +73,19 @@ def test_codes_and_features_match_original(original_pair, bandwidth):
     assert reference.abs().max() > 1e-3  # the comparison is not between two silences
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_the_shortest_codes_match_original(original_pair, frames):
+    """One frame is where the head's contiguous halves would be a view of its projection without an explicit copy."""
+    original, _, folder = original_pair
+    ours = VocosEncodecModel.from_pretrained(folder)
+    codes = torch.randint(0, 1024, (8, 1, frames), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        reference = original.decode(original.codes_to_features(codes), bandwidth_id=torch.tensor([2]))
+        audio = ours(codes=codes).audio
+    assert audio.shape == reference.shape == (1, frames * 320)
+    assert relative_error(audio, reference) <= TOLERANCE
+
+
 def test_fold_path_matches_original_when_hop_does_not_divide_n_fft(tmp_path):
     config = original_config_yaml(dim=32, intermediate_dim=48, num_layers=1, n_fft=800, hop_length=320)
     original = build_original_vocos(config, seed=3)

@@ -66,19 +66,21 @@ def matrix_products(model: VocosEncodecModel, frames: int) -> Callable[[], torch
     """A function running `model`'s matrix products alone for `frames` frames (batch 1), chained as in a decode.
 
     The embedding convolution as one product over unfolded windows, `(1, frames, kernel * codebook_dim)` @
-    `(kernel * codebook_dim, hidden)`; per ConvNeXt block the two pointwise layers (the first with the GELU fused
-    into it, as in our decode); the head's projection to `n_fft + 2`. Same shapes, weights and FLOPs as a decode,
-    through the same oneDNN linear our model uses, and nothing else: no depthwise convolution, norm, residual,
-    exp/cos/sin, FFT or overlap-add. No exact float32 decoder can be faster than this on the same matrix code.
+    `(kernel * codebook_dim, hidden)`; per ConvNeXt block the two pointwise layers (the first with its GELU, fused
+    or not as our decode chooses); the head's projection to `n_fft + 2`. Same shapes, weights and FLOPs as a decode,
+    through the same `linear` (prepacked weights, measured kernel choice) our model uses, and nothing else: no
+    depthwise convolution, norm, residual, exp/cos/sin, FFT or overlap-add. No exact float32 decoder can be faster
+    than this on the same matrix code.
     """
     embed_as_linear = conv_as_linear(model.embed)
     windows = torch.randn(1, frames, embed_as_linear.in_features)
 
     def run() -> torch.Tensor:
-        hidden_states = linear(windows, embed_as_linear)
+        hidden_states = linear(windows, embed_as_linear, prepack=True)
         for layer in model.layers:
-            hidden_states = linear(linear(hidden_states, layer.pwconv1, gelu=True), layer.pwconv2)
-        return linear(hidden_states, model.decoder.out)
+            hidden_states = linear(hidden_states, layer.pwconv1, gelu=True, prepack=True)
+            hidden_states = linear(hidden_states, layer.pwconv2, prepack=True)
+        return linear(hidden_states, model.decoder.out, prepack=True)
 
     return run
 
