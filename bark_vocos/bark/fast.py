@@ -770,8 +770,14 @@ class FastCoarseStage:
         decoder for its own. None: the whole head until then."""
         self.model = model
         self.mode = mode
-        head_rows = None if semantic_vocab_size is None else (semantic_vocab_size, model.config.output_vocab_size)
-        self.decoder = _CausalDecoder(model, mode, head_rows)
+        self.decoder = _CausalDecoder(
+            model, mode, None if semantic_vocab_size is None else self._head_rows(semantic_vocab_size)
+        )
+
+    def _head_rows(self, semantic_vocab_size: int) -> tuple[int, int]:
+        """The LM head's rows of the ids this stage can choose: every id below the semantic vocabulary's end is masked
+        for both codebooks (`scored` in `generate`), the codebooks' ids and those after them are not."""
+        return semantic_vocab_size, self.model.config.output_vocab_size
 
     @torch.no_grad()
     def generate(
@@ -862,8 +868,7 @@ class FastCoarseStage:
 
         infer = torch.full((batch, 1), config.coarse_infer_token, dtype=semantic_output.dtype, device=device)
 
-        # every id below the semantic vocabulary's end is masked for both codebooks (`scored`): no need to compute it
-        head_rows = (semantic_vocab, vocab)
+        head_rows = self._head_rows(semantic_vocab)
         if self.decoder.head_rows != head_rows:
             self.decoder = _CausalDecoder(model, self.mode, head_rows)
         self.decoder.allocate(batch, max_input + 1 + max_history + window)
