@@ -14,7 +14,7 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
-from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES  # noqa: E402
+from bark_vocos.bark.fast import ATTENTION_KERNELS, CHOICE_VARIABLES, DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 
@@ -27,6 +27,7 @@ PINNED_KERNELS = {
     DECODE_ENGINES.variable: "torch",
     ATTENTION_KERNELS.variable: "float32",
 }
+assert set(PINNED_KERNELS) == set(CHOICE_VARIABLES), "a measured choice of the stages is not pinned here"
 
 
 @contextmanager

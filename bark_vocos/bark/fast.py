@@ -74,7 +74,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from ..kernels import KernelCache, linear, linear_kernel, linear_kernel_names, rows_bucket
+from ..kernels import FORCE_VARIABLE, KernelCache, linear, linear_kernel, linear_kernel_names, rows_bucket
 from .int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .orchestration import BarkGenerationConfigs, coarse_codes
@@ -383,6 +383,9 @@ DECODE_INT8_KERNELS = KernelCache(INT8_KERNELS.variable)
 # (hidden size, layers, batch bucket, threads, int8) -> the implementation of a one-token decode step: "torch" or
 # "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
 DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
+# The environment variables that pin each measured kernel choice of the stages instead of timing it (README,
+# "Reproducibility"): the float32 linear kernel, the int8 kernel, the decode-step engine and the attention's precision.
+CHOICE_VARIABLES = (FORCE_VARIABLE, INT8_KERNELS.variable, DECODE_ENGINES.variable, ATTENTION_KERNELS.variable)
 # Speculative decoding in the exact engine (`_CausalDecoder.speculate`): the counts of draft tokens per round it
 # chooses from by timing (0: plain steps), the rounds each is first timed for, and the variable that forces a count
 # (0: off).

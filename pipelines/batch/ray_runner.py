@@ -12,9 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, DRAFT_TOKENS_VARIABLE
-from bark_vocos.bark.int8 import INT8_KERNELS
-from bark_vocos.kernels import FORCE_VARIABLE
+from bark_vocos.bark.fast import CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE
 
 from .generate import BatchSettings, RowGenerator, model_location
 from .manifest import RowTask
@@ -27,13 +25,7 @@ MAX_BLOCKS = 4096
 
 # The driver's settings that change what a worker computes or how fast: its kernel pins (README, "Reproducibility")
 # and draft count reach every worker, local or on a cluster, whose environment is not the driver's.
-FORWARDED_VARIABLES = (
-    FORCE_VARIABLE,
-    INT8_KERNELS.variable,
-    DECODE_ENGINES.variable,
-    ATTENTION_KERNELS.variable,
-    DRAFT_TOKENS_VARIABLE,
-)
+FORWARDED_VARIABLES = (*CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE)
 
 
 def worker_runtime_env() -> dict[str, Any]:
