@@ -15,6 +15,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
+from bark_vocos import kernels
 from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
 from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS, _attention
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
@@ -522,6 +523,23 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monke
     assert got.dtype == torch.float32 and got.shape == expected.shape
     assert float((got - expected).norm() / expected.norm()) < 2e-2  # bfloat16: 8-bit mantissa
     assert torch.equal(_attention(query, key, value, None, True, fast=False), expected)
+    # a batch is timed on its first sequence, and the choice serves every batch size
+    monkeypatch.delenv(ATTENTION_KERNELS.variable)
+    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    timed_batches = []
+
+    def record(candidates, repeats=5, cold=True):
+        timed_batches.extend(run().shape[0] for run in candidates.values())
+        return "float32"
+
+    monkeypatch.setattr(kernels, "fastest", record)
+    batch = [torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3)]
+    mask = torch.ones(3, 1, 50, 50, dtype=torch.bool).tril()
+    got = _attention(*batch, mask, False, fast=True)
+    torch.testing.assert_close(got, torch.nn.functional.scaled_dot_product_attention(*batch, attn_mask=mask))
+    assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1
+    _attention(*(tensor[:2] for tensor in batch), mask[:2], False, fast=True)
+    assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1  # batch 2: the same choice, not timed
     monkeypatch.setenv(ATTENTION_KERNELS.variable, "float16")
     with pytest.raises(ValueError, match="not a kernel here"):
         _attention(query, key, value, None, True, fast=True)

@@ -175,6 +175,41 @@ def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
         evictions.clear()
 
 
+def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whole(monkeypatch):
+    """Counts from LARGE_ROWS on share one choice, so it is timed on the first LARGE_ROWS rows (a batch's prompts run
+    thousands); the product itself is computed on every row (fp32 `linear` and `Int8Linear` alike)."""
+    from bark_vocos import kernels
+    from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear
+
+    timed_rows = []
+
+    def record(candidates, repeats=5, cold=True):
+        for run in candidates.values():
+            timed_rows.append(run().shape[0])
+        return next(iter(candidates))
+
+    monkeypatch.setattr(kernels, "fastest", record)
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
+    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    layer = nn.Linear(16, 32)
+    inputs = torch.randn(3, LARGE_ROWS, 16)  # 3 * LARGE_ROWS rows
+    with torch.no_grad():
+        expected = layer(inputs)
+        got = linear(inputs, layer, prepack=True)
+        int8_got = Int8Linear(layer)(inputs)
+        small = linear(inputs[0, :100], layer)
+    assert got.shape == int8_got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert float((int8_got - expected).norm() / expected.norm()) < 3e-2  # 7-bit activations, 8-bit weights
+    torch.testing.assert_close(small, expected[0, :100], rtol=1e-5, atol=1e-5)
+    fp32_timed = len(linear_kernel_names()) if len(linear_kernel_names()) > 1 else 0  # no oneDNN: ATen, untimed
+    assert timed_rows.count(100) == fp32_timed  # a small product is timed on all its rows
+    assert timed_rows.count(LARGE_ROWS) == fp32_timed + len(Int8Linear(layer).kernels)
+    assert len(timed_rows) == 2 * fp32_timed + len(Int8Linear(layer).kernels)
+
+
 def test_rows_of_one_power_of_two_share_a_choice_and_large_counts_share_one():
     assert rows_bucket(100) == rows_bucket(120) != rows_bucket(50)
     assert rows_bucket(LARGE_ROWS) == rows_bucket(LARGE_ROWS * 14) == rows_bucket(10**6) != rows_bucket(LARGE_ROWS - 1)

@@ -7,6 +7,7 @@ from transformers.models.bark.generation_configuration_bark import BarkSemanticG
 
 from bark_vocos.bark.fast import DECODE_ENGINES, FastBarkStages, _CausalDecoder
 from bark_vocos.bark.onnx_step import onnx_step_available, onnx_step_supported
+from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
@@ -128,12 +129,16 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
     assert set(DECODE_ENGINES.choices.values()) <= {"torch", "onnxruntime"}
 
 
+@pytest.mark.parametrize("kernel", linear_kernel_names())
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("mode", ["exact", "fast"])
-def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, monkeypatch):
+def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, kernel, monkeypatch):
     """The coarse stage's decoder computes only the head rows of ids it can choose: the same values as the whole
-    head's in those rows, -inf elsewhere, from a prompt and from steps of either engine."""
+    head's in those rows, -inf elsewhere, from a prompt and from steps of either engine, with each float32 kernel.
+    (The kernel is pinned: the two heads' shapes differ, so each would time its own choice, and oneDNN and MKL round
+    differently.)"""
     monkeypatch.setenv(DECODE_ENGINES.variable, engine)
+    monkeypatch.setenv(FORCE_VARIABLE, kernel)
     model = random_bark_model(128, 2, 4, seed=3).coarse_acoustics
     rows = (10_000, model.config.output_vocab_size)
     whole, part = _CausalDecoder(model, mode), _CausalDecoder(model, mode, head_rows=rows)

@@ -284,10 +284,28 @@ class _BlockLinears:
         self.mlp_out = convert(block.mlp.out_proj)
 
 
-# (batch, heads, queries bucket, keys bucket, head size, masked, causal, threads) -> the precision of the fast engine's
+# (heads, queries bucket, keys bucket, head size, masked, causal, threads) -> the precision of the fast engine's
 # attention over several queries (prompts, the fine stage's windows): "float32" or "bfloat16", whichever runs faster
 # here (see `_attention`); `BARK_VOCOS_ATTENTION=float32|bfloat16` forces one.
 ATTENTION_KERNELS = KernelCache("BARK_VOCOS_ATTENTION")
+
+
+ATTENTION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the names `ATTENTION_KERNELS` chooses
+
+
+def _attention_in(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    is_causal: bool,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """`F.scaled_dot_product_attention` computed in `dtype` (the inputs cast to it, the result cast back)."""
+    if dtype == query.dtype:
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
+    cast = [tensor.to(dtype) for tensor in (query, key, value)]
+    return F.scaled_dot_product_attention(*cast, attn_mask=mask, is_causal=is_causal).to(query.dtype)
 
 
 def _attention(
@@ -306,19 +324,17 @@ def _attention(
     threads), while a CPU without bfloat16 instructions takes about ten times longer in bfloat16. The fast engine's
     7-bit activations already round more than bfloat16's 8-bit mantissa does here. Everything else: float32 as given.
     """
-
-    def run(dtype: torch.dtype) -> torch.Tensor:
-        if dtype == query.dtype:
-            return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=is_causal)
-        cast = [tensor.to(dtype) for tensor in (query, key, value)]
-        return F.scaled_dot_product_attention(*cast, attn_mask=mask, is_causal=is_causal).to(query.dtype)
-
     if not fast or query.device.type != "cpu" or query.dtype != torch.float32:
-        return run(query.dtype)
-    candidates = {"float32": functools.partial(run, torch.float32), "bfloat16": functools.partial(run, torch.bfloat16)}
-    batch, heads, queries, size = query.shape
-    shape = (batch, heads, rows_bucket(queries), rows_bucket(key.shape[2]), size, mask is not None, is_causal)
-    return candidates[ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), candidates, cold=False)]()
+        return _attention_in(query, key, value, mask, is_causal, query.dtype)
+    _, heads, queries, size = query.shape
+    shape = (heads, rows_bucket(queries), rows_bucket(key.shape[2]), size, mask is not None, is_causal)
+    # Timed on the batch's first sequence, and chosen for every batch size: each sequence is attended to alone, at the
+    # same cost in a batch, and a batch of 8 sentences' prompts timed whole took 0.3-0.4 s of the long form's first
+    # batch (AMD EPYC, 2 threads).
+    first = [tensor[:1] for tensor in (query, key, value)] + [None if mask is None else mask[:1]]
+    timed = {name: functools.partial(_attention_in, *first, is_causal, kind) for name, kind in ATTENTION_DTYPES.items()}
+    chosen = ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), timed, cold=False)
+    return _attention_in(query, key, value, mask, is_causal, ATTENTION_DTYPES[chosen])
 
 
 def _block_forward(

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, caller_choice, rows_bucket
+from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, caller_choice, rows_bucket, timing_rows
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
@@ -118,10 +118,11 @@ class Int8Linear(nn.Module):
         """`layer(hidden_states)` in int8, then the exact GELU when `gelu` (fused into oneDNN's product):
         `(..., in)` -> `(..., out)`, in the input's dtype."""
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
-        candidates = {name: functools.partial(kernel, rows, gelu) for name, kernel in self.kernels.items()}
         chosen = _CALLER_KERNEL.get()
         if chosen is None:
             key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads())
-            chosen = INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
-        out = candidates[chosen]()
+            sample = timing_rows(rows)
+            timed = {name: functools.partial(kernel, sample, gelu) for name, kernel in self.kernels.items()}
+            chosen = INT8_KERNELS.choose(key, timed, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
+        out = self.kernels[chosen](rows, gelu)
         return out.reshape(*hidden_states.shape[:-1], self.out_features).to(hidden_states.dtype)
