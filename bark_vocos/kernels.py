@@ -164,9 +164,18 @@ class KernelCache:
         self.variable = variable
         self.choices: dict[Hashable, str] = {}
 
-    def choose(self, key: Hashable, candidates: dict[str, Callable[[], object]], cold: bool = True) -> str:
+    def choose(
+        self,
+        key: Hashable,
+        candidates: dict[str, Callable[[], object]],
+        cold: bool = True,
+        timed: Callable[[], dict[str, Callable[[], object]]] | None = None,
+    ) -> str:
         """The cached choice for `key`, or the fastest of `candidates` (timed now, from cold caches unless `cold` is
         False: see `fastest`), or the one `self.variable` names.
+
+        `timed`, when given, makes the candidates to time instead (the same names, on a part of the input that orders
+        them as the whole would: `timing_rows`); it is called only when a timing runs.
 
         Raises:
             ValueError: `self.variable` names no candidate.
@@ -177,7 +186,7 @@ class KernelCache:
                 raise ValueError(f"{self.variable}={forced!r} is not a kernel here; valid: {sorted(candidates)}")
             return forced
         if key not in self.choices:
-            self.choices[key] = fastest(candidates, cold=cold)
+            self.choices[key] = fastest(candidates if timed is None else timed(), cold=cold)
         return self.choices[key]
 
 
@@ -311,19 +320,23 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False, pr
         return _aten_linear(hidden_states, layer, gelu)
 
     def candidates(inputs: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
-        kernels = {
+        named = {
             "onednn": lambda: _onednn_linear(inputs, layer, gelu, prepack),
             "aten": lambda: _aten_linear(inputs, layer, gelu, inplace=True),
         }
         if gelu:
-            kernels["onednn_aten_gelu"] = lambda: _onednn_linear(inputs, layer, gelu, prepack, fused_gelu=False)
-        return kernels
+            named["onednn_aten_gelu"] = lambda: _onednn_linear(inputs, layer, gelu, prepack, fused_gelu=False)
+        return named
 
+    kernels = candidates(hidden_states)
     chosen = _CALLER_KERNEL.get()
     if chosen is None:
-        rows = hidden_states.reshape(-1, hidden_states.shape[-1])
+        rows = hidden_states.numel() // hidden_states.shape[-1]
         # The weight's shape, not the layer: heads may be tied.
-        key = (rows_bucket(rows.shape[0]), *layer.weight.shape, gelu, prepack, torch.get_num_threads())
-        timed = candidates(timing_rows(rows))
-        chosen = LINEAR_KERNELS.choose(key, timed, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
-    return candidates(hidden_states)[chosen]()
+        key = (rows_bucket(rows), *layer.weight.shape, gelu, prepack, torch.get_num_threads())
+
+        def timed() -> dict[str, Callable[[], torch.Tensor]]:
+            return candidates(timing_rows(hidden_states.reshape(-1, hidden_states.shape[-1])))
+
+        chosen = LINEAR_KERNELS.choose(key, kernels, cold=rows < COMPUTE_BOUND_ROWS, timed=timed)
+    return kernels[chosen]()

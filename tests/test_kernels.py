@@ -92,6 +92,26 @@ def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
         cache.choose(("shape", 2), candidates)
 
 
+def test_the_cache_times_the_sample_candidates_only_when_it_times(monkeypatch):
+    """`timed` makes the candidates to time (e.g. on part of the input): called only when a timing runs, never for a
+    cached or forced choice, and the candidates given are not run by the timing."""
+    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    cache = KernelCache()
+    runs, samples = [], []
+    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
+
+    def timed():
+        samples.append(1)
+        return {"a": lambda: runs.append("sample a"), "b": lambda: runs.append("sample b")}
+
+    assert cache.choose("key", candidates, timed=timed) in candidates
+    assert samples == [1] and set(runs) == {"sample a", "sample b"}
+    cache.choose("key", candidates, timed=timed)
+    monkeypatch.setenv(FORCE_VARIABLE, "a")
+    assert cache.choose("other key", candidates, timed=timed) == "a"
+    assert samples == [1]
+
+
 @pytest.mark.parametrize("kernel", ["onednn", "aten", "onednn_aten_gelu"])
 @pytest.mark.parametrize("gelu", [False, True])
 @pytest.mark.parametrize("prepack", [False, True])

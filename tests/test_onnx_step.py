@@ -6,6 +6,7 @@ import torch
 from transformers.models.bark.generation_configuration_bark import BarkSemanticGenerationConfig
 
 from bark_vocos.bark.fast import DECODE_ENGINES, FastBarkStages, _CausalDecoder
+from bark_vocos.bark.int8 import INT8_KERNELS, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available, onnx_step_supported
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
@@ -135,10 +136,11 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
 def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, kernel, monkeypatch):
     """The coarse stage's decoder computes only the head rows of ids it can choose: the same values as the whole
     head's in those rows, -inf elsewhere, from a prompt and from steps of either engine, with each float32 kernel.
-    (The kernel is pinned: the two heads' shapes differ, so each would time its own choice, and oneDNN and MKL round
-    differently.)"""
+    (The kernels are pinned: the two heads' shapes differ, so each would time its own choice, and oneDNN and MKL round
+    differently, as fbgemm and oneDNN's int8 products do.)"""
     monkeypatch.setenv(DECODE_ENGINES.variable, engine)
     monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    monkeypatch.setenv(INT8_KERNELS.variable, int8_kernels_available()[0])
     model = random_bark_model(128, 2, 4, seed=3).coarse_acoustics
     rows = (10_000, model.config.output_vocab_size)
     whole, part = _CausalDecoder(model, mode), _CausalDecoder(model, mode, head_rows=rows)

@@ -308,6 +308,16 @@ def _attention_in(
     return F.scaled_dot_product_attention(*cast, attn_mask=mask, is_causal=is_causal).to(query.dtype)
 
 
+def _attention_candidates(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
+) -> dict[str, Callable[[], torch.Tensor]]:
+    """`_attention_in` in each precision `ATTENTION_KERNELS` chooses from, by name."""
+    return {
+        name: functools.partial(_attention_in, query, key, value, mask, is_causal, dtype)
+        for name, dtype in ATTENTION_DTYPES.items()
+    }
+
+
 def _attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -331,10 +341,11 @@ def _attention(
     # Timed on the batch's first sequence, and chosen for every batch size: each sequence is attended to alone, at the
     # same cost in a batch, and a batch of 8 sentences' prompts timed whole took 0.3-0.4 s of the long form's first
     # batch (AMD EPYC, 2 threads).
-    first = [tensor[:1] for tensor in (query, key, value)] + [None if mask is None else mask[:1]]
-    timed = {name: functools.partial(_attention_in, *first, is_causal, kind) for name, kind in ATTENTION_DTYPES.items()}
-    chosen = ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), timed, cold=False)
-    return _attention_in(query, key, value, mask, is_causal, ATTENTION_DTYPES[chosen])
+    candidates = _attention_candidates(query, key, value, mask, is_causal)
+    first = [None if tensor is None else tensor[:1] for tensor in (query, key, value, mask)]
+    timed = functools.partial(_attention_candidates, *first, is_causal)
+    chosen = ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), candidates, cold=False, timed=timed)
+    return candidates[chosen]()
 
 
 def _block_forward(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
@@ -121,8 +122,12 @@ class Int8Linear(nn.Module):
         chosen = _CALLER_KERNEL.get()
         if chosen is None:
             key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads())
-            sample = timing_rows(rows)
-            timed = {name: functools.partial(kernel, sample, gelu) for name, kernel in self.kernels.items()}
-            chosen = INT8_KERNELS.choose(key, timed, cold=rows.shape[0] < COMPUTE_BOUND_ROWS)
+            candidates = {name: functools.partial(kernel, rows, gelu) for name, kernel in self.kernels.items()}
+
+            def timed() -> dict[str, Callable[[], torch.Tensor]]:
+                sample = timing_rows(rows)
+                return {name: functools.partial(kernel, sample, gelu) for name, kernel in self.kernels.items()}
+
+            chosen = INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS, timed=timed)
         out = self.kernels[chosen](rows, gelu)
         return out.reshape(*hidden_states.shape[:-1], self.out_features).to(hidden_states.dtype)
