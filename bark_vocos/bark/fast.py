@@ -342,8 +342,11 @@ def _attention(
     # same cost in a batch, and a batch of 8 sentences' prompts timed whole took 0.3-0.4 s of the long form's first
     # batch (AMD EPYC, 2 threads).
     candidates = _attention_candidates(query, key, value, mask, is_causal)
-    first = [None if tensor is None else tensor[:1] for tensor in (query, key, value, mask)]
-    timed = functools.partial(_attention_candidates, *first, is_causal)
+
+    def timed() -> dict[str, Callable[[], torch.Tensor]]:
+        first = [None if tensor is None else tensor[:1] for tensor in (query, key, value, mask)]
+        return _attention_candidates(*first, is_causal)
+
     chosen = ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), candidates, cold=False, timed=timed)
     return candidates[chosen]()
 

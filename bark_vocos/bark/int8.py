@@ -122,12 +122,11 @@ class Int8Linear(nn.Module):
         chosen = _CALLER_KERNEL.get()
         if chosen is None:
             key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads())
-            candidates = {name: functools.partial(kernel, rows, gelu) for name, kernel in self.kernels.items()}
 
-            def timed() -> dict[str, Callable[[], torch.Tensor]]:
-                sample = timing_rows(rows)
-                return {name: functools.partial(kernel, sample, gelu) for name, kernel in self.kernels.items()}
+            def candidates(inputs: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
+                return {name: functools.partial(kernel, inputs, gelu) for name, kernel in self.kernels.items()}
 
-            chosen = INT8_KERNELS.choose(key, candidates, cold=rows.shape[0] < COMPUTE_BOUND_ROWS, timed=timed)
+            cold = rows.shape[0] < COMPUTE_BOUND_ROWS
+            chosen = INT8_KERNELS.choose(key, candidates(rows), cold=cold, timed=lambda: candidates(timing_rows(rows)))
         out = self.kernels[chosen](rows, gelu)
         return out.reshape(*hidden_states.shape[:-1], self.out_features).to(hidden_states.dtype)
