@@ -7,6 +7,9 @@ import platform
 import time
 
 import torch
+from torch import nn
+
+from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
 __all__ = ["describe_machine", "measure_matmul_flops", "measure_read_bandwidth", "set_threads"]
 
@@ -70,6 +73,19 @@ def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
 
 
 def measure_matmul_flops(rows: int = 1024, inner: int = 768, columns: int = 3072, repeats: int = 5) -> float:
-    """float32 FLOP/s of one matrix product of Bark-small's MLP shape (768 -> 3072) over `rows` positions."""
-    a, b = torch.randn(rows, inner), torch.randn(inner, columns)
-    return 2 * rows * inner * columns / _best_seconds(lambda: a @ b, repeats)
+    """float32 FLOP/s of a linear layer of Bark-small's MLP shape (768 -> 3072) over `rows` positions, with the
+    fastest of the float32 kernels our layers choose from (`bark_vocos.kernels.linear_kernel_names`).
+
+    Not `a @ b` alone: that is MKL, which on AMD CPUs runs its AVX2 code even where the CPU has AVX-512, while oneDNN
+    uses AVX-512 there (AMD EPYC Zen 5, 2 threads, this shape: MKL 199 GFLOP/s, oneDNN 444-461 GFLOP/s; held to AVX2,
+    199 and 234), so a floor from MKL alone sat under what our compute-bound stages reach (the exact fine stage ran
+    at 0.7x such a floor).
+    """
+    layer = nn.Linear(inner, columns)
+    inputs = torch.randn(rows, inner)
+    best = float("inf")
+    with torch.inference_mode():
+        for name in linear_kernel_names():
+            with linear_kernel(name):
+                best = min(best, _best_seconds(lambda: linear(inputs, layer, prepack=True), repeats))
+    return 2 * rows * inner * columns / best

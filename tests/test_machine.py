@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from bark_vocos.kernels import linear_kernel_names
+from pipelines import machine
 from pipelines.machine import ISA_VARIABLES, describe_machine, set_threads
 
 
@@ -29,3 +31,27 @@ def test_set_threads_rejects_fewer_than_one():
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="--threads must be >= 1"):
         set_threads(0)
+
+
+def test_matmul_rate_is_that_of_the_fastest_float32_kernel(monkeypatch):
+    """The roofline's compute floor uses the best of our float32 linear kernels (MKL alone stays on AVX2 on AMD CPUs
+    with AVX-512): each kernel is timed, and the rate is the product's FLOPs over the fastest time."""
+    times = iter([0.5, 0.25, 0.75])
+
+    def fake_best_seconds(run, repeats):
+        run()  # the product runs under the kernel being timed
+        return next(times)
+
+    entered = []
+    real_kernel = machine.linear_kernel
+
+    def recording_kernel(name):
+        entered.append(name)
+        return real_kernel(name)
+
+    monkeypatch.setattr(machine, "_best_seconds", fake_best_seconds)
+    monkeypatch.setattr(machine, "linear_kernel", recording_kernel)
+    flops = machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1)
+    names = linear_kernel_names()
+    assert entered == list(names)
+    assert flops == pytest.approx(2 * 8 * 16 * 32 / min([0.5, 0.25, 0.75][: len(names)]))
