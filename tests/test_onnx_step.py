@@ -7,7 +7,7 @@ from transformers.models.bark.generation_configuration_bark import BarkSemanticG
 
 from bark_vocos.bark.fast import DECODE_ENGINES, FastBarkStages, _CausalDecoder
 from bark_vocos.bark.int8 import INT8_KERNELS, int8_kernels_available
-from bark_vocos.bark.onnx_step import onnx_step_available, onnx_step_supported
+from bark_vocos.bark.onnx_step import build_step_graph, onnx_step_available, onnx_step_supported
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
 
@@ -162,3 +162,35 @@ def test_the_coarse_stage_computes_only_the_rows_it_can_choose():
     decoder = FastBarkStages(bark).coarse_acoustics.decoder
     assert decoder.head_rows == (10_000, bark.coarse_acoustics.config.output_vocab_size)
     assert decoder.lm_head.weight.shape[0] == bark.coarse_acoustics.config.output_vocab_size - 10_000
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_the_step_graph_carries_its_weights_apart_and_the_session_copies_them(int8):
+    """The serialized graph names its weights as external initializers (serializing bark-small's weights took
+    seconds); the session is given the arrays and copies them, so it no longer depends on their memory."""
+    import onnx
+
+    model = random_bark_model(64, 2, 2, seed=3).semantic
+    graph = build_step_graph(model, int8)
+    weight_bytes = sum(array.nbytes for array in graph.weights.values())
+    assert weight_bytes > 4 * len(graph.model)  # the weights are not in the serialized graph
+    parsed = onnx.load_from_string(graph.model)
+    external = {tensor.name for tensor in parsed.graph.initializer if tensor.data_location == onnx.TensorProto.EXTERNAL}
+    assert external == set(graph.weights)
+    assert model.lm_head.weight.shape[0] * model.lm_head.weight.shape[1] * (1 if int8 else 4) <= max(
+        array.nbytes for array in graph.weights.values()
+    )  # the head's weights are among them
+    decoder = _CausalDecoder(model, "fast" if int8 else "exact")
+    decoder.allocate(1, 8)
+    token = torch.tensor([[5]])
+    with torch.no_grad():
+        for buffer in decoder.keys + decoder.values:
+            buffer.zero_()
+        first = decoder._onnx_forward(token, 0).clone()
+        # the float32 arrays given to the session are views of these weights (the embedding tables, bound in place
+        # on every step, are not among them)
+        for block in model.layers:
+            for layer in (block.attn.att_proj, block.attn.out_proj, block.mlp.in_proj, block.mlp.out_proj):
+                layer.weight.zero_()
+        model.lm_head.weight.zero_()
+        assert torch.equal(decoder._onnx_forward(token, 0), first)
