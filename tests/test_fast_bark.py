@@ -21,7 +21,7 @@ from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, DECODE_INT8_
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
-from pipelines.commands import main
+from pipelines.commands import bench_pipeline, main
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _decode_engines, random_bark_model
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
@@ -396,7 +396,15 @@ def test_caller_mistakes_raise(bark, configs):
         )
 
 
-def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
+def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine, monkeypatch):
+    built = []
+
+    class CountedStages(FastBarkStages):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self.mode)
+
+    monkeypatch.setattr(bench_pipeline, "FastBarkStages", CountedStages)
     out = tmp_path / "bench.json"
     argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
     assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
@@ -426,6 +434,8 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine):
         ratio = long_form["reference_one_after_another_s"] / long_form[seconds]  # from seconds rounded to 1 ms
         assert long_form[speedup] == pytest.approx(ratio, abs=0.01 + 0.002 / long_form[seconds] * ratio)
     assert results["long_form"]["sentences"] == 2
+    assert built == ["exact", "fast"]  # the long form runs the fast engine the rounds ran, as a pipeline keeps its own
+    assert set(results["first_call_s"]) == {"exact", "fast"} and all(t > 0 for t in results["first_call_s"].values())
     speculation = results["speculation"]  # the draft count chosen, and tokens per timed round per count tried
     assert set(speculation) == {"semantic", "coarse"}
     if decode_engine == "torch":  # PyTorch steps forced: no speculation
