@@ -95,8 +95,8 @@ class StepGraph(NamedTuple):
 
     The graph names each weight as an external initializer and the session is given the arrays
     (`SessionOptions.add_external_initializers`, which copies them in): serializing bark-small's float32 weights into
-    the graph and parsing them back took 6.3 s of the exact engine's first call (AMD EPYC Zen 5, 2 threads), the
-    session itself about 0.4 s per graph.
+    the graph and parsing them back took about 6 s of the exact engine's first call, which took 14.3 s then and 7.5 s
+    now (AMD EPYC Zen 5, 2 threads); ONNX Runtime's own session set-up takes about 0.4 s per graph.
     """
 
     model: bytes
