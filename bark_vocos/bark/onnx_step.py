@@ -131,8 +131,10 @@ def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None
             return name
         external[name] = np.ascontiguousarray(array)
         tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+        # Written here, not with `onnx.external_data_helper.set_external_data`, which refuses a tensor without raw
+        # data: these never carry any. The location is never read, the arrays are given in memory.
         tensor.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", name), ("length", str(array.nbytes))):  # never read: given in memory
+        for key, value in (("location", name), ("length", str(array.nbytes))):
             entry = tensor.external_data.add()
             entry.key, entry.value = key, value
         initializers.append(tensor)
