@@ -30,7 +30,7 @@ from transformers import BarkModel
 from bark_vocos import VocosEncodecModel
 from bark_vocos.bark import BarkGenerationConfigs, coarse_frames_for_semantic
 
-__all__ = ["StageFloor", "stage_floors"]
+__all__ = ["StageFloor", "decode_step_bytes", "stage_floors"]
 
 
 @dataclass
@@ -52,6 +52,19 @@ class StageFloor:
 
 def _linear_weights(module: nn.Module) -> int:
     return sum(layer.weight.numel() for layer in module.modules() if isinstance(layer, nn.Linear))
+
+
+def decode_step_bytes(
+    model: nn.Module, weight_bytes: float, context: int, head_rows: tuple[int, int] | None = None
+) -> float:
+    """Bytes one decode step of `model` (a transformers `BarkCausalModel`) must read with `context` positions in its
+    cache: the linear weights of its blocks and the LM head's rows it computes (`head_rows`, all if None), at
+    `weight_bytes` each, and the float32 keys and values of the context and the new position."""
+    config = model.config
+    head = model.lm_head.weight
+    head_weights = head.numel() if head_rows is None else (head_rows[1] - head_rows[0]) * head.shape[1]
+    weights = _linear_weights(model.layers) + head_weights
+    return weights * weight_bytes + 2 * config.num_layers * config.hidden_size * 4 * (context + 1)
 
 
 def _autoregressive(

@@ -436,6 +436,26 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine, mon
     assert results["long_form"]["sentences"] == 2
     assert built == ["exact", "fast"]  # the long form runs the fast engine the rounds ran, as a pipeline keeps its own
     assert set(results["first_call_s"]) == {"exact", "fast"} and all(t > 0 for t in results["first_call_s"].values())
+    for mode in ("exact", "fast"):  # where the last round's time went, part by part
+        breakdown = results[mode]["time_breakdown_last_round"]
+        assert set(breakdown) == {"semantic", "coarse", "fine"}
+        for stage in ("semantic", "coarse"):
+            part = breakdown[stage]
+            assert part["prompt_calls"] >= 1 and part["decoding_calls"] >= 1
+            assert part["other_s"] == pytest.approx(part["seconds"] - part["prompt_s"] - part["decoding_s"], abs=2e-3)
+            assert part["other_s"] >= -2e-3  # the parts are inside the stage's time (1 ms rounding each)
+        # 8 semantic tokens: the prompt's logits give the first, then 7 one-token steps, or speculative rounds
+        plain_steps = mode == "fast" or decode_engine == "torch"
+        assert breakdown["semantic"]["decoding_calls"] == (7 if plain_steps else 1)
+        fine_passes = breakdown["fine"]["passes_calls"]
+        assert fine_passes >= 6 and fine_passes % 6 == 0  # six codebooks per window
+        steps = results[mode]["decode_step_alone"]
+        assert set(steps) == {"semantic", "coarse"}
+        for step in steps.values():
+            assert step["ms"] > 0 and step["megabytes"] > 0
+            assert step["gb_per_s"] == pytest.approx(step["megabytes"] / step["ms"], rel=0.05)
+    exact_step, fast_step = results["exact"]["decode_step_alone"], results["fast"]["decode_step_alone"]
+    assert fast_step["semantic"]["megabytes"] < exact_step["semantic"]["megabytes"]  # 8-bit weights
     speculation = results["speculation"]  # the draft count chosen, and tokens per timed round per count tried
     assert set(speculation) == {"semantic", "coarse"}
     if decode_engine == "torch":  # PyTorch steps forced: no speculation
@@ -502,6 +522,20 @@ def test_roofline_counts_follow_the_model_shape(bark):
     weights -= 10_000 * coarse.config.hidden_size
     int8 = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11, weight_bytes=1.0)}
     assert floors["coarse"].bytes_read - int8["coarse"].bytes_read == pytest.approx(61 * weights * 3)
+
+
+def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
+    from pipelines.roofline import decode_step_bytes
+
+    coarse = bark.coarse_acoustics
+    config = coarse.config
+    blocks = sum(layer.weight.numel() for layer in coarse.layers.modules() if isinstance(layer, nn.Linear))
+    cache = 2 * config.num_layers * config.hidden_size * 4 * 101  # 100 cached positions and the new one, float32
+    head = coarse.lm_head.weight
+    assert decode_step_bytes(coarse, 4.0, 100) == blocks * 4 + head.numel() * 4 + cache
+    rows = (10_000, head.shape[0])  # the coarse stage's LM head computes only the rows of ids it can choose
+    chosen = (head.shape[0] - 10_000) * head.shape[1]
+    assert decode_step_bytes(coarse, 1.0, 100, rows) == blocks + chosen + cache
 
 
 def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):

@@ -38,7 +38,7 @@ from bark_vocos.bark.fast import DECODE_ENGINES
 
 from ..files import atomic_output, check_writable
 from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
-from ..roofline import stage_floors
+from ..roofline import decode_step_bytes, stage_floors
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
 
@@ -103,16 +103,21 @@ class _StageTimer:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
         self.outputs: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str]] = []
 
-    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+    def wrap(self, owner: Any, attribute: str, stage: str, counted: Callable[..., bool] | None = None) -> None:
+        """Time `owner.attribute` under the name `stage`: every call, or those whose arguments `counted` accepts."""
         function: Callable = getattr(owner, attribute)
 
         def timed(*args, **kwargs):
+            if counted is not None and not counted(*args, **kwargs):
+                return function(*args, **kwargs)
             start = time.perf_counter()
             output = function(*args, **kwargs)
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+            self.calls[stage] = self.calls.get(stage, 0) + 1
             self.outputs[stage] = output
             return output
 
@@ -126,9 +131,25 @@ class _StageTimer:
         self.wrapped = []
 
     def report(self) -> dict[str, float]:
+        """Seconds per stage and their total."""
         times = {stage: round(self.seconds.get(stage, 0.0), 3) for stage in STAGES}
-        times["total"] = round(sum(self.seconds.values()), 3)
+        times["total"] = round(sum(self.seconds.get(stage, 0.0) for stage in STAGES), 3)
         return times
+
+    def breakdown(self) -> dict[str, dict[str, float]]:
+        """Where each Bark stage's time went, from the parts `_ours` times: prompt passes and decoding (the
+        autoregressive stages: one-token steps or speculative rounds), the fine stage's passes, and the rest
+        (sampling, logits processing, bookkeeping). Seconds, and the number of calls of each part."""
+        parts = {"semantic": ("prompt", "decoding"), "coarse": ("prompt", "decoding"), "fine": ("passes",)}
+        result = {}
+        for stage, names in parts.items():
+            entry: dict[str, float] = {"seconds": round(self.seconds.get(stage, 0.0), 3)}
+            for name in names:
+                entry[f"{name}_s"] = round(self.seconds.get(f"{stage} {name}", 0.0), 3)
+                entry[f"{name}_calls"] = self.calls.get(f"{stage} {name}", 0)
+            entry["other_s"] = round(entry["seconds"] - sum(entry[f"{name}_s"] for name in names), 3)
+            result[stage] = entry
+        return result
 
 
 def random_vocoder(quick: bool, seed: int) -> VocosEncodecModel:
@@ -188,6 +209,12 @@ def _ours(
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
     timer.wrap(stages.fine_acoustics, "generate", "fine")
+    for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
+        # a prompt is a pass over several positions; a PyTorch decode step also runs `forward`, for one
+        timer.wrap(decoder, "forward", f"{stage} prompt", counted=lambda embeds, start: embeds.shape[1] > 1)
+        timer.wrap(decoder, "step", f"{stage} decoding")
+        timer.wrap(decoder, "speculate", f"{stage} decoding")
+    timer.wrap(stages.fine_acoustics, "logits", "fine passes")
     try:
         items = generate_bark_tokens(stages, BarkGenerationConfigs.from_bark(stages.bark_model), input_ids, **kwargs)
     finally:
@@ -410,6 +437,8 @@ def run(args: argparse.Namespace) -> int:
             model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if exact else 1.0, exact, speculated
         )
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
+        entry["time_breakdown_last_round"] = timer.breakdown()
+        entry["decode_step_alone"] = _step_rates(stages, bandwidth)
         results[mode] = entry
         print(f"{mode}: seconds {times}")
         print(f"{mode}: speedup vs reference (median of paired ratios) {ratios}")
@@ -420,6 +449,18 @@ def run(args: argparse.Namespace) -> int:
                 f"{floor.flops / 1e9:.2f} GFLOP; "
                 f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s -> floor {floor.seconds:.3f} s; "
                 f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
+            )
+        for stage, part in entry["time_breakdown_last_round"].items():
+            pieces = [
+                f"{name} {part[f'{name}_s']:.3f} s ({part[f'{name}_calls']} calls)"
+                for name in ("prompt", "decoding", "passes")
+                if f"{name}_s" in part
+            ]
+            print(f"{mode}: {stage} {part['seconds']:.3f} s = {' + '.join(pieces)} + other {part['other_s']:.3f} s")
+        for stage, rate in entry["decode_step_alone"].items():
+            print(
+                f"{mode}: one {stage} step alone at {STEP_CONTEXT} cached positions: {rate['ms']:.2f} ms for "
+                f"{rate['megabytes']:.0f} MB, {rate['gb_per_s']:.1f} GB/s ({rate['of_bandwidth']:.2f} of the machine's)"
             )
         if "stage_agreement_vs_fp32" in entry:
             print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
@@ -441,6 +482,45 @@ def run(args: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
+
+
+STEP_CONTEXT = 512  # cached positions of the decode steps `_step_rates` times (a semantic step's, mid-sentence)
+
+
+def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> dict[str, dict[str, float]]:
+    """Per autoregressive stage, one decode step of one sequence alone, at `STEP_CONTEXT` cached positions, timed
+    back to back: its time (the fastest of `repeats` runs after one untimed: interference only slows a run, and a
+    median of ten read 5.9 ms where the decoding loop's steps averaged 4.3 ms on a machine growing busier), the bytes
+    it must read (`decode_step_bytes`), the rate that makes, and that rate over the machine's measured read
+    `bandwidth`. A step reads more than the last-level cache holds, so back to back it reads from memory as inside
+    the decoding loop. Where this rate is well below the machine's, the step's own kernels, not the Python around
+    them, keep the stage from its floor. It runs the implementation `step` measured and chose (float32 in the exact
+    engine: its plain step, not speculative rounds). The cache is left marked empty (the next generation starts
+    afresh)."""
+    rates = {}
+    weight_bytes = 1.0 if stages.mode == "fast" else 4.0
+    for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
+        decoder.allocate(1, STEP_CONTEXT + 1)
+        for buffer in decoder.keys + decoder.values:
+            buffer.zero_()
+        token = torch.zeros(1, 1, dtype=torch.long)
+        times = []
+        with torch.no_grad():
+            for index in range(repeats + 1):
+                start = time.perf_counter()
+                decoder.step(token, STEP_CONTEXT)
+                if index:
+                    times.append(time.perf_counter() - start)
+        decoder.cached_ids = None
+        seconds = min(times)
+        read = decode_step_bytes(decoder.model, weight_bytes, STEP_CONTEXT, decoder.head_rows)
+        rates[stage] = {
+            "ms": round(seconds * 1e3, 3),
+            "megabytes": round(read / 1e6, 3),
+            "gb_per_s": round(read / seconds / 1e9, 1),
+            "of_bandwidth": round(read / seconds / bandwidth, 2),
+        }
+    return rates
 
 
 def _decode_engines() -> dict[str, str]:
