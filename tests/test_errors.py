@@ -453,8 +453,9 @@ def test_say_settings_are_checked_before_any_model_loads(tmp_path, capsys, optio
 # 11. messages that say what is wrong
 
 
-def test_model_folder_messages(tiny_bark_dir, tiny_vocos, tmp_path, capsys):
+def test_model_folder_messages(tiny_bark_dir, tiny_vocos, tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)  # "tiny/bark" below names no folder here (`make say-tiny` makes one in the checkout)
     common = ["say", "Hi", "-o", str(tmp_path / "x.wav"), "--decoder", "encodec", "--no-progress", "--bark"]
     cases = [
         (str(tmp_path / "missing" / "bark"), ["Bark model folder not found", "no such path", "not a hub id"]),
