@@ -56,36 +56,56 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
-def _best_seconds(run, repeats: int) -> float:
-    run()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
+def _best_seconds(run, repeats: int, device: torch.device) -> float:
+    """The fastest of `repeats` runs of `run` (after one warm-up), each waited for on a CUDA `device`."""
+
+    def timed() -> float:
         start = time.perf_counter()
         run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    timed()  # warm-up
+    return min(timed() for _ in range(repeats))
 
 
-def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
-    """Bytes per second this process reads from memory: a sum over a float32 array far larger than the caches."""
-    data = torch.ones(megabytes * 2**20 // 4)
-    return data.numel() * 4 / _best_seconds(data.sum, repeats)
+def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5, device: str | torch.device = "cpu") -> float:
+    """Bytes per second this process reads from `device`'s memory: a sum over a float32 array far larger than the
+    caches."""
+    device = torch.device(device)
+    data = torch.ones(megabytes * 2**20 // 4, device=device)
+    return data.numel() * 4 / _best_seconds(data.sum, repeats, device)
 
 
-def measure_matmul_flops(rows: int = 1024, inner: int = 768, columns: int = 3072, repeats: int = 5) -> float:
-    """float32 FLOP/s of a linear layer of Bark-small's MLP shape (768 -> 3072) over `rows` positions, with the
-    fastest of the float32 kernels our layers choose from (`bark_vocos.kernels.linear_kernel_names`).
+def measure_matmul_flops(
+    rows: int = 1024,
+    inner: int = 768,
+    columns: int = 3072,
+    repeats: int = 5,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> float:
+    """FLOP/s of a linear layer of Bark-small's MLP shape (768 -> 3072) over `rows` positions: on the CPU in float32,
+    with the fastest of the float32 kernels our layers choose from (`bark_vocos.kernels.linear_kernel_names`); on a
+    CUDA `device`, torch's linear in `dtype`.
 
     Not `a @ b` alone: that is MKL, which on AMD CPUs runs its AVX2 code even where the CPU has AVX-512, while oneDNN
     uses AVX-512 there (AMD EPYC Zen 5, 2 threads, this shape: MKL 199 GFLOP/s, oneDNN 444-461 GFLOP/s; held to AVX2,
     199 and 234), so a floor from MKL alone sat under what our compute-bound stages reach (the exact fine stage ran
     at 0.7x such a floor).
     """
-    layer = nn.Linear(inner, columns)
-    inputs = torch.randn(rows, inner)
-    best = float("inf")
+    device = torch.device(device)
+    layer = nn.Linear(inner, columns).to(device=device, dtype=dtype)
+    inputs = torch.randn(rows, inner, device=device, dtype=dtype)
     with torch.inference_mode():
-        for name in linear_kernel_names():
-            with linear_kernel(name):
-                best = min(best, _best_seconds(lambda: linear(inputs, layer, prepack=True), repeats))
+        if device.type == "cuda":
+            best = _best_seconds(lambda: layer(inputs), repeats, device)
+        else:
+            if dtype != torch.float32:
+                raise ValueError(f"on the CPU the matrix-product rate is measured in float32, not {dtype}")
+            best = float("inf")
+            for name in linear_kernel_names():
+                with linear_kernel(name):
+                    best = min(best, _best_seconds(lambda: linear(inputs, layer, prepack=True), repeats, device))
     return 2 * rows * inner * columns / best

@@ -55,16 +55,21 @@ def _linear_weights(module: nn.Module) -> int:
 
 
 def decode_step_bytes(
-    model: nn.Module, weight_bytes: float, context: int, head_rows: tuple[int, int] | None = None
+    model: nn.Module,
+    weight_bytes: float,
+    context: int,
+    head_rows: tuple[int, int] | None = None,
+    cache_bytes: float = 4.0,
 ) -> float:
     """Bytes one decode step of `model` (a transformers `BarkCausalModel`) must read with `context` positions in its
     cache: the linear weights of its blocks and the LM head's rows it computes (`head_rows`, all if None), at
-    `weight_bytes` each, and the float32 keys and values of the context and the new position."""
+    `weight_bytes` each, and the keys and values of the context and the new position, at `cache_bytes` each (float32
+    on the CPU)."""
     config = model.config
     head = model.lm_head.weight
     head_weights = head.numel() if head_rows is None else (head_rows[1] - head_rows[0]) * head.shape[1]
     weights = _linear_weights(model.layers) + head_weights
-    return weights * weight_bytes + 2 * config.num_layers * config.hidden_size * 4 * (context + 1)
+    return weights * weight_bytes + 2 * config.num_layers * config.hidden_size * cache_bytes * (context + 1)
 
 
 def _autoregressive(
@@ -77,16 +82,18 @@ def _autoregressive(
     bandwidth: float,
     peak: float,
     speculation: tuple[int, float] | None = None,
+    cache_bytes: float = 4.0,
 ) -> tuple[float, float, float]:
     """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`; with
-    `speculation` = (drafts per round, tokens per round) as the module docstring counts it."""
+    `speculation` = (drafts per round, tokens per round) as the module docstring counts it, and `cache_bytes` per
+    cached key or value."""
     drafts, per_round = speculation or (0, 1.0)
     weight_reads = (weights * weight_bytes + drafts * weights) / per_round  # float32 once, 8-bit drafts d times
     passes = (drafts + 1) / per_round  # reads of the keys and values, and computed positions, per token
     prompt_flops = 2 * weights * prompt + 4 * layers * width * prompt * prompt / 2
     total_bytes, total_flops, seconds = weights * weight_bytes, prompt_flops, prompt_flops / peak
     for context in contexts:
-        token_bytes = weight_reads + passes * 2 * layers * width * 4 * context  # weights, keys and values (fp32)
+        token_bytes = weight_reads + passes * 2 * layers * width * cache_bytes * context  # weights, keys and values
         token_flops = passes * (2 * weights + 4 * layers * width * context)
         total_bytes += token_bytes
         total_flops += token_flops
@@ -103,6 +110,7 @@ def stage_floors(
     weight_bytes: float = 4.0,
     pad_fine_window: bool = True,
     speculation: dict[str, tuple[int, float]] | None = None,
+    cache_bytes: float = 4.0,
 ) -> list[StageFloor]:
     """The floor of each stage for a generation of `semantic_tokens` semantic tokens without a voice prompt.
 
@@ -117,6 +125,7 @@ def stage_floors(
             engine do; the fast engine runs the frames that exist).
         speculation: per autoregressive stage ("semantic", "coarse") that decoded speculatively, (draft tokens per
             round, measured tokens per round); the others are counted as plain steps.
+        cache_bytes: Bytes per cached key or value (4 on the CPU, the model's dtype on a GPU).
     """
     speculation = speculation or {}
     configs = BarkGenerationConfigs.from_bark(bark)
@@ -128,7 +137,7 @@ def stage_floors(
     contexts = [prompt + t for t in range(semantic_tokens)]
     floors.append(
         StageFloor("semantic", *_autoregressive(_linear_weights(semantic), weight_bytes, layers, width, contexts,
-                                                prompt, bandwidth, peak, speculation.get("semantic")))
+                                                prompt, bandwidth, peak, speculation.get("semantic"), cache_bytes))
     )  # fmt: skip
 
     coarse = bark.coarse_acoustics
@@ -141,7 +150,7 @@ def stage_floors(
     # the rows of the LM head for semantic ids are never chosen (the codebooks' ids follow them): not needed
     weights = _linear_weights(coarse) - configs.semantic.semantic_vocab_size * coarse.lm_head.weight.shape[1]
     read, flops, seconds = _autoregressive(
-        weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak, speculation.get("coarse")
+        weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak, speculation.get("coarse"), cache_bytes
     )
     refills = sum(1 for start in range(0, tokens, window) if start > history)  # windows whose prompt moved
     refill_flops = refills * 2 * weights * (prompt + history)

@@ -1,12 +1,15 @@
 """The CUDA paths: every engine generates with half-precision weights on a GPU. Skipped without a CUDA device (this
 project's CI machines have none; a GPU session runs them)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from bark_vocos.bark import ENGINES
 from pipelines import TextToWavPipeline
+from pipelines.commands import main
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none on this machine")
 
@@ -31,3 +34,20 @@ def test_exact_engine_matches_transformers_on_cuda_in_float32(tiny_dir):
         outputs[engine] = pipe("Hello there.", voice_preset="v2/en_speaker_0", seed=0, do_sample=False, progress=False)
     assert outputs["exact"].audio.shape == outputs["transformers"].audio.shape
     np.testing.assert_allclose(outputs["exact"].audio, outputs["transformers"].audio, atol=1e-3)
+
+
+def test_bench_pipeline_runs_on_cuda_in_half_precision(tmp_path):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "pipeline", "--quick", "--device", "cuda", "--dtype", "float16", "--semantic-tokens", "8"]
+    argv += ["--long-form-sentences", "2", "--long-form-tokens", "4", "--repeats", "1", "--out", str(out)]
+    assert main(argv) == 0
+    results = json.loads(out.read_text())
+    assert results["device"].startswith("cuda") and results["dtype"] == "float16"
+    assert "GPU" in results["machine"]
+    for mode in ("exact", "fast"):
+        assert all(value > 0 for value in results[mode]["speedup"].values())
+        assert all(step["ms"] > 0 for step in results[mode]["decode_step_alone"].values())
+    # on a GPU both engines read the half-precision weights, 2 bytes each (no 8-bit layers there)
+    exact, fast = results["exact"]["roofline"], results["fast"]["roofline"]
+    assert exact["semantic"]["bytes_read"] == fast["semantic"]["bytes_read"]
+    assert results["long_form"]["speedup"] > 0

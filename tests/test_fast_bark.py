@@ -410,6 +410,7 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine, mon
     assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
     assert results["repeats"] == 2 and len(results["exact"]["speedup_per_round"]) == 2
+    assert results["device"] == "cpu" and results["dtype"] == "float32"
     roofline = results["exact"]["roofline"]
     assert set(roofline) == {"semantic", "coarse", "fine", "decode"}
     assert all(stage["seconds"] > 0 and stage["bytes_read"] > 0 and stage["flops"] > 0 for stage in roofline.values())
@@ -469,6 +470,22 @@ def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine, mon
 def test_bench_pipeline_rejects_bad_sizes(capsys):
     assert main(["bench", "pipeline", "--quick", "--semantic-tokens", "0"]) == 1
     assert "--semantic-tokens must be >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusals of a machine without CUDA")
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--dtype", "float16"], "--dtype float16 needs --device cuda: on the CPU the engines run float32"),
+        (["--device", "cuda"], "device 'cuda' asked for, but CUDA is not available here"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_bench_pipeline_checks_device_and_dtype_before_running(capsys, option, message):
+    assert main(["bench", "pipeline", "--quick", *option]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "random weights" not in captured.out  # refused before the benchmark started
 
 
 def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):

@@ -38,7 +38,8 @@ def test_matmul_rate_is_that_of_the_fastest_float32_kernel(monkeypatch):
     with AVX-512): each kernel is timed, and the rate is the product's FLOPs over the fastest time."""
     times = iter([0.5, 0.25, 0.75])
 
-    def fake_best_seconds(run, repeats):
+    def fake_best_seconds(run, repeats, device):
+        assert device.type == "cpu"
         run()  # the product runs under the kernel being timed
         return next(times)
 
@@ -55,3 +56,16 @@ def test_matmul_rate_is_that_of_the_fastest_float32_kernel(monkeypatch):
     names = linear_kernel_names()
     assert entered == list(names)
     assert flops == pytest.approx(2 * 8 * 16 * 32 / min([0.5, 0.25, 0.75][: len(names)]))
+
+
+def test_machine_rates_on_the_cpu_are_float32_and_positive():
+    assert machine.measure_read_bandwidth(megabytes=8, repeats=1) > 0
+    assert machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1) > 0
+    with pytest.raises(ValueError, match="measured in float32"):
+        machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1, dtype=torch.float16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none on this machine")
+def test_machine_rates_on_a_gpu_in_half_precision():
+    assert machine.measure_read_bandwidth(megabytes=64, repeats=2, device="cuda") > 0
+    assert machine.measure_matmul_flops(repeats=2, device="cuda", dtype=torch.float16) > 0

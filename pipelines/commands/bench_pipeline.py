@@ -36,6 +36,7 @@ from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
 from bark_vocos.bark.fast import DECODE_ENGINES
 
+from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
 from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
 from ..roofline import decode_step_bytes, stage_floors
@@ -99,9 +100,15 @@ def random_bark_model(
 
 
 class _StageTimer:
-    """Times (and keeps the outputs of) the stage methods an object calls, by wrapping them on the instance."""
+    """Times (and keeps the outputs of) the stage methods an object calls, by wrapping them on the instance.
 
-    def __init__(self) -> None:
+    Args:
+        device: Where the timed work runs: on a CUDA device each timed call starts and ends with a synchronization,
+            so that it is charged with its own kernels, not the ones still queued before it or after it returns.
+    """
+
+    def __init__(self, device: torch.device | None = None) -> None:
+        self.sync: Callable[[], None] = _synchronizer(device or torch.device("cpu"))
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.outputs: dict[str, Any] = {}
@@ -114,8 +121,10 @@ class _StageTimer:
         def timed(*args, **kwargs):
             if counted is not None and not counted(*args, **kwargs):
                 return function(*args, **kwargs)
+            self.sync()
             start = time.perf_counter()
             output = function(*args, **kwargs)
+            self.sync()
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
             self.calls[stage] = self.calls.get(stage, 0) + 1
             self.outputs[stage] = output
@@ -152,6 +161,13 @@ class _StageTimer:
         return result
 
 
+def _synchronizer(device: torch.device) -> Callable[[], None]:
+    """A function that waits for `device`'s queued work: `torch.cuda.synchronize` on a CUDA device, else nothing."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
 def random_vocoder(quick: bool, seed: int) -> VocosEncodecModel:
     """A VocosEncodec with random weights (full size: the hf-audio/vocos-encodec-24khz shape) and a random codebook
     table, so that different codes decode to different audio."""
@@ -166,7 +182,7 @@ def random_vocoder(quick: bool, seed: int) -> VocosEncodecModel:
 def _vocos_audio(vocoder: VocosEncodecModel, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Fine codes `(B, 8, T)` with frame counts `(B,)` -> Vocos audio `(B, T * 320)`, padding zeroed."""
     with torch.no_grad():
-        output = vocoder(codes=codes.transpose(0, 1), lengths=lengths)
+        output = vocoder(codes=codes.transpose(0, 1).to(vocoder.device), lengths=lengths)
     return output.audio * output.attention_mask if output.attention_mask is not None else output.audio
 
 
@@ -188,7 +204,7 @@ def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, _StageTimer]:
     """transformers' `BarkModel.generate` (EnCodec decode included), timed per stage."""
-    timer = _StageTimer()
+    timer = _StageTimer(model.device)
     timer.wrap(model.semantic, "generate", "semantic")
     timer.wrap(model.coarse_acoustics, "generate", "coarse")
     timer.wrap(model.fine_acoustics, "generate", "fine")
@@ -205,7 +221,7 @@ def _ours(
     stages: FastBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
 ) -> tuple[dict, _StageTimer]:
     """Our stages through the one orchestration (`generate_bark_tokens`), then Vocos on the fine codes, per stage."""
-    timer = _StageTimer()
+    timer = _StageTimer(stages.bark_model.device)
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
     timer.wrap(stages.fine_acoustics, "generate", "fine")
@@ -220,8 +236,10 @@ def _ours(
     finally:
         timer.unwrap()
     codes, lengths = _padded(items)
+    timer.sync()
     start = time.perf_counter()
     audio = _vocos_audio(vocoder, codes, lengths)
+    timer.sync()
     timer.seconds["decode"] = time.perf_counter() - start
     timer.outputs["decode"] = audio
     timer.outputs["lengths"] = lengths
@@ -294,6 +312,7 @@ def _long_form(
     attention_mask = torch.zeros(sentences, text_length, dtype=torch.long)
     for row in range(sentences):
         attention_mask[row, : 12 + 5 * row] = 1  # sentences of different lengths, padded like the processor does
+    input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
     kwargs = {"semantic_max_new_tokens": tokens, "semantic_min_new_tokens": tokens}
     start = time.perf_counter()
     with torch.no_grad():
@@ -338,6 +357,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's); 1 is steadiest on a busy machine"
     )
+    parser.add_argument(
+        "--device", default="cpu", help="where the reference and our engines run: cpu, cuda or cuda:N (default: cpu)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default="float32",
+        help="the models' dtype; half precision on a GPU only, the CPU engines run float32 (default: float32)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
 
 
@@ -349,18 +377,24 @@ def run(args: argparse.Namespace) -> int:
     if args.long_form_sentences < 0:
         raise ValueError(f"--long-form-sentences must be >= 0, got {args.long_form_sentences}")
     set_threads(args.threads)
+    device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
+    if device.type == "cpu" and dtype != torch.float32:
+        raise ValueError(f"--dtype {args.dtype} needs --device cuda: on the CPU the engines run float32")
     if args.out is not None:
         check_writable(args.out)  # before minutes of benchmarking, not after
     size = QUICK if args.quick else BARK_SMALL
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
-    print(f"model: 3 x {size} (bark-small shape)")
+    shape = "a smoke run's tiny shape" if args.quick else "bark-small shape"
+    print(f"model: 3 x {size} ({shape}), {str(dtype).removeprefix('torch.')} on {device}")
     print(describe_machine())
     model = random_bark_model(**size, seed=args.seed, generation=SMALL_WINDOWS if args.quick else None)
+    model = model.to(device=device, dtype=dtype)  # as the pipeline loads it (`TextToWavPipeline.from_pretrained`)
     text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
     generator = torch.Generator().manual_seed(args.seed)
     input_ids = torch.randint(0, 20_000, (1, text_length), generator=generator)
     attention_mask = torch.zeros(1, text_length, dtype=torch.long)
     attention_mask[:, :40] = 1
+    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
     kwargs = {
         "attention_mask": attention_mask,
         "semantic_max_new_tokens": args.semantic_tokens,
@@ -374,8 +408,10 @@ def run(args: argparse.Namespace) -> int:
         "model": size,
         "semantic_tokens": args.semantic_tokens,
         "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "dtype": str(dtype).removeprefix("torch."),
     }
-    vocoder = random_vocoder(args.quick, args.seed)
+    vocoder = random_vocoder(args.quick, args.seed).to(device=device, dtype=dtype)
     engines = {mode: FastBarkStages(model, mode=mode) for mode in args.modes}
     # Warm-up: each engine's first call builds its ONNX Runtime sessions (where it has them) and times the kernel
     # choices for one sentence's shapes, here and not in the first round; what that costs is reported.
@@ -395,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
         for mode, stages in engines.items():
             this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
         rounds.append(this_round)
-    bandwidth, peak = measure_read_bandwidth(), measure_matmul_flops()
+    bandwidth, peak = measure_read_bandwidth(device=device), measure_matmul_flops(device=device, dtype=dtype)
     speculation = _speculation(engines["exact"]) if "exact" in engines else {}
     reference = _median_times([r["reference"] for r in rounds])
     reference_timer = timers["reference"]
@@ -434,7 +470,15 @@ def run(args: argparse.Namespace) -> int:
                 if report["chosen"]:
                     speculated[stage] = (report["chosen"], report["tokens_per_round"][str(report["chosen"])])
         floors = stage_floors(
-            model, vocoder, args.semantic_tokens, bandwidth, peak, 4.0 if exact else 1.0, exact, speculated
+            model,
+            vocoder,
+            args.semantic_tokens,
+            bandwidth,
+            peak,
+            _weight_bytes(stages),
+            exact,
+            speculated,
+            cache_bytes=_cache_bytes(model),
         )
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         entry["time_breakdown_last_round"] = timer.breakdown()
@@ -498,22 +542,26 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
     engine: its plain step, not speculative rounds). The cache is left marked empty (the next generation starts
     afresh)."""
     rates = {}
-    weight_bytes = 1.0 if stages.mode == "fast" else 4.0
+    sync = _synchronizer(stages.bark_model.device)
     for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
         decoder.allocate(1, STEP_CONTEXT + 1)
         for buffer in decoder.keys + decoder.values:
             buffer.zero_()
-        token = torch.zeros(1, 1, dtype=torch.long)
+        token = torch.zeros(1, 1, dtype=torch.long, device=decoder.model.device)
         times = []
         with torch.no_grad():
             for index in range(repeats + 1):
+                sync()
                 start = time.perf_counter()
                 decoder.step(token, STEP_CONTEXT)
+                sync()
                 if index:
                     times.append(time.perf_counter() - start)
         decoder.cached_ids = None
         seconds = min(times)
-        read = decode_step_bytes(decoder.model, weight_bytes, STEP_CONTEXT, decoder.head_rows)
+        read = decode_step_bytes(
+            decoder.model, _weight_bytes(stages), STEP_CONTEXT, decoder.head_rows, _cache_bytes(decoder.model)
+        )
         rates[stage] = {
             "ms": round(seconds * 1e3, 3),
             "megabytes": round(read / 1e6, 3),
@@ -521,6 +569,19 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
             "of_bandwidth": round(read / seconds / bandwidth, 2),
         }
     return rates
+
+
+def _weight_bytes(stages: FastBarkStages) -> float:
+    """Bytes per linear weight our engine reads: one for the fast engine's 8-bit layers (on the CPU), else the
+    model's dtype (the fast engine on a GPU runs in it)."""
+    if stages.mode == "fast" and stages.bark_model.device.type == "cpu":
+        return 1.0
+    return float(stages.bark_model.dtype.itemsize)
+
+
+def _cache_bytes(model: torch.nn.Module) -> float:
+    """Bytes per cached key or value: the model's dtype (float32 on the CPU)."""
+    return float(model.dtype.itemsize)
 
 
 def _decode_engines() -> dict[str, str]:
@@ -557,7 +618,7 @@ def _speculation(stages: FastBarkStages) -> dict[str, dict[str, Any]]:
 def _warm_up(model: BarkModel) -> None:
     """One short forward of each sub-model so one-off kernel set-up is not charged to whichever runs first."""
     with torch.no_grad():
-        ids = torch.zeros(1, 8, dtype=torch.long)
+        ids = torch.zeros(1, 8, dtype=torch.long, device=model.device)
         model.semantic(input_ids=ids, use_cache=False)
         model.coarse_acoustics(input_ids=ids, use_cache=False)
-        model.fine_acoustics(2, input_ids=torch.zeros(1, 8, 8, dtype=torch.long))
+        model.fine_acoustics(2, input_ids=torch.zeros(1, 8, 8, dtype=torch.long, device=model.device))
