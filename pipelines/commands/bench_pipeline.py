@@ -565,8 +565,8 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
         rates[stage] = {
             "ms": round(seconds * 1e3, 3),
             "megabytes": round(read / 1e6, 3),
-            "gb_per_s": round(read / seconds / 1e9, 1),
-            "of_bandwidth": round(read / seconds / bandwidth, 2),
+            "gb_per_s": round(read / seconds / 1e9, 3),
+            "of_bandwidth": round(read / seconds / bandwidth, 3),
         }
     return rates
 
