@@ -5,6 +5,7 @@ import importlib.util
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from bark_vocos.tiny import save_tiny_vocos
 from pipelines.commands import main
@@ -56,11 +57,28 @@ def test_bench_vocoder_smoke_prints_ratios(capsys):
     row = lines[2].split()  # audio, 3 x ms, 3 x xRT, ours/orig, ours/EnC, parity, MM ms, ceiling
     assert len(row) == 12 and float(row[9]) <= 1e-4
     assert float(row[10]) > 0 and float(row[11].rstrip("x")) > 0
+    assert "float32 on cpu" in lines[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal of a machine without CUDA")
+def test_bench_vocoder_refuses_cuda_without_a_gpu(capsys):
+    assert main(["bench", "vocoder", "--tiny", "--device", "cuda"]) == 1
+    captured = capsys.readouterr()
+    assert "CUDA is not available here" in captured.err and "random weights" not in captured.out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none on this machine")
+@pytest.mark.skipif(importlib.util.find_spec("vocos") is None, reason="needs the original vocos package")
+def test_bench_vocoder_runs_on_cuda(capsys):
+    assert main(["bench", "vocoder", "--tiny", "--durations", "0.2", "--repeats", "1", "--device", "cuda"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "float32 on cuda" in lines[0] and "GPU" in lines[0]
+    row = lines[2].split()
+    assert float(row[9]) <= 1e-4  # ours against the original Vocos on the GPU, as on the CPU
 
 
 def test_bench_matrix_products_have_the_decoders_shapes_and_embedding():
     """The floor of `bench vocoder` runs the decoder's products; its embedding product equals the model's conv."""
-    import torch
     import torch.nn.functional as F
 
     from bark_vocos import VocosEncodecConfig, VocosEncodecModel

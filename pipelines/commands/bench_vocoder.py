@@ -27,6 +27,7 @@ from bark_vocos import VocosEncodecModel
 from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
+from ..devices import resolve_device
 from ..machine import describe_machine
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
@@ -38,13 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per decoder and duration (best is kept)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and codes")
     parser.add_argument("--tiny", action="store_true", help="tiny models instead of full size (smoke test only)")
+    parser.add_argument("--device", default="cpu", help="where all three run: cpu, cuda or cuda:N (default: cpu)")
 
 
-def _best_time(function, repeats: int) -> float:
+def _best_time(function, repeats: int, device: torch.device) -> float:
+    """The fastest of `repeats` runs of `function`, each waited for on a CUDA `device`."""
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         function()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -72,8 +77,9 @@ def matrix_products(model: VocosEncodecModel, frames: int) -> Callable[[], torch
     depthwise convolution, norm, residual, exp/cos/sin, FFT or overlap-add. No exact float32 decoder can be faster
     than this on the same matrix code.
     """
-    embed_as_linear = conv_as_linear(model.embed)
-    windows = torch.randn(1, frames, embed_as_linear.in_features)
+    device = model.embed.weight.device
+    embed_as_linear = conv_as_linear(model.embed).to(device)
+    windows = torch.randn(1, frames, embed_as_linear.in_features, device=device)
 
     def run() -> torch.Tensor:
         hidden_states = linear(windows, embed_as_linear, prepack=True)
@@ -85,8 +91,11 @@ def matrix_products(model: VocosEncodecModel, frames: int) -> Callable[[], torch
     return run
 
 
-def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) -> list[dict]:
-    """Times the three decoders and our matrix products alone; one row per duration (seconds per run, parity)."""
+def benchmark(
+    durations, repeats: int = 5, seed: int = 0, tiny: bool = False, device: torch.device | None = None
+) -> list[dict]:
+    """Times the three decoders and our matrix products alone, in float32 on `device` (the CPU if None); one row per
+    duration (seconds per run, parity)."""
     from transformers import EncodecConfig, EncodecModel
 
     sizes = dict(dim=32, intermediate_dim=48, num_layers=1) if tiny else {}
@@ -100,12 +109,14 @@ def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) ->
     torch.manual_seed(seed)
     encodec_config = EncodecConfig(hidden_size=16, num_filters=4, num_lstm_layers=1) if tiny else EncodecConfig()
     encodec = EncodecModel(encodec_config).eval()
+    device = device or torch.device("cpu")
+    original, ours, encodec = original.to(device), ours.to(device), encodec.to(device)
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for seconds in durations:
         frames = max(1, round(seconds * 75))
-        codes = torch.randint(0, 1024, (8, 1, frames), generator=generator)
-        bandwidth_id = torch.tensor([2])  # 6 kbps
+        codes = torch.randint(0, 1024, (8, 1, frames), generator=generator).to(device)
+        bandwidth_id = torch.tensor([2], device=device)  # 6 kbps
 
         def run_ours(codes=codes):
             return ours(codes=codes).audio
@@ -127,7 +138,7 @@ def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) ->
             times = dict.fromkeys(functions, float("inf"))
             for _ in range(repeats):
                 for name, function in functions.items():
-                    times[name] = min(times[name], _best_time(function, 1))
+                    times[name] = min(times[name], _best_time(function, 1, device))
         audio_seconds = frames * 320 / 24000
         rows.append({"seconds": audio_seconds, "parity": error, **times})
     return rows
@@ -136,9 +147,11 @@ def benchmark(durations, repeats: int = 5, seed: int = 0, tiny: bool = False) ->
 def run(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.threads < 1 or min(args.durations) <= 0:
         raise ValueError("--repeats and --threads must be >= 1 and --durations > 0")
+    device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
-    print(f"bark-vocos bench vocoder: best of {args.repeats}, random weights; {describe_machine()}")
-    rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny)
+    machine = describe_machine()
+    print(f"bark-vocos bench vocoder: best of {args.repeats}, random weights, float32 on {device}; {machine}")
+    rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny, device=device)
     header = (
         f"{'audio':>7} {'ours ms':>9} {'orig ms':>9} {'EnCodec ms':>10} {'ours xRT':>9} {'orig xRT':>9} "
         f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8} {'MM ms':>7} {'ceiling':>8}"
