@@ -128,8 +128,9 @@ def _separated(times: dict[str, list[float]]) -> bool:
 
 
 def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold: bool = True) -> str:
-    """The name of the candidate with the lowest time over up to `repeats` interleaved runs (one warm-up each), each
-    run starting with cold caches unless `cold` is False (for work bound by compute).
+    """The name of the candidate with the lowest time over up to `repeats` interleaved runs (one warm-up each, then
+    rounds in alternating order), each run starting with cold caches unless `cold` is False (for work bound by
+    compute).
 
     Interference only ever slows a run, so each candidate's fastest run is what it costs: on the Xeon (held to AVX2)
     one ONNX Runtime decode step in five took 13-14 ms instead of 6.6-7.0 ms, and with the median of five such
@@ -141,8 +142,15 @@ def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold:
     for run in candidates.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in candidates}
+    names = list(candidates)
     for round_index in range(repeats):
-        for name, run in candidates.items():
+        # Every other round in reverse order, so that each of two candidates also runs right after itself, as it does
+        # in a loop of its own: what one leaves behind cannot slow the other in every run. torch's OpenMP workers spin
+        # for milliseconds after a parallel region: an ONNX Runtime decode step run after a PyTorch one (and the cache
+        # read) took 4.8 ms (median of 15) against 3.7 ms after itself (AMD EPYC Zen 5, 2 threads), and a bench run's
+        # choice once took the PyTorch step, twice as slow in the decoding loop.
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            run = candidates[name]
             if cold:
                 _evict_caches()
             start = time.perf_counter()

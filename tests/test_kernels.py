@@ -62,6 +62,34 @@ def test_fastest_takes_each_candidates_fastest_run_so_spikes_do_not_decide(monke
     assert calls == {"a": 4, "b": 4}
 
 
+def test_fastest_alternates_the_order_so_each_candidate_also_runs_after_itself(monkeypatch):
+    """A candidate slowed by what another leaves behind (torch's OpenMP workers spinning on after a PyTorch step slowed
+    the ONNX Runtime step run next) still gets runs that follow itself, as in a loop of its own, and wins on them."""
+    from bark_vocos import kernels
+
+    clock = [0.0]
+    monkeypatch.setattr(kernels.time, "perf_counter", lambda: clock[0])
+    order = []
+
+    def candidate(name):
+        def run():
+            follows_other = bool(order) and order[-1] != name
+            order.append(name)
+            if name == "torch":
+                clock[0] += 6.0
+            else:  # the ONNX Runtime step: 3.5 after itself, 8 after the PyTorch step
+                clock[0] += 8.0 if follows_other else 3.5
+
+        return run
+
+    candidates = {"torch": candidate("torch"), "onnxruntime": candidate("onnxruntime")}
+    assert fastest(candidates, repeats=4, cold=False) == "onnxruntime"
+    warm_up, rounds = order[:2], order[2:]
+    assert warm_up == ["torch", "onnxruntime"]
+    # never separated (the ONNX Runtime step's slowed runs overlap the other's), so all four rounds ran
+    assert rounds == ["torch", "onnxruntime", "onnxruntime", "torch"] * 2
+
+
 def test_fastest_picks_the_quicker_candidate_on_the_real_clock():
     calls = {"slow": 0, "quick": 0}
 
