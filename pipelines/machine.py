@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
-__all__ = ["describe_machine", "measure_matmul_flops", "measure_read_bandwidth", "set_threads"]
+__all__ = ["describe_machine", "measure_matmul_flops", "measure_read_bandwidth", "set_threads", "synchronizer"]
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
@@ -56,14 +57,22 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """A function that waits for `device`'s queued work (`torch.cuda.synchronize` on a CUDA device, else nothing), for
+    timers: a GPU's kernels run after the call that queued them returns."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
 def _best_seconds(run, repeats: int, device: torch.device) -> float:
     """The fastest of `repeats` runs of `run` (after one warm-up), each waited for on a CUDA `device`."""
+    sync = synchronizer(device)
 
     def timed() -> float:
         start = time.perf_counter()
         run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync()
         return time.perf_counter() - start
 
     timed()  # warm-up
@@ -96,14 +105,14 @@ def measure_matmul_flops(
     at 0.7x such a floor).
     """
     device = torch.device(device)
+    if device.type == "cpu" and dtype != torch.float32:
+        raise ValueError(f"on the CPU the matrix-product rate is measured in float32, not {dtype}")
     layer = nn.Linear(inner, columns).to(device=device, dtype=dtype)
     inputs = torch.randn(rows, inner, device=device, dtype=dtype)
     with torch.inference_mode():
         if device.type == "cuda":
             best = _best_seconds(lambda: layer(inputs), repeats, device)
         else:
-            if dtype != torch.float32:
-                raise ValueError(f"on the CPU the matrix-product rate is measured in float32, not {dtype}")
             best = float("inf")
             for name in linear_kernel_names():
                 with linear_kernel(name):

@@ -38,7 +38,7 @@ from bark_vocos.bark.fast import DECODE_ENGINES
 
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads
+from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads, synchronizer
 from ..roofline import decode_step_bytes, stage_floors
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
@@ -107,8 +107,8 @@ class _StageTimer:
             so that it is charged with its own kernels, not the ones still queued before it or after it returns.
     """
 
-    def __init__(self, device: torch.device | None = None) -> None:
-        self.sync: Callable[[], None] = _synchronizer(device or torch.device("cpu"))
+    def __init__(self, device: torch.device) -> None:
+        self.sync: Callable[[], None] = synchronizer(device)
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.outputs: dict[str, Any] = {}
@@ -159,13 +159,6 @@ class _StageTimer:
             entry["other_s"] = round(entry["seconds"] - sum(entry[f"{name}_s"] for name in names), 3)
             result[stage] = entry
         return result
-
-
-def _synchronizer(device: torch.device) -> Callable[[], None]:
-    """A function that waits for `device`'s queued work: `torch.cuda.synchronize` on a CUDA device, else nothing."""
-    if device.type == "cuda":
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
 
 
 def random_vocoder(quick: bool, seed: int) -> VocosEncodecModel:
@@ -542,7 +535,7 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
     engine: its plain step, not speculative rounds). The cache is left marked empty (the next generation starts
     afresh)."""
     rates = {}
-    sync = _synchronizer(stages.bark_model.device)
+    sync = synchronizer(stages.bark_model.device)
     for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
         decoder.allocate(1, STEP_CONTEXT + 1)
         for buffer in decoder.keys + decoder.values:

@@ -28,7 +28,7 @@ from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..devices import resolve_device
-from ..machine import describe_machine
+from ..machine import describe_machine, synchronizer
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 
@@ -42,16 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="where all three run: cpu, cuda or cuda:N (default: cpu)")
 
 
-def _best_time(function, repeats: int, device: torch.device) -> float:
-    """The fastest of `repeats` runs of `function`, each waited for on a CUDA `device`."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+def _seconds(function: Callable[[], object], sync: Callable[[], None]) -> float:
+    """Seconds one run of `function` takes, its queued work waited for with `sync` (`machine.synchronizer`)."""
+    start = time.perf_counter()
+    function()
+    sync()
+    return time.perf_counter() - start
 
 
 def conv_as_linear(conv: nn.Conv1d) -> nn.Linear:
@@ -110,6 +106,7 @@ def benchmark(
     encodec_config = EncodecConfig(hidden_size=16, num_filters=4, num_lstm_layers=1) if tiny else EncodecConfig()
     encodec = EncodecModel(encodec_config).eval()
     device = device or torch.device("cpu")
+    sync = synchronizer(device)
     original, ours, encodec = original.to(device), ours.to(device), encodec.to(device)
     generator = torch.Generator().manual_seed(seed)
     rows = []
@@ -138,7 +135,7 @@ def benchmark(
             times = dict.fromkeys(functions, float("inf"))
             for _ in range(repeats):
                 for name, function in functions.items():
-                    times[name] = min(times[name], _best_time(function, 1, device))
+                    times[name] = min(times[name], _seconds(function, sync))
         audio_seconds = frames * 320 / 24000
         rows.append({"seconds": audio_seconds, "parity": error, **times})
     return rows
