@@ -14,6 +14,7 @@ import numpy as np
 
 from bark_vocos.bark.fast import CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE
 
+from ..machine import keep_freed_memory
 from .generate import BatchSettings, RowGenerator, model_location
 from .manifest import RowTask
 
@@ -55,6 +56,7 @@ class RayRowGenerator:
     generates the rows of each batch it is given, writing their files from the worker."""
 
     def __init__(self, settings: dict[str, Any], out_dir: str) -> None:
+        keep_freed_memory()  # the actor's process is ours, as the command's is
         self.generate = RowGenerator(BatchSettings(**settings), out_dir)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

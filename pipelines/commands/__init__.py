@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 
 from bark_vocos.errors import BarkVocosError
 
+from ..machine import keep_freed_memory
+
 __all__ = ["COMMANDS", "DEBUG_ENV", "OWN_WARNING_PREFIX", "Terminated", "main", "user_error_message"]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
@@ -166,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not debug:
             _quiet_third_party_warnings()
         args = build_parser().parse_args(argv)
+        keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
         try:
             return int(args._run(args) or 0)
         except KeyboardInterrupt:
