@@ -15,12 +15,14 @@ from torch import nn
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
 __all__ = [
+    "best_seconds",
     "describe_machine",
     "keep_freed_memory",
     "measure_matmul_flops",
     "measure_read_bandwidth",
     "set_threads",
     "synchronizer",
+    "timed_seconds",
 ]
 
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
@@ -106,18 +108,20 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
-def _best_seconds(run, repeats: int, device: torch.device) -> float:
-    """The fastest of `repeats` runs of `run` (after one warm-up), each waited for on a CUDA `device`."""
+def timed_seconds(run: Callable[[], object], sync: Callable[[], None]) -> float:
+    """Seconds one call of `run` takes, its queued device work waited for with `sync` (see `synchronizer`)."""
+    start = time.perf_counter()
+    run()
+    sync()
+    return time.perf_counter() - start
+
+
+def best_seconds(run: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """The fastest of `repeats` runs of `run` (after one warm-up), each waited for on a CUDA `device`: interference
+    only ever slows a run."""
     sync = synchronizer(device)
-
-    def timed() -> float:
-        start = time.perf_counter()
-        run()
-        sync()
-        return time.perf_counter() - start
-
-    timed()  # warm-up
-    return min(timed() for _ in range(repeats))
+    timed_seconds(run, sync)  # warm-up
+    return min(timed_seconds(run, sync) for _ in range(repeats))
 
 
 def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5, device: str | torch.device = "cpu") -> float:
@@ -125,7 +129,7 @@ def measure_read_bandwidth(megabytes: int = 512, repeats: int = 5, device: str |
     caches."""
     device = torch.device(device)
     data = torch.ones(megabytes * 2**20 // 4, device=device)
-    return data.numel() * 4 / _best_seconds(data.sum, repeats, device)
+    return data.numel() * 4 / best_seconds(data.sum, repeats, device)
 
 
 def measure_matmul_flops(
@@ -152,10 +156,10 @@ def measure_matmul_flops(
     inputs = torch.randn(rows, inner, device=device, dtype=dtype)
     with torch.inference_mode():
         if device.type == "cuda":
-            best = _best_seconds(lambda: layer(inputs), repeats, device)
+            best = best_seconds(lambda: layer(inputs), repeats, device)
         else:
             best = float("inf")
             for name in linear_kernel_names():
                 with linear_kernel(name):
-                    best = min(best, _best_seconds(lambda: linear(inputs, layer, prepack=True), repeats, device))
+                    best = min(best, best_seconds(lambda: linear(inputs, layer, prepack=True), repeats, device))
     return 2 * rows * inner * columns / best

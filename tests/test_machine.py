@@ -54,7 +54,7 @@ def test_matmul_rate_is_that_of_the_fastest_float32_kernel(monkeypatch):
         entered.append(name)
         return real_kernel(name)
 
-    monkeypatch.setattr(machine, "_best_seconds", fake_best_seconds)
+    monkeypatch.setattr(machine, "best_seconds", fake_best_seconds)
     monkeypatch.setattr(machine, "linear_kernel", recording_kernel)
     flops = machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1)
     names = linear_kernel_names()

@@ -9,6 +9,7 @@ on the machine and its load.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -38,7 +39,14 @@ from bark_vocos.bark.fast import DECODE_ENGINES
 
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, measure_matmul_flops, measure_read_bandwidth, set_threads, synchronizer
+from ..machine import (
+    best_seconds,
+    describe_machine,
+    measure_matmul_flops,
+    measure_read_bandwidth,
+    set_threads,
+    synchronizer,
+)
 from ..roofline import decode_step_bytes, stage_floors
 
 __all__ = ["add_arguments", "SMALL_WINDOWS", "random_bark_model", "run"]
@@ -535,23 +543,14 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
     engine: its plain step, not speculative rounds). The cache is left marked empty (the next generation starts
     afresh)."""
     rates = {}
-    sync = synchronizer(stages.bark_model.device)
     for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
         decoder.allocate(1, STEP_CONTEXT + 1)
         for buffer in decoder.keys + decoder.values:
             buffer.zero_()
         token = torch.zeros(1, 1, dtype=torch.long, device=decoder.model.device)
-        times = []
         with torch.no_grad():
-            for index in range(repeats + 1):
-                sync()
-                start = time.perf_counter()
-                decoder.step(token, STEP_CONTEXT)
-                sync()
-                if index:
-                    times.append(time.perf_counter() - start)
+            seconds = best_seconds(functools.partial(decoder.step, token, STEP_CONTEXT), repeats, decoder.model.device)
         decoder.cached_ids = None
-        seconds = min(times)
         read = decode_step_bytes(
             decoder.model, _weight_bytes(stages), STEP_CONTEXT, decoder.head_rows, _cache_bytes(decoder.model)
         )

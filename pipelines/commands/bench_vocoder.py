@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..devices import resolve_device
-from ..machine import describe_machine, synchronizer
+from ..machine import describe_machine, synchronizer, timed_seconds
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 
@@ -40,14 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and codes")
     parser.add_argument("--tiny", action="store_true", help="tiny models instead of full size (smoke test only)")
     parser.add_argument("--device", default="cpu", help="where all three run: cpu, cuda or cuda:N (default: cpu)")
-
-
-def _seconds(function: Callable[[], object], sync: Callable[[], None]) -> float:
-    """Seconds one run of `function` takes, its queued work waited for with `sync` (`machine.synchronizer`)."""
-    start = time.perf_counter()
-    function()
-    sync()
-    return time.perf_counter() - start
 
 
 def conv_as_linear(conv: nn.Conv1d) -> nn.Linear:
@@ -135,7 +126,7 @@ def benchmark(
             times = dict.fromkeys(functions, float("inf"))
             for _ in range(repeats):
                 for name, function in functions.items():
-                    times[name] = min(times[name], _seconds(function, sync))
+                    times[name] = min(times[name], timed_seconds(function, sync))
         audio_seconds = frames * 320 / 24000
         rows.append({"seconds": audio_seconds, "parity": error, **times})
     return rows
