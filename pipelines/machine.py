@@ -12,12 +12,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from bark_vocos.bark.int8 import Int8Linear, int8_kernel, int8_kernels_available
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
 __all__ = [
     "best_seconds",
     "describe_machine",
     "keep_freed_memory",
+    "measure_int8_matmul_ops",
     "measure_matmul_flops",
     "measure_read_bandwidth",
     "set_threads",
@@ -25,7 +27,11 @@ __all__ = [
     "timed_seconds",
 ]
 
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+# The settings that hold each CPU library of ours to an instruction set (e.g. all four to AVX2 on an AVX-512 machine):
+# torch's own kernels, oneDNN, MKL, and fbgemm (the fast engine's int8 products). Without the last, fbgemm keeps its
+# AVX-512 VNNI kernels: on an AMD EPYC Zen 5 (2 threads) its int8 product at Bark's MLP shape ran at about 1600 GOP/s
+# with the other three held to AVX2, 510 GOP/s with it held too.
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "FBGEMM_ENABLE_INSTRUCTIONS")
 
 
 def _cpu_model() -> str:
@@ -42,11 +48,15 @@ def _cpu_model() -> str:
 def describe_machine() -> str:
     """One line: CPU model, torch's CPU capability (its ISA), any ISA limits set in the environment, threads.
 
-    The limits hold torch, oneDNN and MKL only: ONNX Runtime (the decode-step engine where it measures faster) picks
-    its kernels from CPUID and has no such setting, so the line says so when limits are set.
+    The limits hold torch, oneDNN, MKL and fbgemm, each only when its own variable is set (`ISA_VARIABLES`); ONNX
+    Runtime (the decode-step engine where it measures faster) picks its kernels from CPUID and has no such setting.
+    When any limit is set, the line names what is not held.
     """
     limits = [f"{name}={os.environ[name]}" for name in ISA_VARIABLES if name in os.environ]
     if limits:
+        free = [name for name in ISA_VARIABLES if name not in os.environ]
+        if free:
+            limits.append(f"not set: {', '.join(free)}")
         limits.append("not held: ONNX Runtime's kernels, chosen by CPUID")
     isa = torch.backends.cpu.get_cpu_capability()
     line = f"cpu: {_cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
@@ -141,8 +151,9 @@ def measure_matmul_flops(
     dtype: torch.dtype = torch.float32,
 ) -> float:
     """FLOP/s of a linear layer of Bark-small's MLP shape (768 -> 3072) over `rows` positions: on the CPU in float32,
-    with the fastest of the float32 kernels our layers choose from (`bark_vocos.kernels.linear_kernel_names`); on a
-    CUDA `device`, torch's linear in `dtype`.
+    with the fastest of the float32 kernels our layers choose from (`bark_vocos.kernels.linear_kernel_names`), or in
+    bfloat16 with torch's linear (the fast engine's attention may run in it); on a CUDA `device`, torch's linear in
+    `dtype`.
 
     Not `a @ b` alone: that is MKL, which on AMD CPUs runs its AVX2 code even where the CPU has AVX-512, while oneDNN
     uses AVX-512 there (AMD EPYC Zen 5, 2 threads, this shape: MKL 199 GFLOP/s, oneDNN 444-461 GFLOP/s; held to AVX2,
@@ -150,16 +161,32 @@ def measure_matmul_flops(
     at 0.7x such a floor).
     """
     device = torch.device(device)
-    if device.type == "cpu" and dtype != torch.float32:
-        raise ValueError(f"on the CPU the matrix-product rate is measured in float32, not {dtype}")
+    if device.type == "cpu" and dtype not in (torch.float32, torch.bfloat16):
+        raise ValueError(f"on the CPU the matrix-product rate is measured in float32 or bfloat16, not {dtype}")
     layer = nn.Linear(inner, columns).to(device=device, dtype=dtype)
     inputs = torch.randn(rows, inner, device=device, dtype=dtype)
     with torch.inference_mode():
-        if device.type == "cuda":
+        if device.type == "cuda" or dtype != torch.float32:
             best = best_seconds(lambda: layer(inputs), repeats, device)
         else:
             best = float("inf")
             for name in linear_kernel_names():
                 with linear_kernel(name):
                     best = min(best, best_seconds(lambda: linear(inputs, layer, prepack=True), repeats, device))
+    return 2 * rows * inner * columns / best
+
+
+def measure_int8_matmul_ops(rows: int = 1024, inner: int = 768, columns: int = 3072, repeats: int = 5) -> float:
+    """Operations per second (2 per multiply-add, as FLOPs count them) of the fast engine's int8 linear layer
+    (`bark_vocos.bark.int8.Int8Linear`, activations rounded per call) at Bark-small's MLP shape over `rows` positions,
+    on the CPU, with the fastest of its kernels: the compute floor of the fast engine's products, which a float32 rate
+    would put too high (AMD EPYC Zen 5, 2 threads: oneDNN's int8 about 1500 GOP/s against 490 GFLOP/s in float32).
+    """
+    layer = Int8Linear(nn.Linear(inner, columns))
+    inputs = torch.randn(rows, inner)
+    best = float("inf")
+    with torch.inference_mode():
+        for name in int8_kernels_available():
+            with int8_kernel(name):
+                best = min(best, best_seconds(lambda: layer(inputs), repeats, torch.device("cpu")))
     return 2 * rows * inner * columns / best

@@ -16,7 +16,10 @@ With speculative decoding (the exact engine, `speculation`), a round of `d` draf
 float32 pass over `d + 1` positions yields `r` tokens (measured): a token then reads the float32 weights `1 / r` times
 and the 8-bit ones `d / r` times, and the keys and values `(d + 1) / r` times; that is the floor of what ran.
 A token's floor is the larger of its read time and its compute time; a stage's floor is the sum over its tokens or
-passes. Measured machine figures move with the load, so read this beside the interleaved ratios, not alone.
+passes. Compute time counts each kind of product at its own measured rate: the linear layers' (float32, or int8 in
+the fast engine on the CPU), the attention's (float32, or the faster of float32 and bfloat16 where the fast engine may
+choose either) and the vocoder's (float32 in every mode). Measured machine figures move with the load, so read this
+beside the interleaved ratios, not alone.
 """
 
 from __future__ import annotations
@@ -80,24 +83,26 @@ def _autoregressive(
     contexts: list[int],
     prompt: int,
     bandwidth: float,
-    peak: float,
+    linear_peak: float,
+    attention_peak: float,
     speculation: tuple[int, float] | None = None,
     cache_bytes: float = 4.0,
 ) -> tuple[float, float, float]:
-    """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`; with
-    `speculation` = (drafts per round, tokens per round) as the module docstring counts it, and `cache_bytes` per
-    cached key or value."""
+    """(bytes, flops, floor seconds) of a prompt pass then one token per context length in `contexts`, the linear
+    layers' products at `linear_peak` and the attention's at `attention_peak`; with `speculation` = (drafts per round,
+    tokens per round) as the module docstring counts it, and `cache_bytes` per cached key or value."""
     drafts, per_round = speculation or (0, 1.0)
     weight_reads = (weights * weight_bytes + drafts * weights) / per_round  # float32 once, 8-bit drafts d times
     passes = (drafts + 1) / per_round  # reads of the keys and values, and computed positions, per token
-    prompt_flops = 2 * weights * prompt + 4 * layers * width * prompt * prompt / 2
-    total_bytes, total_flops, seconds = weights * weight_bytes, prompt_flops, prompt_flops / peak
+    prompt_linear, prompt_attention = 2 * weights * prompt, 4 * layers * width * prompt * prompt / 2
+    total_bytes, total_flops = weights * weight_bytes, prompt_linear + prompt_attention
+    seconds = prompt_linear / linear_peak + prompt_attention / attention_peak
     for context in contexts:
         token_bytes = weight_reads + passes * 2 * layers * width * cache_bytes * context  # weights, keys and values
-        token_flops = passes * (2 * weights + 4 * layers * width * context)
+        token_linear, token_attention = passes * 2 * weights, passes * 4 * layers * width * context
         total_bytes += token_bytes
-        total_flops += token_flops
-        seconds += max(token_bytes / bandwidth, token_flops / peak)
+        total_flops += token_linear + token_attention
+        seconds += max(token_bytes / bandwidth, token_linear / linear_peak + token_attention / attention_peak)
     return total_bytes, total_flops, seconds
 
 
@@ -111,6 +116,8 @@ def stage_floors(
     pad_fine_window: bool = True,
     speculation: dict[str, tuple[int, float]] | None = None,
     cache_bytes: float = 4.0,
+    linear_peak: float | None = None,
+    attention_peak: float | None = None,
 ) -> list[StageFloor]:
     """The floor of each stage for a generation of `semantic_tokens` semantic tokens without a voice prompt.
 
@@ -119,15 +126,23 @@ def stage_floors(
         vocoder: The Vocos decoder.
         semantic_tokens: Semantic tokens generated.
         bandwidth: Measured read bandwidth, bytes/s.
-        peak: Measured matrix-product throughput, FLOP/s.
+        peak: Measured matrix-product throughput, FLOP/s, in float32 on the CPU (the model's dtype on a GPU): the
+            vocoder's, and Bark's where `linear_peak` or `attention_peak` is not given.
         weight_bytes: Bytes per weight of the linear layers (4 for float32, 1 for int8).
         pad_fine_window: Whether the fine stage pads a short input to its whole window (transformers and the exact
             engine do; the fast engine runs the frames that exist).
         speculation: per autoregressive stage ("semantic", "coarse") that decoded speculatively, (draft tokens per
             round, measured tokens per round); the others are counted as plain steps.
         cache_bytes: Bytes per cached key or value (4 on the CPU, the model's dtype on a GPU).
+        linear_peak: Measured throughput of Bark's linear layers as the engine runs them, operations/s (the int8
+            rate for the fast engine's 8-bit layers); `peak` if None.
+        attention_peak: Measured throughput of the attention's products as the engine may run them, FLOP/s; `peak`
+            if None.
     """
     speculation = speculation or {}
+    linear_peak = peak if linear_peak is None else linear_peak
+    attention_peak = peak if attention_peak is None else attention_peak
+    rates = (linear_peak, attention_peak)
     configs = BarkGenerationConfigs.from_bark(bark)
     floors = []
 
@@ -137,7 +152,7 @@ def stage_floors(
     contexts = [prompt + t for t in range(semantic_tokens)]
     floors.append(
         StageFloor("semantic", *_autoregressive(_linear_weights(semantic), weight_bytes, layers, width, contexts,
-                                                prompt, bandwidth, peak, speculation.get("semantic"), cache_bytes))
+                                                prompt, bandwidth, *rates, speculation.get("semantic"), cache_bytes))
     )  # fmt: skip
 
     coarse = bark.coarse_acoustics
@@ -150,12 +165,13 @@ def stage_floors(
     # the rows of the LM head for semantic ids are never chosen (the codebooks' ids follow them): not needed
     weights = _linear_weights(coarse) - configs.semantic.semantic_vocab_size * coarse.lm_head.weight.shape[1]
     read, flops, seconds = _autoregressive(
-        weights, weight_bytes, layers, width, contexts, prompt, bandwidth, peak, speculation.get("coarse"), cache_bytes
-    )
+        weights, weight_bytes, layers, width, contexts, prompt, bandwidth, *rates, speculation.get("coarse"),
+        cache_bytes,
+    )  # fmt: skip
     refills = sum(1 for start in range(0, tokens, window) if start > history)  # windows whose prompt moved
     refill_flops = refills * 2 * weights * (prompt + history)
     floors.append(StageFloor("coarse", read + refills * weights * weight_bytes, flops + refill_flops,
-                             seconds + refill_flops / peak))  # fmt: skip
+                             seconds + refill_flops / linear_peak))  # fmt: skip
 
     fine = bark.fine_acoustics
     layers, width = fine.config.num_layers, fine.config.hidden_size
@@ -166,9 +182,10 @@ def stage_floors(
     passes = loops * (configs.fine.n_fine_codebooks - configs.coarse.n_coarse_codebooks)
     weights = _linear_weights(fine.layers) + fine.lm_heads[0].weight.numel()  # one head per pass
     pass_bytes = weights * weight_bytes
-    pass_flops = 2 * weights * window + 4 * layers * width * window * window
-    floors.append(StageFloor("fine", passes * pass_bytes, passes * pass_flops,
-                             passes * max(pass_bytes / bandwidth, pass_flops / peak)))  # fmt: skip
+    pass_linear, pass_attention = 2 * weights * window, 4 * layers * width * window * window
+    pass_seconds = max(pass_bytes / bandwidth, pass_linear / linear_peak + pass_attention / attention_peak)
+    floors.append(StageFloor("fine", passes * pass_bytes, passes * (pass_linear + pass_attention),
+                             passes * pass_seconds))  # fmt: skip
 
     config = vocoder.config
     weights = _linear_weights(vocoder) + config.codebook_dim * config.hidden_size * config.kernel_size

@@ -541,6 +541,33 @@ def test_roofline_counts_follow_the_model_shape(bark):
     assert floors["coarse"].bytes_read - int8["coarse"].bytes_read == pytest.approx(61 * weights * 3)
 
 
+def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
+    """The fast engine's int8 linear layers and its attention (float32 or bfloat16) have their own measured rates:
+    with memory out of the way (a huge bandwidth) the fine stage's floor is its linear FLOPs over the linear rate
+    plus its attention FLOPs over the attention rate, and the vocoder keeps the float32 rate."""
+    from pipelines.commands.bench_pipeline import random_vocoder
+    from pipelines.roofline import stage_floors
+
+    vocoder = random_vocoder(quick=True, seed=0)
+    compute_bound = {"bandwidth": 1e30, "peak": 1e11}
+    same = {f.stage: f for f in stage_floors(bark, vocoder, 20, **compute_bound)}
+    rated = {
+        f.stage: f for f in stage_floors(bark, vocoder, 20, **compute_bound, linear_peak=4e11, attention_peak=2e11)
+    }
+    fine = bark.fine_acoustics.config
+    weights = sum(
+        layer.weight.numel() for layer in bark.fine_acoustics.layers.modules() if isinstance(layer, nn.Linear)
+    )
+    weights += bark.fine_acoustics.lm_heads[0].weight.numel()
+    linear_flops, attention_flops = 2 * weights * 64, 4 * fine.num_layers * fine.hidden_size * 64 * 64
+    assert same["fine"].seconds == pytest.approx(6 * (linear_flops + attention_flops) / 1e11)
+    assert rated["fine"].seconds == pytest.approx(6 * (linear_flops / 4e11 + attention_flops / 2e11))
+    assert rated["fine"].flops == same["fine"].flops  # the work is the same; only its rate differs
+    assert rated["decode"].seconds == same["decode"].seconds  # the vocoder runs float32 in every mode
+    for stage in ("semantic", "coarse"):
+        assert same[stage].seconds / 4 < rated[stage].seconds < same[stage].seconds / 2
+
+
 def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
     from pipelines.roofline import decode_step_bytes
 

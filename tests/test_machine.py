@@ -29,6 +29,16 @@ def test_machine_line_shows_isa_limits_and_what_they_do_not_hold(monkeypatch):
     assert "not held: ONNX Runtime's kernels, chosen by CPUID" in line
 
 
+def test_machine_line_names_the_isa_limits_left_unset(monkeypatch):
+    """Held to AVX2 with torch's three variables alone, fbgemm (the fast engine's int8 products) keeps its AVX-512
+    kernels: the line says which limit is not set."""
+    for name in ISA_VARIABLES:
+        monkeypatch.setenv(name, "AVX2")
+    assert "not set" not in describe_machine()
+    monkeypatch.delenv("FBGEMM_ENABLE_INSTRUCTIONS")
+    assert "not set: FBGEMM_ENABLE_INSTRUCTIONS" in describe_machine()
+
+
 def test_set_threads_rejects_fewer_than_one():
     before = torch.get_num_threads()
     set_threads(None)
@@ -62,9 +72,33 @@ def test_matmul_rate_is_that_of_the_fastest_float32_kernel(monkeypatch):
     assert flops == pytest.approx(2 * 8 * 16 * 32 / min([0.5, 0.25, 0.75][: len(names)]))
 
 
-def test_machine_rates_on_the_cpu_are_float32_and_positive():
+def test_int8_rate_is_that_of_the_fastest_int8_kernel(monkeypatch):
+    """The fast engine's compute floor uses the best of its int8 kernels, each timed under `int8_kernel`."""
+    times = iter([0.5, 0.25])
+    entered = []
+    real_kernel = machine.int8_kernel
+
+    def recording_kernel(name):
+        entered.append(name)
+        return real_kernel(name)
+
+    def fake_best_seconds(run, repeats, device):
+        run()
+        return next(times)
+
+    monkeypatch.setattr(machine, "best_seconds", fake_best_seconds)
+    monkeypatch.setattr(machine, "int8_kernel", recording_kernel)
+    ops = machine.measure_int8_matmul_ops(rows=8, inner=16, columns=32, repeats=1)
+    names = machine.int8_kernels_available()
+    assert entered == names
+    assert ops == pytest.approx(2 * 8 * 16 * 32 / min([0.5, 0.25][: len(names)]))
+
+
+def test_machine_rates_on_the_cpu_are_positive():
     assert machine.measure_read_bandwidth(megabytes=8, repeats=1) > 0
     assert machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1) > 0
+    assert machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1, dtype=torch.bfloat16) > 0
+    assert machine.measure_int8_matmul_ops(rows=8, inner=16, columns=32, repeats=1) > 0
     with pytest.raises(ValueError, match="measured in float32"):
         machine.measure_matmul_flops(rows=8, inner=16, columns=32, repeats=1, dtype=torch.float16)
 

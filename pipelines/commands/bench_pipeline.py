@@ -42,6 +42,7 @@ from ..files import atomic_output, check_writable
 from ..machine import (
     best_seconds,
     describe_machine,
+    measure_int8_matmul_ops,
     measure_matmul_flops,
     measure_read_bandwidth,
     set_threads,
@@ -433,6 +434,16 @@ def run(args: argparse.Namespace) -> int:
             this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
         rounds.append(this_round)
     bandwidth, peak = measure_read_bandwidth(device=device), measure_matmul_flops(device=device, dtype=dtype)
+    rates = {"read_gb_per_s": bandwidth / 1e9, "matmul_gflop_per_s": peak / 1e9}
+    # The fast engine on the CPU runs its linear layers in int8 and its attention over several queries in float32 or
+    # bfloat16: its compute floor counts each at its own rate, not at the float32 one (under which its fine stage ran
+    # at 0.4-0.6x "the floor", AMD EPYC Zen 5).
+    fast_peaks = (peak, peak)
+    if "fast" in engines and device.type == "cpu":
+        int8_ops, bfloat16_flops = measure_int8_matmul_ops(), measure_matmul_flops(dtype=torch.bfloat16)
+        rates |= {"int8_gop_per_s": int8_ops / 1e9, "bfloat16_gflop_per_s": bfloat16_flops / 1e9}
+        fast_peaks = (int8_ops, max(peak, bfloat16_flops))
+    results["rates"] = {name: round(value, 1) for name, value in rates.items()}
     speculation = _speculation(engines["exact"]) if "exact" in engines else {}
     reference = _median_times([r["reference"] for r in rounds])
     reference_timer = timers["reference"]
@@ -465,6 +476,7 @@ def run(args: argparse.Namespace) -> int:
                 fp32_audio, timer.outputs["decode"]
             )
         exact = mode == "exact"
+        linear_peak, attention_peak = fast_peaks if mode == "fast" else (peak, peak)
         speculated = {}
         if exact:  # the floor of what ran: speculative rounds read the float32 weights once for several tokens
             for stage, report in speculation.items():
@@ -480,7 +492,16 @@ def run(args: argparse.Namespace) -> int:
             exact,
             speculated,
             cache_bytes=_cache_bytes(model),
+            linear_peak=linear_peak,
+            attention_peak=attention_peak,
         )
+        machine_rates = f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s"
+        bark_rates = machine_rates
+        if (linear_peak, attention_peak) != (peak, peak):  # the vocoder runs in float32 in every mode
+            bark_rates = (
+                f"{bandwidth / 1e9:.1f} GB/s, linear layers {linear_peak / 1e9:.0f} GOP/s int8, "
+                f"attention {attention_peak / 1e9:.0f} GFLOP/s"
+            )
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         entry["time_breakdown_last_round"] = timer.breakdown()
         entry["decode_step_alone"] = _step_rates(stages, bandwidth)
@@ -492,7 +513,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
                 f"{floor.flops / 1e9:.2f} GFLOP; "
-                f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s -> floor {floor.seconds:.3f} s; "
+                f"{machine_rates if floor.stage == 'decode' else bark_rates} -> floor {floor.seconds:.3f} s; "
                 f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
             )
         for stage, part in entry["time_breakdown_last_round"].items():
