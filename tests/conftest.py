@@ -14,7 +14,12 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
-from bark_vocos.bark.fast import ATTENTION_KERNELS, CHOICE_VARIABLES, DECODE_ENGINES  # noqa: E402
+from bark_vocos.bark.fast import (  # noqa: E402
+    ATTENTION_KERNELS,
+    CHOICE_VARIABLES,
+    DECODE_ENGINES,
+    EXACT_ATTENTION_KERNELS,
+)
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 
@@ -26,6 +31,7 @@ PINNED_KERNELS = {
     INT8_KERNELS.variable: "fbgemm",
     DECODE_ENGINES.variable: "torch",
     ATTENTION_KERNELS.variable: "float32",
+    EXACT_ATTENTION_KERNELS.variable: "float32",
 }
 assert set(PINNED_KERNELS) == set(CHOICE_VARIABLES), "a measured choice of the stages is not pinned here"
 

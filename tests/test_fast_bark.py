@@ -17,7 +17,15 @@ from transformers.models.bark.generation_configuration_bark import (
 
 from bark_vocos import kernels
 from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS, _attention
+from bark_vocos.bark.fast import (
+    ATTENTION_KERNELS,
+    DECODE_ENGINES,
+    DECODE_INT8_KERNELS,
+    DECODE_KERNELS,
+    EXACT_ATTENTION_KERNELS,
+    HEADS_KERNEL,
+    _attention,
+)
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
@@ -333,6 +341,54 @@ def test_exact_matches_transformers_with_either_float32_kernel(bark, configs, hi
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("attention", ["float32", HEADS_KERNEL])
+def test_exact_fine_matches_transformers_with_either_attention(bark, configs, history_prompt, attention, monkeypatch):
+    """The exact engine's fine windows (no mask, not causal) are attended to by SDPA or head by head, as a timing
+    chooses; both give transformers' codes (two items, a history and two 64-frame windows)."""
+    if attention == HEADS_KERNEL and "onednn" not in linear_kernel_names():
+        pytest.skip("attention head by head needs torch's oneDNN linear")
+    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, attention)
+    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", {})
+    generator = torch.Generator().manual_seed(4)
+    coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
+    expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    assert torch.equal(got, expected)
+
+
+@pytest.mark.skipif("onednn" not in linear_kernel_names(), reason="attention head by head needs torch's oneDNN linear")
+def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_candidate(monkeypatch):
+    """Unmasked, non-causal attention: per head it gives SDPA's result to float32 rounding, in memory that transposes
+    back to `(B, T, H * D)` without a copy; both engines time it against SDPA (the fast one against bfloat16 too),
+    and where a mask or causality rules it out nothing else changes."""
+    for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
+        monkeypatch.delenv(cache.variable, raising=False)
+        monkeypatch.setattr(cache, "choices", {})
+    generator = torch.Generator().manual_seed(0)
+    query, key, value = (torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3))
+    expected = torch.nn.functional.scaled_dot_product_attention(query, key, value)
+    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, HEADS_KERNEL)
+    got = _attention(query, key, value, None, False, fast=False)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert got.transpose(1, 2).is_contiguous()
+    causal = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
+    assert torch.equal(_attention(query, key, value, None, True, fast=False), causal)  # forced, but not applicable
+    monkeypatch.delenv(EXACT_ATTENTION_KERNELS.variable)
+    timed: list[list[str]] = []
+
+    def record(candidates, repeats=5, cold=True):
+        timed.append(sorted(candidates))
+        assert all(run().shape[0] == 1 for run in candidates.values())  # timed on the first sequence
+        return HEADS_KERNEL
+
+    monkeypatch.setattr(kernels, "fastest", record)
+    torch.testing.assert_close(_attention(query, key, value, None, False, fast=False), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_attention(query, key, value, None, False, fast=True), expected, rtol=1e-5, atol=1e-6)
+    assert timed == [["float32", HEADS_KERNEL], ["bfloat16", "float32", HEADS_KERNEL]]
+    assert torch.equal(_attention(query, key, value, None, True, fast=False), causal)  # exact, causal: SDPA, untimed
+    assert len(timed) == 2
 
 
 def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bark, configs, monkeypatch):

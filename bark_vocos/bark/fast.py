@@ -284,13 +284,19 @@ class _BlockLinears:
         self.mlp_out = convert(block.mlp.out_proj)
 
 
-# (heads, queries bucket, keys bucket, head size, masked, causal, threads) -> the precision of the fast engine's
-# attention over several queries (prompts, the fine stage's windows): "float32" or "bfloat16", whichever runs faster
-# here (see `_attention`); `BARK_VOCOS_ATTENTION=float32|bfloat16` forces one.
+# (heads, queries bucket, keys bucket, head size, masked, causal, threads) -> how the fast engine attends over several
+# queries (prompts, the fine stage's windows): SDPA in "float32" or in "bfloat16", or "float32_heads" (see
+# `_attention_by_heads`; unmasked, non-causal attention only), whichever runs fastest here (see `_attention`);
+# `BARK_VOCOS_ATTENTION=float32|bfloat16|float32_heads` forces one (per head where it applies, float32 SDPA elsewhere).
 ATTENTION_KERNELS = KernelCache("BARK_VOCOS_ATTENTION")
+# The same for the exact engine, whose candidates are float32 only: "float32" (SDPA) or "float32_heads", for unmasked,
+# non-causal attention (the fine stage's windows); `BARK_VOCOS_EXACT_ATTENTION=float32|float32_heads` forces one
+# (per head where it applies).
+EXACT_ATTENTION_KERNELS = KernelCache("BARK_VOCOS_EXACT_ATTENTION")
 
 
-ATTENTION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the names `ATTENTION_KERNELS` chooses
+ATTENTION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # SDPA's precisions, by candidate name
+HEADS_KERNEL = "float32_heads"
 
 
 def _attention_in(
@@ -308,14 +314,48 @@ def _attention_in(
     return F.scaled_dot_product_attention(*cast, attn_mask=mask, is_causal=is_causal).to(query.dtype)
 
 
+def _attention_by_heads(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """Unmasked, non-causal float32 attention one head at a time, as two oneDNN products around a float32 softmax:
+    `(B, H, T, D)` queries and `(B, H, S, D)` keys/values -> `(B, H, T, D)`, a view of `(B, T, H, D)` memory (so the
+    caller's transpose back to `(B, T, H * D)` needs no copy).
+
+    SDPA's CPU kernel runs its inner products at about 180 GFLOP/s here, where oneDNN's reach 290 with AVX-512: on a
+    Zen 5 (2 threads, 12 heads of 64, 1024 positions) 11.9 ms against 17.6 ms with freed memory kept (where each
+    head's 4 MB of scores is not faulted in anew), and the exact fine stage over a 100-token sentence took 3.5 s
+    against 3.8 s, the same codes. Held to AVX2 it gains nothing there, so it is one candidate of a timed choice. Same
+    products and sums as SDPA's, in another order: float32 rounding apart.
+    """
+    batch, heads, queries, size = query.shape
+    scale = 1.0 / math.sqrt(size)
+    out = query.new_empty(batch, queries, heads, size)
+    for row in range(batch):
+        for head in range(heads):
+            keys = key[row, head].contiguous()  # (S, D): the "weight" of a linear layer from D to S
+            scores = torch.ops.mkldnn._linear_pointwise(query[row, head].contiguous(), keys, None, "none", [], "")
+            probabilities = torch.softmax(scores.mul_(scale), dim=-1)
+            values = value[row, head].t().contiguous()  # (D, S)
+            out[row, :, head] = torch.ops.mkldnn._linear_pointwise(probabilities, values, None, "none", [], "")
+    return out.transpose(1, 2)
+
+
 def _attention_candidates(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    is_causal: bool,
+    fast: bool,
 ) -> dict[str, Callable[[], torch.Tensor]]:
-    """`_attention_in` in each precision `ATTENTION_KERNELS` chooses from, by name."""
-    return {
+    """The ways to compute this attention that its engine chooses from, by name: SDPA in float32 (and in bfloat16 for
+    the fast engine), and per head (`_attention_by_heads`) where it applies."""
+    precisions = ATTENTION_DTYPES if fast else {"float32": torch.float32}
+    candidates: dict[str, Callable[[], torch.Tensor]] = {
         name: functools.partial(_attention_in, query, key, value, mask, is_causal, dtype)
-        for name, dtype in ATTENTION_DTYPES.items()
+        for name, dtype in precisions.items()
     }
+    if mask is None and not is_causal and "onednn" in linear_kernel_names():
+        candidates[HEADS_KERNEL] = functools.partial(_attention_by_heads, query, key, value)
+    return candidates
 
 
 def _attention(
@@ -328,26 +368,32 @@ def _attention(
 ) -> torch.Tensor:
     """`F.scaled_dot_product_attention` over `(B, H, T, D)` queries and `(B, H, S, D)` keys/values -> `(B, H, T, D)`.
 
-    In the fast engine (`fast`) on the CPU, float32 inputs are attended to in float32 or in bfloat16 (then the
-    result is cast back), whichever a timing of both finds faster for the shape (`ATTENTION_KERNELS`): with AMX a
-    790-query prompt over 887 keys took 5.3 ms per layer in bfloat16 against 13.1 ms in float32 (Intel Xeon, 2
-    threads), while a CPU without bfloat16 instructions takes about ten times longer in bfloat16. The fast engine's
-    7-bit activations already round more than bfloat16's 8-bit mantissa does here. Everything else: float32 as given.
+    On the CPU, float32 inputs without autograd are attended to whichever way a timing finds fastest for the shape
+    (`ATTENTION_KERNELS` for the fast engine, `fast`; `EXACT_ATTENTION_KERNELS` for the exact one). The fast engine may
+    attend in bfloat16 (the result cast back): with AMX a 790-query prompt over 887 keys took 5.3 ms per layer in
+    bfloat16 against 13.1 ms in float32 (Intel Xeon, 2 threads), while a CPU without bfloat16 instructions takes
+    about ten times longer in bfloat16; the fast engine's 7-bit activations already round more than bfloat16's 8-bit
+    mantissa does here. Both engines may attend head by head in float32 where there is no mask and no causality
+    (the fine stage's windows; `_attention_by_heads`). Where an engine has a single candidate, nothing is timed.
+    Everything else: SDPA as given.
     """
-    if not fast or query.device.type != "cpu" or query.dtype != torch.float32:
+    if query.device.type != "cpu" or query.dtype != torch.float32 or (torch.is_grad_enabled() and query.requires_grad):
         return _attention_in(query, key, value, mask, is_causal, query.dtype)
+    candidates = _attention_candidates(query, key, value, mask, is_causal, fast)
+    cache = ATTENTION_KERNELS if fast else EXACT_ATTENTION_KERNELS
+    if len(candidates) == 1 or (os.environ.get(cache.variable) == HEADS_KERNEL and HEADS_KERNEL not in candidates):
+        return candidates["float32"]()  # nothing to choose; or per head forced, but it does not apply: float32 SDPA
     _, heads, queries, size = query.shape
     shape = (heads, rows_bucket(queries), rows_bucket(key.shape[2]), size, mask is not None, is_causal)
     # Timed on the batch's first sequence, and chosen for every batch size: each sequence is attended to alone, at the
     # same cost in a batch, and a batch of 8 sentences' prompts timed whole took 0.3-0.4 s of the long form's first
     # batch (AMD EPYC, 2 threads).
-    candidates = _attention_candidates(query, key, value, mask, is_causal)
 
     def timed() -> dict[str, Callable[[], torch.Tensor]]:
         first = [None if tensor is None else tensor[:1] for tensor in (query, key, value, mask)]
-        return _attention_candidates(*first, is_causal)
+        return _attention_candidates(*first, is_causal, fast)
 
-    chosen = ATTENTION_KERNELS.choose((*shape, torch.get_num_threads()), candidates, cold=False, timed=timed)
+    chosen = cache.choose((*shape, torch.get_num_threads()), candidates, cold=False, timed=timed)
     return candidates[chosen]()
 
 
@@ -414,8 +460,14 @@ DECODE_INT8_KERNELS = KernelCache(INT8_KERNELS.variable)
 # "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
 DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
 # The environment variables that pin each measured kernel choice of the stages instead of timing it (README,
-# "Reproducibility"): the float32 linear kernel, the int8 kernel, the decode-step engine and the attention's precision.
-CHOICE_VARIABLES = (FORCE_VARIABLE, INT8_KERNELS.variable, DECODE_ENGINES.variable, ATTENTION_KERNELS.variable)
+# "Reproducibility"): the float32 linear kernel, the int8 kernel, the decode-step engine and each engine's attention.
+CHOICE_VARIABLES = (
+    FORCE_VARIABLE,
+    INT8_KERNELS.variable,
+    DECODE_ENGINES.variable,
+    ATTENTION_KERNELS.variable,
+    EXACT_ATTENTION_KERNELS.variable,
+)
 # Speculative decoding in the exact engine (`_CausalDecoder.speculate`): the counts of draft tokens per round it
 # chooses from by timing (0: plain steps), the rounds each is first timed for, and the variable that forces a count
 # (0: off).
