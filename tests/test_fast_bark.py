@@ -30,7 +30,7 @@ from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_availabl
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from pipelines.commands import bench_pipeline, main
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _decode_engines, random_bark_model
+from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _attention_choices, _decode_engines, random_bark_model
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 
@@ -644,6 +644,21 @@ def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
     monkeypatch.setattr(DECODE_ENGINES, "choices", choices)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
     assert _decode_engines() == expected
+
+
+def test_bench_pipeline_names_the_measured_attention(monkeypatch):
+    for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
+        monkeypatch.delenv(cache.variable, raising=False)
+    exact = {(12, rows_bucket(1024), rows_bucket(1024), 64, False, False, 2): HEADS_KERNEL}
+    fast = {(12, rows_bucket(300), rows_bucket(300), 64, False, True, 2): "bfloat16"}
+    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", exact)
+    monkeypatch.setattr(ATTENTION_KERNELS, "choices", fast)
+    assert _attention_choices() == {
+        "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
+        "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
+    }
+    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float32")
+    assert _attention_choices()["fast"] == {"forced": "float32"}
 
 
 def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monkeypatch):

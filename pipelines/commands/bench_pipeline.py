@@ -35,7 +35,8 @@ from transformers.models.bark.generation_configuration_bark import (
 
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
 from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import DECODE_ENGINES
+from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, EXACT_ATTENTION_KERNELS
+from bark_vocos.kernels import LARGE_ROWS
 
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
@@ -534,6 +535,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
     results["decode_engines"] = _decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
+    results["attention"] = _attention_choices()
+    print(f"attention over several queries (measured per shape, or forced): {results['attention']}")
     if speculation:
         results["speculation"] = speculation
         print(f"exact: speculative decoding, the draft count chosen and the tokens per round of each: {speculation}")
@@ -608,6 +611,30 @@ def _decode_engines() -> dict[str, str]:
         low, high = 2 ** (bucket - 1), 2**bucket - 1
         chosen[f"{'int8' if int8 else 'fp32'}, batch {low if low == high else f'{low}-{high}'}"] = engine
     return chosen
+
+
+def _positions(bucket: int) -> str:
+    """The position counts that share a kernel choice's `rows_bucket`, as text: "256-511", "512+"."""
+    low = 2 ** (bucket - 1)
+    return f"{low}+" if low == LARGE_ROWS else f"{low}-{2 * low - 1}"
+
+
+def _attention_choices() -> dict[str, dict[str, str]]:
+    """How each engine attended over several queries (prompts, fine windows): the forced way, or the measured choice
+    per shape (e.g. `{"exact": {"queries 512+ over keys 512+, unmasked": "float32_heads"}}`); empty where nothing was
+    timed (a single candidate)."""
+    report = {}
+    for engine, cache in (("exact", EXACT_ATTENTION_KERNELS), ("fast", ATTENTION_KERNELS)):
+        forced = os.environ.get(cache.variable)
+        if forced:
+            report[engine] = {"forced": forced}
+            continue
+        report[engine] = {
+            f"queries {_positions(queries)} over keys {_positions(keys)}, "
+            f"{'causal' if causal else 'masked' if masked else 'unmasked'}": name
+            for (_, queries, keys, _, masked, causal, _), name in sorted(cache.choices.items())
+        }
+    return report
 
 
 def _speculation(stages: FastBarkStages) -> dict[str, dict[str, Any]]:
