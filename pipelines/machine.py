@@ -4,10 +4,12 @@ the thread count), its measured read and product rates, and the process-wide set
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
@@ -169,11 +171,24 @@ def measure_matmul_flops(
         if device.type == "cuda" or dtype != torch.float32:
             best = best_seconds(lambda: layer(inputs), repeats, device)
         else:
-            best = float("inf")
-            for name in linear_kernel_names():
-                with linear_kernel(name):
-                    best = min(best, best_seconds(lambda: linear(inputs, layer, prepack=True), repeats, device))
+            run = functools.partial(linear, inputs, layer, prepack=True)
+            best = _fastest_kernel_seconds(run, linear_kernel_names(), linear_kernel, repeats)
     return 2 * rows * inner * columns / best
+
+
+def _fastest_kernel_seconds(
+    run: Callable[[], object],
+    names: Iterable[str],
+    kernel: Callable[[str], AbstractContextManager[None]],
+    repeats: int,
+) -> float:
+    """The fastest time of `run` on the CPU over each kernel of `names`, each forced by `kernel(name)` (`best_seconds`
+    per kernel)."""
+    best = float("inf")
+    for name in names:
+        with kernel(name):
+            best = min(best, best_seconds(run, repeats, torch.device("cpu")))
+    return best
 
 
 def measure_int8_matmul_ops(rows: int = 1024, inner: int = 768, columns: int = 3072, repeats: int = 5) -> float:
@@ -184,9 +199,6 @@ def measure_int8_matmul_ops(rows: int = 1024, inner: int = 768, columns: int = 3
     """
     layer = Int8Linear(nn.Linear(inner, columns))
     inputs = torch.randn(rows, inner)
-    best = float("inf")
     with torch.inference_mode():
-        for name in int8_kernels_available():
-            with int8_kernel(name):
-                best = min(best, best_seconds(lambda: layer(inputs), repeats, torch.device("cpu")))
+        best = _fastest_kernel_seconds(functools.partial(layer, inputs), int8_kernels_available(), int8_kernel, repeats)
     return 2 * rows * inner * columns / best
