@@ -496,12 +496,11 @@ def run(args: argparse.Namespace) -> int:
             linear_peak=linear_peak,
             attention_peak=attention_peak,
         )
-        machine_rates = f"{bandwidth / 1e9:.1f} GB/s, {peak / 1e9:.0f} GFLOP/s"
-        bark_rates = machine_rates
-        if (linear_peak, attention_peak) != (peak, peak):  # the vocoder runs in float32 in every mode
-            bark_rates = (
-                f"{bandwidth / 1e9:.1f} GB/s, linear layers {linear_peak / 1e9:.0f} GOP/s int8, "
-                f"attention {attention_peak / 1e9:.0f} GFLOP/s"
+        vocoder_rate = f"{peak / 1e9:.0f} GFLOP/s"  # the vocoder runs in float32 in every mode
+        bark_rate = vocoder_rate
+        if (linear_peak, attention_peak) != (peak, peak):
+            bark_rate = (
+                f"linear layers {linear_peak / 1e9:.0f} GOP/s int8, attention {attention_peak / 1e9:.0f} GFLOP/s"
             )
         entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
         entry["time_breakdown_last_round"] = timer.breakdown()
@@ -514,7 +513,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
                 f"{floor.flops / 1e9:.2f} GFLOP; "
-                f"{machine_rates if floor.stage == 'decode' else bark_rates} -> floor {floor.seconds:.3f} s; "
+                f"{bandwidth / 1e9:.1f} GB/s, {vocoder_rate if floor.stage == 'decode' else bark_rate} "
+                f"-> floor {floor.seconds:.3f} s; "
                 f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
             )
         for stage, part in entry["time_breakdown_last_round"].items():
@@ -608,15 +608,17 @@ def _decode_engines() -> dict[str, str]:
         return {"forced": forced}
     chosen = {}
     for (_, _, bucket, _, int8), engine in sorted(DECODE_ENGINES.choices.items()):
-        low, high = 2 ** (bucket - 1), 2**bucket - 1
-        chosen[f"{'int8' if int8 else 'fp32'}, batch {low if low == high else f'{low}-{high}'}"] = engine
+        chosen[f"{'int8' if int8 else 'fp32'}, batch {_bucket_counts(bucket)}"] = engine
     return chosen
 
 
-def _positions(bucket: int) -> str:
-    """The position counts that share a kernel choice's `rows_bucket`, as text: "256-511", "512+"."""
-    low = 2 ** (bucket - 1)
-    return f"{low}+" if low == LARGE_ROWS else f"{low}-{2 * low - 1}"
+def _bucket_counts(bucket: int, last: int | None = None) -> str:
+    """The counts that share a choice keyed by `count.bit_length()`, as text: "1", "8-15", or "512+" where `last` is
+    the count from which every larger one shares the bucket too (`rows_bucket`'s `LARGE_ROWS`)."""
+    low, high = 2 ** (bucket - 1), 2**bucket - 1
+    if low == last:
+        return f"{low}+"
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def _attention_choices() -> dict[str, dict[str, str]]:
@@ -630,7 +632,7 @@ def _attention_choices() -> dict[str, dict[str, str]]:
             report[engine] = {"forced": forced}
             continue
         report[engine] = {
-            f"queries {_positions(queries)} over keys {_positions(keys)}, "
+            f"queries {_bucket_counts(queries, LARGE_ROWS)} over keys {_bucket_counts(keys, LARGE_ROWS)}, "
             f"{'causal' if causal else 'masked' if masked else 'unmasked'}": name
             for (_, queries, keys, _, masked, causal, _), name in sorted(cache.choices.items())
         }
