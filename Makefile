@@ -12,7 +12,7 @@ VOICE ?= v2/en_speaker_6
 SEED ?= 0
 PINS ?=
 
-.PHONY: setup browser test test-oldest say say-tiny lint
+.PHONY: setup browser test test-oldest say say-tiny lint gpu-wheels gpu-check
 
 setup: $(VENV)/.installed
 
@@ -52,3 +52,16 @@ say-tiny: setup
 
 lint: setup
 	$(BIN)/ruff check bark_vocos pipelines tests notebooks
+
+# The GPU checks (.ci/gpu-check: CUDA tests and benches), for a machine whose python3 has a CUDA build of torch and
+# transformers but no PyPI. gpu-wheels, run where PyPI is reachable, puts the rest of what they import into .whl as
+# wheels for CPython 3.12 on x86-64 Linux (encodec is published as source only: built into a wheel here).
+GPU_WHEELS := soundfile cffi pycparser vocos==0.1.0 einops
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl $(GPU_WHEELS)
+	$(PYTHON) -m pip wheel --quiet --no-deps -w .whl encodec==0.1.1
+
+gpu-check:
+	.ci/gpu-check
