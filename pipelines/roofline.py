@@ -33,7 +33,7 @@ from transformers import BarkModel
 from bark_vocos import VocosEncodecModel
 from bark_vocos.bark import BarkGenerationConfigs, coarse_frames_for_semantic
 
-__all__ = ["StageFloor", "decode_step_bytes", "stage_floors"]
+__all__ = ["StageFloor", "decode_step_bytes", "stage_floors", "vocoder_work"]
 
 
 @dataclass
@@ -73,6 +73,14 @@ def decode_step_bytes(
     head_weights = head.numel() if head_rows is None else (head_rows[1] - head_rows[0]) * head.shape[1]
     weights = _linear_weights(model.layers) + head_weights
     return weights * weight_bytes + 2 * config.num_layers * config.hidden_size * cache_bytes * (context + 1)
+
+
+def vocoder_work(vocoder: VocosEncodecModel, frames: int) -> tuple[float, float]:
+    """(bytes, FLOPs) one float32 decode of `frames` frames must read and do: every weight of its matrix products (the
+    linear layers and the embedding convolution) once, and 2 FLOPs per weight per frame."""
+    config = vocoder.config
+    weights = _linear_weights(vocoder) + config.codebook_dim * config.hidden_size * config.kernel_size
+    return weights * 4.0, 2.0 * weights * frames
 
 
 def _autoregressive(
@@ -187,8 +195,6 @@ def stage_floors(
     floors.append(StageFloor("fine", passes * pass_bytes, passes * (pass_linear + pass_attention),
                              passes * pass_seconds))  # fmt: skip
 
-    config = vocoder.config
-    weights = _linear_weights(vocoder) + config.codebook_dim * config.hidden_size * config.kernel_size
-    decode_bytes, decode_flops = weights * 4.0, 2 * weights * frames
+    decode_bytes, decode_flops = vocoder_work(vocoder, frames)
     floors.append(StageFloor("decode", decode_bytes, decode_flops, max(decode_bytes / bandwidth, decode_flops / peak)))
     return floors

@@ -9,6 +9,9 @@ audio is noise, only the timing and the parity mean something.
 
 It also times the decoder's matrix products alone (`matrix_products`): the work every exact float32 decoder must
 do whatever else it fuses or skips. The original's time over theirs is the ceiling of `ours/orig` on this machine.
+And it prints our decoder's floor, as `bench pipeline` does per stage (`pipelines.roofline.vocoder_work`): the FLOPs
+of those products at the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and our time over
+it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..devices import resolve_device
-from ..machine import describe_machine, synchronizer, timed_seconds
+from ..machine import describe_machine, measure_matmul_flops, synchronizer, timed_seconds
+from ..roofline import vocoder_work
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
 
@@ -82,7 +86,7 @@ def benchmark(
     durations, repeats: int = 5, seed: int = 0, tiny: bool = False, device: torch.device | None = None
 ) -> list[dict]:
     """Times the three decoders and our matrix products alone, in float32 on `device` (the CPU if None); one row per
-    duration (seconds per run, parity)."""
+    duration (seconds per run, parity, and `floor`: our products' FLOPs at the measured float32 rate)."""
     from transformers import EncodecConfig, EncodecModel
 
     sizes = dict(dim=32, intermediate_dim=48, num_layers=1) if tiny else {}
@@ -99,6 +103,7 @@ def benchmark(
     device = device or torch.device("cpu")
     sync = synchronizer(device)
     original, ours, encodec = original.to(device), ours.to(device), encodec.to(device)
+    peak = measure_matmul_flops(device=device)
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for seconds in durations:
@@ -128,7 +133,7 @@ def benchmark(
                 for name, function in functions.items():
                     times[name] = min(times[name], timed_seconds(function, sync))
         audio_seconds = frames * 320 / 24000
-        rows.append({"seconds": audio_seconds, "parity": error, **times})
+        rows.append({"seconds": audio_seconds, "parity": error, "floor": vocoder_work(ours, frames)[1] / peak, **times})
     return rows
 
 
@@ -142,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     rows = benchmark(args.durations, repeats=args.repeats, seed=args.seed, tiny=args.tiny, device=device)
     header = (
         f"{'audio':>7} {'ours ms':>9} {'orig ms':>9} {'EnCodec ms':>10} {'ours xRT':>9} {'orig xRT':>9} "
-        f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8} {'MM ms':>7} {'ceiling':>8}"
+        f"{'EnC xRT':>8} {'ours/orig':>10} {'ours/EnC':>9} {'parity':>8} {'MM ms':>7} {'ceiling':>8} "
+        f"{'floor ms':>8} {'of floor':>8}"
     )
     print(header)
     for row in rows:
@@ -150,9 +156,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{seconds:6.2f}s {ours * 1e3:9.1f} {original * 1e3:9.1f} {encodec * 1e3:10.1f} {seconds / ours:9.1f} "
             f"{seconds / original:9.1f} {seconds / encodec:8.1f} {original / ours:9.2f}x {encodec / ours:8.2f}x "
-            f"{row['parity']:8.1e} {row['products'] * 1e3:7.1f} {original / row['products']:7.2f}x"
+            f"{row['parity']:8.1e} {row['products'] * 1e3:7.1f} {original / row['products']:7.2f}x "
+            f"{row['floor'] * 1e3:8.1f} {ours / row['floor']:7.2f}x"
         )
     print("ours/orig and ours/EnC: how many times faster our decoder is; parity: max |ours - orig| / max |orig|")
     print("MM ms: our matrix products alone (no conv, norm, FFT...); ceiling: orig ms / MM ms, the most an exact")
     print("float32 decoder on these matrix routines (near the CPU's float32 peak) can gain over the original here")
+    print(
+        "floor ms: those products' FLOPs at this machine's measured float32 matrix-product rate; of floor: ours over it"
+    )
     return 0
