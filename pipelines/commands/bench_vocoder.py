@@ -9,9 +9,9 @@ audio is noise, only the timing and the parity mean something.
 
 It also times the decoder's matrix products alone (`matrix_products`): the work every exact float32 decoder must
 do whatever else it fuses or skips. The original's time over theirs is the ceiling of `ours/orig` on this machine.
-And it prints our decoder's floor, as `bench pipeline` does per stage (`pipelines.roofline.vocoder_work`): the FLOPs
-of those products at the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and our time over
-it.
+And it prints our decoder's compute floor, the compute part of `bench pipeline`'s decode-stage floor
+(`pipelines.roofline.vocoder_work`; reading the weights takes a small fraction of it): the FLOPs of those products at
+the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and our time over it.
 """
 
 from __future__ import annotations
