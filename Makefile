@@ -12,21 +12,36 @@ VOICE ?= v2/en_speaker_6
 SEED ?= 0
 PINS ?=
 
-.PHONY: setup browser test test-oldest say say-tiny lint gpu-wheels gpu-check
+.PHONY: setup browser test test-oldest test-latest lock say say-tiny lint gpu-wheels gpu-check
 
 setup: $(VENV)/.installed
 
-# torch is pinned to the CPU build that lies on this project's machines; elsewhere any torch>=2.6 works
-# (transformers 5 needs it; an unpinned install may pull several GB of CUDA wheels). vocos 0.1.0 and
-# encodec 0.1.1 are the original reference implementations, installed without their dependencies (torchaudio
-# has no build for this torch): only the parity tests import them.
-$(VENV)/.installed: pyproject.toml
+# The set-up installs exactly the versions in requirements.lock (made by `make lock`), so an upstream release cannot
+# break a fresh clone; pyproject.toml keeps open ranges for those who install the package into their own environment.
+# torch is the CPU build that lies on this project's machines (/opt/wheels); elsewhere any torch>=2.6 works
+# (transformers 5 needs it; an unpinned install may pull several GB of CUDA wheels). vocos 0.1.0 and encodec 0.1.1
+# are the original reference implementations, installed without their dependencies (torchaudio has no build for this
+# torch): only the parity tests import them. UNLOCKED=1 installs the newest versions pyproject.toml allows instead.
+LOCK := requirements.lock
+UNLOCKED ?=
+REFERENCES := vocos==0.1.0 encodec==0.1.1 einops==0.8.2
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS)
-	$(BIN)/pip install --quiet --no-deps vocos==0.1.0 encodec==0.1.1 einops
+	$(if $(UNLOCKED),$(BIN)/pip install --quiet torch==2.13.0,$(BIN)/pip install --quiet -r $(LOCK))
+	$(if $(UNLOCKED),$(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS),\
+	  $(BIN)/pip install --quiet --no-deps -e .)
+	$(BIN)/pip install --quiet --no-deps $(REFERENCES)
 	touch $@
+
+# Regenerate requirements.lock from pyproject.toml with uv (in its own venv, .venv-lock): the newest versions the
+# ranges allow today, torch held to the CPU build on disk. Run `make test-latest` first and note what it found.
+UV_VERSION := 0.13.9
+lock:
+	[ -x .venv-lock/bin/uv ] || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv==$(UV_VERSION); }
+	printf 'torch==2.13.0+cpu\n' | .venv-lock/bin/uv pip compile - pyproject.toml --extra test --extra server \
+	  --extra ray --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+	  --annotation-style line --custom-compile-command "make lock" -o $(LOCK)
 
 # Debian's Chromium for the report page's browser test (needs root or sudo; skipped when already present).
 browser:
@@ -40,7 +55,12 @@ test: setup browser
 # The suite on the oldest transformers pyproject.toml accepts: `make test` in a second venv (not part of CI).
 OLDEST_TRANSFORMERS := $(shell sed -n 's/.*"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 test-oldest:
-	$(MAKE) test VENV=.venv-oldest PINS="transformers==$(OLDEST_TRANSFORMERS).0"
+	$(MAKE) test VENV=.venv-oldest UNLOCKED=1 PINS="transformers==$(OLDEST_TRANSFORMERS).0"
+
+# The suite on the newest versions pyproject.toml allows (not part of CI): run it before each `make lock`.
+test-latest:
+	rm -rf .venv-latest
+	$(MAKE) test VENV=.venv-latest UNLOCKED=1
 
 say: setup
 	$(BIN)/bark-vocos say "$(TEXT)" -o $(OUT) --bark $(BARK) --vocoder $(VOCODER) --voice $(VOICE) --seed $(SEED)

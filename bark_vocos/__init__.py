@@ -1,13 +1,13 @@
-"""bark-vocos model layer: the bundled VocosEncodec vocoder (config, processor, model) and Bark glue."""
+"""bark-vocos model layer: the bundled VocosEncodec vocoder (config, processor, model) and Bark glue.
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
+Names are imported on first use (PEP 562), so `bark_vocos.errors` and the command line's argument parsing load
+neither torch nor transformers. Touching any vocoder name registers VocosEncodec with transformers' Auto classes.
+"""
 
-from .errors import BarkVocosError, ModelNotAvailableError
-from .vocos.bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
-from .vocos.configuration_vocos_encodec import VocosEncodecConfig
-from .vocos.feature_extraction_vocos_encodec import VocosFeatureExtractor
-from .vocos.modeling_vocos_encodec import VocosEncodecModel, VocosEncodecOutput
-from .vocos.processing_vocos_encodec import VocosEncodecProcessor
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "BANDWIDTHS",
@@ -22,8 +22,19 @@ __all__ = [
     "num_codebooks_for_bandwidth",
 ]
 
-# `exist_ok`: a transformers release that ships its own vocos_encodec keeps working with our classes registered.
-AutoConfig.register(VocosEncodecConfig.model_type, VocosEncodecConfig, exist_ok=True)
-AutoModel.register(VocosEncodecConfig, VocosEncodecModel, exist_ok=True)
-AutoFeatureExtractor.register(VocosEncodecConfig, VocosFeatureExtractor, exist_ok=True)
-AutoProcessor.register(VocosEncodecConfig, VocosEncodecProcessor, exist_ok=True)
+# public name -> the submodule that defines it
+_SOURCES = {"BarkVocosError": ".errors", "ModelNotAvailableError": ".errors"} | {
+    name: ".vocos" for name in __all__ if name not in ("BarkVocosError", "ModelNotAvailableError")
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

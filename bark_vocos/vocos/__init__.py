@@ -1,6 +1,8 @@
 """The bundled Vocos-EnCodec vocoder on transformers' conventions: config, feature extractor, processor, model,
 the codebook/bandwidth table, codes checks, and the detection and conversion of every published checkpoint layout."""
 
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
+
 from .bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .configuration_vocos_encodec import VocosEncodecConfig
 from .feature_extraction_vocos_encodec import VocosFeatureExtractor
@@ -22,3 +24,9 @@ __all__ = [
     "detect_layout",
     "num_codebooks_for_bandwidth",
 ]
+
+# `exist_ok`: a transformers release that ships its own vocos_encodec keeps working with our classes registered.
+AutoConfig.register(VocosEncodecConfig.model_type, VocosEncodecConfig, exist_ok=True)
+AutoModel.register(VocosEncodecConfig, VocosEncodecModel, exist_ok=True)
+AutoFeatureExtractor.register(VocosEncodecConfig, VocosFeatureExtractor, exist_ok=True)
+AutoProcessor.register(VocosEncodecConfig, VocosEncodecProcessor, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import pickle
 import signal
@@ -16,9 +17,18 @@ from collections.abc import Iterator, Sequence
 
 from bark_vocos.errors import BarkVocosError
 
-from ..machine import keep_freed_memory
+from ..memory import keep_freed_memory
 
-__all__ = ["COMMANDS", "DEBUG_ENV", "OWN_WARNING_PREFIX", "Terminated", "main", "user_error_message"]
+__all__ = [
+    "COMMANDS",
+    "DEBUG_ENV",
+    "OWN_LOGGERS",
+    "OWN_WARNING_PREFIX",
+    "Terminated",
+    "main",
+    "third_party_output_hidden",
+    "user_error_message",
+]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -108,21 +118,63 @@ def _termination_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-# Our own deprecation warnings start with this, so they stay visible when others' are hidden.
+# Our own warnings start with this, so they stay visible when others' are hidden.
 OWN_WARNING_PREFIX = "bark-vocos"
+# Our packages' loggers; every other package's log records are shown with --debug only.
+OWN_LOGGERS = ("bark_vocos", "pipelines")
+
+
+class _OwnRecordsOnly(logging.Filter):
+    """Passes the log records of our own packages' loggers; drops every other package's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in OWN_LOGGERS
 
 
 def _quiet_third_party_warnings() -> None:
-    """Hide other packages' deprecation notices (transformers, torch, ...) in normal runs; ours stay visible.
+    """Hide other packages' warnings (transformers, torch, kernels, ...) in normal runs; ours stay visible.
 
-    Matched by message rather than module: a library's deprecation warning points at its caller (stacklevel), which
-    is often our code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
+    Matched by message rather than module: a library's warning points at its caller (stacklevel), which is often our
+    code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
     """
-    for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
-        warnings.filterwarnings("ignore", category=category)
-        warnings.filterwarnings("default", message=OWN_WARNING_PREFIX, category=category)
-    # torch reports some deprecations from C++ as plain UserWarnings
-    warnings.filterwarnings("ignore", message=r".*\bdeprecated\b", category=UserWarning, module=r"torch(\.|$)")
+    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("default", message=OWN_WARNING_PREFIX)
+
+
+@contextlib.contextmanager
+def third_party_output_hidden(debug: bool) -> Iterator[None]:
+    """While the block runs, only our own warnings and log records reach stderr, unless `debug`; restored after.
+
+    A dependency may log on import or on load (transformers 5.25 pulls in `kernels`, which logs three lines on every
+    offline import): left to Python's last-resort handler those lines broke the CLI's one-line errors. Here every
+    record that propagates to the root logger passes one handler that keeps ours only, and transformers' own handler
+    (which does not propagate) is turned down to errors that matter to nobody but a debugging user.
+    """
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if not debug:
+        handler.addFilter(_OwnRecordsOnly())
+    transformers_logger = logging.getLogger("transformers")
+    saved = root.level, transformers_logger.level, os.environ.get("TRANSFORMERS_VERBOSITY")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    with warnings.catch_warnings():
+        if not debug:
+            _quiet_third_party_warnings()
+            # read by transformers when it sets up its logger (on import); set directly when it is already imported
+            os.environ["TRANSFORMERS_VERBOSITY"] = "critical"
+            transformers_logger.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(saved[0])
+            transformers_logger.setLevel(saved[1])
+            if saved[2] is None:
+                os.environ.pop("TRANSFORMERS_VERBOSITY", None)
+            else:
+                os.environ["TRANSFORMERS_VERBOSITY"] = saved[2]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,9 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # decided before parsing: the command modules import torch and transformers, whose warnings come at import
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    with warnings.catch_warnings(), _termination_raises():
-        if not debug:
-            _quiet_third_party_warnings()
+    with third_party_output_hidden(debug), _termination_raises():
         args = build_parser().parse_args(argv)
         keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
         try:
