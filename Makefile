@@ -28,9 +28,12 @@ REFERENCES := vocos==0.1.0 encodec==0.1.1 einops==0.8.2
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(if $(UNLOCKED),$(BIN)/pip install --quiet torch==2.13.0,$(BIN)/pip install --quiet -r $(LOCK))
-	$(if $(UNLOCKED),$(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS),\
-	  $(BIN)/pip install --quiet --no-deps -e .)
+	if [ -n "$(UNLOCKED)" ]; then \
+	  $(BIN)/pip install --quiet torch==2.13.0 && \
+	  $(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS); \
+	else \
+	  $(BIN)/pip install --quiet -r $(LOCK) && $(BIN)/pip install --quiet --no-deps -e .; \
+	fi
 	$(BIN)/pip install --quiet --no-deps $(REFERENCES)
 	touch $@
 
