@@ -1,5 +1,6 @@
 """`bark-vocos say` and `make-tiny` from the shell: files written, determinism, and one-line errors with no output."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,46 @@ def test_say_error_from_a_real_process(tmp_path):
         "bark-vocos: error: text is empty or only whitespace: give some words to speak"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+# A command whose run logs and warns as dependencies do, logs a line of ours, then fails as a user error; run in its own
+# process so that pytest's log capture stays out of what the CLI shows.
+_NOISY_COMMAND = """
+import logging, sys, types, warnings
+from pipelines import commands
+
+def run(args):
+    logging.getLogger("somelibrary.hub").warning("a library's log line")
+    logging.getLogger("transformers.modeling_utils").warning("transformers' log line")
+    warnings.warn("a library's warning", UserWarning, stacklevel=1)
+    logging.getLogger("pipelines.noisy").warning("our own log line")
+    raise ValueError("bad value 'x': give one of 'a', 'b'")
+
+module = types.ModuleType("pipelines.commands.noisy_for_test")
+module.add_arguments = lambda parser: None
+module.run = run
+sys.modules[module.__name__] = module
+commands.COMMANDS["noisy"] = ("noisy_for_test", "a test command")
+sys.exit(commands.main(sys.argv[1:]))
+"""
+
+
+def test_other_packages_logs_and_warnings_are_hidden_unless_debug():
+    """A dependency that logs or warns (transformers 5.25's `kernels` logs on every offline import) never breaks the
+    one-line error; our own log lines stay; `--debug` shows the rest and ends with the traceback."""
+
+    def noisy(*args):
+        unset = ("BARK_VOCOS_DEBUG", "TRANSFORMERS_VERBOSITY")
+        env = {key: value for key, value in os.environ.items() if key not in unset}
+        return subprocess.run([sys.executable, "-c", _NOISY_COMMAND, *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env=env)  # fmt: skip
+
+    quiet = noisy("noisy")
+    assert quiet.returncode == 1
+    error = "bark-vocos: error: bad value 'x': give one of 'a', 'b'"
+    assert quiet.stderr.strip().splitlines() == ["our own log line", error]
+    loud = noisy("--debug", "noisy")
+    assert loud.returncode == 1
+    for line in ("a library's log line", "transformers' log line", "a library's warning", "our own log line"):
+        assert line in loud.stderr
+    assert "Traceback" in loud.stderr and "ValueError: bad value 'x'" in loud.stderr
