@@ -26,7 +26,7 @@ from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 from .devices import check_seed
 from .files import new_folder
 
-__all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark"]
+__all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark", "save_tiny_tokenizer"]
 
 TINY_VOICE_PRESETS = ("v2/en_speaker_0", "v2/en_speaker_1")
 
@@ -89,6 +89,17 @@ def _generation_config(text_vocab_size: int):
     )
 
 
+def save_tiny_tokenizer(path: str | os.PathLike) -> None:
+    """Write the small cased WordPiece tokenizer (BERT's file layout, as in suno's repositories) into folder `path`:
+    any ASCII text tokenizes without `[UNK]`, into ids below 300."""
+    from transformers import BertTokenizer
+
+    vocab = _tiny_vocab()
+    path = Path(path)
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=False).save_pretrained(path)
+
+
 def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
     """Write a tiny random Bark checkpoint folder (model, generation config, tokenizer, two voice presets).
 
@@ -99,7 +110,7 @@ def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
     Returns:
         The folder, loadable by `BarkModel.from_pretrained` and `BarkProcessor.from_pretrained`.
     """
-    from transformers import BarkConfig, BarkModel, BertTokenizer, EncodecConfig, GenerationConfig
+    from transformers import BarkConfig, BarkModel, EncodecConfig, GenerationConfig
 
     seed = check_seed(seed)
     path = Path(path)
@@ -144,9 +155,7 @@ def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
     model.generation_config = GenerationConfig.from_dict(generation_config.to_dict())
     model.save_pretrained(path)
 
-    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=False)
-    tokenizer.save_pretrained(path)
+    save_tiny_tokenizer(path)
 
     rng = np.random.default_rng(seed)
     index: dict[str, object] = {"repo_or_path": "."}  # BarkProcessor.from_pretrained replaces it

@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bench_pipeline",
         "time transformers' Bark against our faster stages (random weights)",
     ),
+    "bench oneshot": (
+        "bench_oneshot",
+        "one sentence as a whole process, ours against the model card's (random weights)",
+    ),
     "serve": ("serve", "an OpenAI-compatible speech server (POST /v1/audio/speech) with a listening page"),
     "bench serve": ("bench_serve", "time to first byte and total of a streamed server request against pipe(...)"),
 }
