@@ -19,6 +19,7 @@ from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 from .memory import keep_freed_memory
 
 __all__ = [
+    "bench_metadata",
     "best_seconds",
     "describe_machine",
     "keep_freed_memory",
@@ -66,6 +67,52 @@ def describe_machine() -> str:
     if torch.cuda.is_available():
         line += f", GPU {torch.cuda.get_device_name()}"
     return line + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _commit() -> str | None:
+    """The checked-out commit of the repository this package runs from (with "+dirty" for uncommitted changes), or
+    None outside a git checkout."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def bench_metadata() -> dict[str, object]:
+    """What a benchmark's JSON names about its run: the CPU model, torch's ISA and any ISA limits, the thread count,
+    the versions of torch / ONNX Runtime / transformers, the date (UTC) and the commit.
+
+    The speed tables of the docs are made from these files (`pipelines.bench_tables`), so a figure always says where
+    and with which code it was measured.
+    """
+    import datetime
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("torch", "onnxruntime", "transformers"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu": _cpu_model(),
+        "isa": torch.backends.cpu.get_cpu_capability(),
+        "isa_limits": {name: os.environ[name] for name in ISA_VARIABLES if name in os.environ},
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "commit": _commit(),
+        "line": describe_machine(),
+    }
 
 
 def set_threads(threads: int | None) -> None:

@@ -43,7 +43,7 @@ def test_bench_pipeline_runs_on_cuda_in_half_precision(tmp_path):
     assert main(argv) == 0
     results = json.loads(out.read_text())
     assert results["device"].startswith("cuda") and results["dtype"] == "float16"
-    assert "GPU" in results["machine"]
+    assert results["machine"]["gpu"] and "GPU" in results["machine"]["line"]
     for mode in ("exact", "fast"):
         assert all(value > 0 for value in results[mode]["speedup"].values())
         assert all(step["ms"] > 0 for step in results[mode]["decode_step_alone"].values())

@@ -190,7 +190,7 @@ def _print(summary: dict[str, Any], engines: list[str], quick: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints, run one unmeasured round and `--repeats` measured ones, print and store the figures."""
     _check(args)
-    from ..machine import describe_machine
+    from ..machine import bench_metadata, describe_machine
 
     engines = list(dict.fromkeys(args.engines))
     print("bench oneshot: random weights: whole-process timings only, the audio is noise, not speech")
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(rounds, engines)
     _print(summary, engines, args.quick)
     results = {
-        "machine": describe_machine(),
+        "machine": bench_metadata(),
         "note": "random weights: whole-process timings only, the audio is noise, not speech",
         "shape": "make-tiny" if args.quick else "bark-small",
         "semantic_tokens": args.semantic_tokens,

@@ -41,6 +41,7 @@ from bark_vocos.kernels import LARGE_ROWS
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
 from ..machine import (
+    bench_metadata,
     best_seconds,
     describe_machine,
     measure_int8_matmul_ops,
@@ -406,7 +407,7 @@ def run(args: argparse.Namespace) -> int:
     _warm_up(model)
 
     results: dict[str, Any] = {
-        "machine": describe_machine(),
+        "machine": bench_metadata(),
         "note": RANDOM_WEIGHTS_NOTE,
         "model": size,
         "semantic_tokens": args.semantic_tokens,

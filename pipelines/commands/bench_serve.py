@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, set_threads
+from ..machine import bench_metadata, describe_machine, set_threads
 from .bench_pipeline import BARK_SMALL, RANDOM_WEIGHTS_NOTE, random_bark_model, random_vocoder
 
 __all__ = ["add_arguments", "run"]
@@ -159,7 +159,13 @@ def run(args: argparse.Namespace) -> int:
         f"whole stream {ratios['stream_total_over_pipe']:.2f}x pipe(...)"
     )
     if args.out is not None:
-        results = {"model": model_name, "machine": machine, "text": args.text, "options": options, "rounds": rounds}
+        results = {
+            "model": model_name,
+            "machine": bench_metadata(),
+            "text": args.text,
+            "options": options,
+            "rounds": rounds,
+        }
         results.update(median=summary, ratios=ratios)
         with atomic_output(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=2))

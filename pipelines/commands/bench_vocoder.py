@@ -17,6 +17,7 @@ the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,8 @@ from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..devices import resolve_device
-from ..machine import describe_machine, measure_matmul_flops, synchronizer, timed_seconds
+from ..files import atomic_output, check_writable
+from ..machine import bench_metadata, describe_machine, measure_matmul_flops, synchronizer, timed_seconds
 from ..roofline import vocoder_work
 
 __all__ = ["add_arguments", "benchmark", "conv_as_linear", "matrix_products", "run"]
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and codes")
     parser.add_argument("--tiny", action="store_true", help="tiny models instead of full size (smoke test only)")
     parser.add_argument("--device", default="cpu", help="where all three run: cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
 
 
 def conv_as_linear(conv: nn.Conv1d) -> nn.Linear:
@@ -141,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.threads < 1 or min(args.durations) <= 0:
         raise ValueError("--repeats and --threads must be >= 1 and --durations > 0")
     device = resolve_device(args.device)
+    if args.out is not None:
+        check_writable(args.out)  # before the timing, not after
     torch.set_num_threads(args.threads)
     machine = describe_machine()
     print(f"bark-vocos bench vocoder: best of {args.repeats}, random weights, float32 on {device}; {machine}")
@@ -165,4 +170,17 @@ def run(args: argparse.Namespace) -> int:
     print(
         "floor ms: those products' FLOPs at this machine's measured float32 matrix-product rate; of floor: ours over it"
     )
+    if args.out is not None:
+        results = {
+            "machine": bench_metadata(),
+            "note": "random weights: timings and parity only, the audio is noise",
+            "device": str(device),
+            "repeats": args.repeats,
+            "tiny": args.tiny,
+            "rows": [{**row, "ours_over_original": row["original"] / row["ours"],
+                      "ours_over_encodec": row["encodec"] / row["ours"]} for row in rows],
+        }  # fmt: skip
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0
