@@ -308,7 +308,7 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False, pr
     on an AVX-512 EPYC at 750 rows, about 10% slower on an AVX2-only one, 1.25-1.7x faster there at 1-8 rows), so the
     first call for a shape times both on the real inputs and the faster one serves that shape from then on
     (`BARK_VOCOS_KERNEL=onednn|aten` forces one; inside `linear_kernel(name)` the caller's choice applies). Bark's
-    stages (`bark_vocos.bark.fast`) call it too: their decode steps choose for all layers at once, by timing whole
+    stages (`bark_vocos.bark.decoder`) call it too: their decode steps choose for all layers at once, by timing whole
     steps; prompts and the fine stage's 1024-frame windows choose per layer. Same products and sums; every other case
     (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
 

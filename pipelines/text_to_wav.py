@@ -27,7 +27,7 @@ from bark_vocos.bark import (
     BarkGenerationConfigs,
     BarkStages,
     BarkTokens,
-    FastBarkStages,
+    OptimizedBarkStages,
     bark_stages,
     check_engine,
     coarse_frames_for_semantic,
@@ -87,7 +87,7 @@ class TextToWavPipeline:
         bark: BarkModel,
         processor: BarkProcessor,
         vocoder: VocosEncodecModel | None = None,
-        stages: BarkStages | FastBarkStages | None = None,
+        stages: BarkStages | OptimizedBarkStages | None = None,
     ):
         self.bark = bark
         self.processor = processor
@@ -146,10 +146,10 @@ class TextToWavPipeline:
         """Keep Bark's sub-models on the CPU and move each to the accelerator only while it runs (needs accelerate).
 
         Raises:
-            ValueError: The stages are `FastBarkStages` (engines "exact" and "fast"), which call the sub-models'
+            ValueError: The stages are `OptimizedBarkStages` (engines "exact" and "fast"), which call the sub-models'
                 layers directly, past the offload hooks: use `engine="transformers"`.
         """
-        if isinstance(self.stages, FastBarkStages):
+        if isinstance(self.stages, OptimizedBarkStages):
             raise ValueError(
                 f"cpu offload needs engine 'transformers', this pipeline runs engine {self.stages.mode!r}: "
                 "load it with engine='transformers'"

@@ -14,13 +14,10 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
-from bark_vocos.bark.fast import (  # noqa: E402
-    ATTENTION_KERNELS,
-    CHOICE_VARIABLES,
-    DECODE_ENGINES,
-    EXACT_ATTENTION_KERNELS,
-)
+from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS  # noqa: E402
+from bark_vocos.bark.decoder import DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
+from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 
 # Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in

@@ -55,7 +55,7 @@ def int8_kernels_available() -> list[str]:
 
 def int8_kernel(name: str) -> AbstractContextManager[None]:
     """Inside the block, every `Int8Linear` runs kernel `name` instead of choosing per layer: for a caller that times
-    whole decode steps (`bark_vocos.bark.fast`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
+    whole decode steps (`bark_vocos.bark.decoder`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
     return caller_choice(_CALLER_KERNEL, name, tuple(int8_kernels_available()), "int8")
 
 

@@ -1,7 +1,7 @@
 """Decode steps of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph.
 
 A one-token decode step on the CPU has two implementations, chosen by timing whole steps
-(`bark_vocos.bark.fast.DECODE_ENGINES`):
+(`bark_vocos.bark.decoder.DECODE_ENGINES`):
 
 - `"torch"`: the step in PyTorch (float32 linear layers through `bark_vocos.kernels.linear`, or in the fast engine
   `Int8Linear` layers);
@@ -10,7 +10,7 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
   the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
   new positions into it) and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in
   the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
-  (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
+  (`accuracy_level=4`). The key/value buffers are the torch tensors of `CausalDecoder`, bound by pointer, so
   prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step. A call takes one or
   a few new positions per sequence (speculative decoding verifies its drafts in one pass); for prompts of hundreds
   of positions PyTorch is faster (coarse window of 887 positions: 0.71 s against 0.94 s in float32).

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bark_vocos.bark.fast import CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE
+from bark_vocos.bark.optimized import CHOICE_VARIABLES
+from bark_vocos.bark.speculative import DRAFT_TOKENS_VARIABLE
 
 from ..machine import keep_freed_memory
 from .generate import BatchSettings, RowGenerator, model_location

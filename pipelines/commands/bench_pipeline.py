@@ -34,8 +34,15 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-from bark_vocos.bark import FAST_BARK_MODES, BarkGenerationConfigs, BarkTokens, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import ATTENTION_KERNELS, DECODE_ENGINES, EXACT_ATTENTION_KERNELS
+from bark_vocos.bark import (
+    OPTIMIZED_MODES,
+    BarkGenerationConfigs,
+    BarkTokens,
+    OptimizedBarkStages,
+    generate_bark_tokens,
+)
+from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
+from bark_vocos.bark.decoder import DECODE_ENGINES
 from bark_vocos.kernels import LARGE_ROWS
 
 from ..devices import resolve_device, resolve_dtype
@@ -221,7 +228,7 @@ def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple
 
 
 def _ours(
-    stages: FastBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
+    stages: OptimizedBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
 ) -> tuple[dict, _StageTimer]:
     """Our stages through the one orchestration (`generate_bark_tokens`), then Vocos on the fine codes, per stage."""
     timer = _StageTimer(stages.bark_model.device)
@@ -273,7 +280,7 @@ def _ratios(reference: dict, ours: dict) -> dict[str, float]:
     return {key: round(reference[key] / ours[key], 2) for key in reference if ours.get(key, 0) > 0}
 
 
-def _stage_agreement(model: BarkModel, stages: FastBarkStages, exact: _StageTimer) -> dict[str, float]:
+def _stage_agreement(model: BarkModel, stages: OptimizedBarkStages, exact: _StageTimer) -> dict[str, float]:
     """Per-stage token agreement of `stages` with fp32 reference outputs, each stage fed the reference's input."""
     configs = BarkGenerationConfigs.from_bark(model)
     semantic = exact.outputs["semantic"]
@@ -298,7 +305,7 @@ def _stage_agreement(model: BarkModel, stages: FastBarkStages, exact: _StageTime
 
 
 def _long_form(
-    model: BarkModel, vocoder: VocosEncodecModel, stages: FastBarkStages, sentences: int, tokens: int, seed: int
+    model: BarkModel, vocoder: VocosEncodecModel, stages: OptimizedBarkStages, sentences: int, tokens: int, seed: int
 ) -> dict[str, float | int | str]:
     """Seconds for `sentences` texts through transformers' `BarkModel.generate` + EnCodec one after another (how a
     user of the model card would speak a long text) against our `stages` on all of them as one batch, through
@@ -345,12 +352,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `bark-vocos bench pipeline`."""
     parser.add_argument("--semantic-tokens", type=int, default=250, help="semantic tokens generated (forced length)")
     parser.add_argument(
-        "--modes", nargs="+", choices=FAST_BARK_MODES, default=list(FAST_BARK_MODES), help="our modes to time"
+        "--modes", nargs="+", choices=OPTIMIZED_MODES, default=list(OPTIMIZED_MODES), help="our modes to time"
     )
     parser.add_argument("--long-form-sentences", type=int, default=8, help="sentences in the long-form test (0: skip)")
     parser.add_argument("--long-form-tokens", type=int, default=100, help="semantic tokens per long-form sentence")
     parser.add_argument(
-        "--long-form-mode", choices=FAST_BARK_MODES, default="fast", help="our mode in the long-form test"
+        "--long-form-mode", choices=OPTIMIZED_MODES, default="fast", help="our mode in the long-form test"
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="interleaved rounds of reference and our modes (default: %(default)s)"
@@ -415,7 +422,7 @@ def run(args: argparse.Namespace) -> int:
         "dtype": str(dtype).removeprefix("torch."),
     }
     vocoder = random_vocoder(args.quick, args.seed).to(device=device, dtype=dtype)
-    engines = {mode: FastBarkStages(model, mode=mode) for mode in args.modes}
+    engines = {mode: OptimizedBarkStages(model, mode=mode) for mode in args.modes}
     # Warm-up: each engine's first call builds its ONNX Runtime sessions (where it has them) and times the kernel
     # choices for one sentence's shapes, here and not in the first round; what that costs is reported.
     results["first_call_s"] = {}
@@ -542,7 +549,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"exact: speculative decoding, the draft count chosen and the tokens per round of each: {speculation}")
     if args.long_form_sentences:
         mode = args.long_form_mode
-        stages = engines[mode] if mode in engines else FastBarkStages(model, mode=mode)
+        stages = engines[mode] if mode in engines else OptimizedBarkStages(model, mode=mode)
         long_form = _long_form(model, vocoder, stages, args.long_form_sentences, args.long_form_tokens, args.seed)
         results["long_form"] = long_form
         print(f"long form, reference one sentence after another vs ours batched: {long_form}")
@@ -556,7 +563,7 @@ def run(args: argparse.Namespace) -> int:
 STEP_CONTEXT = 512  # cached positions of the decode steps `_step_rates` times (a semantic step's, mid-sentence)
 
 
-def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> dict[str, dict[str, float]]:
+def _step_rates(stages: OptimizedBarkStages, bandwidth: float, repeats: int = 20) -> dict[str, dict[str, float]]:
     """Per autoregressive stage, one decode step of one sequence alone, at `STEP_CONTEXT` cached positions, timed
     back to back: its time (the fastest of `repeats` runs after one untimed: interference only slows a run, and a
     median of ten read 5.9 ms where the decoding loop's steps averaged 4.3 ms on a machine growing busier), the bytes
@@ -587,7 +594,7 @@ def _step_rates(stages: FastBarkStages, bandwidth: float, repeats: int = 20) -> 
     return rates
 
 
-def _weight_bytes(stages: FastBarkStages) -> float:
+def _weight_bytes(stages: OptimizedBarkStages) -> float:
     """Bytes per linear weight our engine reads: one for the fast engine's 8-bit layers (on the CPU), else the
     model's dtype (the fast engine on a GPU runs in it)."""
     if stages.mode == "fast" and stages.bark_model.device.type == "cpu":
@@ -639,7 +646,7 @@ def _attention_choices() -> dict[str, dict[str, str]]:
     return report
 
 
-def _speculation(stages: FastBarkStages) -> dict[str, dict[str, Any]]:
+def _speculation(stages: OptimizedBarkStages) -> dict[str, dict[str, Any]]:
     """Per causal stage of the exact engine, the draft count its measured choice now takes (`chosen`; 0 drafts: plain
     steps) and the tokens chosen per timed round of speculative decoding per draft count tried
     (e.g. `{"semantic": {"chosen": 4, "tokens_per_round": {"0": 1.0, "2": 2.7, "4": 4.3}}}`)."""
