@@ -18,6 +18,7 @@ from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from bark_vocos.bark.decoder import DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
+from bark_vocos.choices import CHOICES  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 
 # Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in
@@ -31,6 +32,14 @@ PINNED_KERNELS = {
     EXACT_ATTENTION_KERNELS.variable: "float32",
 }
 assert set(PINNED_KERNELS) == set(CHOICE_VARIABLES), "a measured choice of the stages is not pinned here"
+
+
+@pytest.fixture(autouse=True)
+def _measured_choices_restored() -> Iterator[None]:
+    """Every test leaves the registry of measured choices as it found it (a test may `reset` a kind to time anew)."""
+    saved = CHOICES.snapshot()
+    yield
+    CHOICES.restore(saved)
 
 
 @contextmanager

@@ -15,12 +15,13 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from bark_vocos import kernels
+from bark_vocos import timing
 from bark_vocos.bark import BarkGenerationConfigs, OptimizedBarkStages, generate_bark_tokens
 from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS, HEADS_KERNEL, attention
 from bark_vocos.bark.decoder import DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
+from bark_vocos.choices import AttentionKey, StepEngineKey
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from pipelines.commands import bench_pipeline, main
 from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _attention_choices, _decode_engines, random_bark_model
@@ -343,7 +344,7 @@ def test_exact_fine_matches_transformers_with_either_attention(bark, configs, hi
     if attention == HEADS_KERNEL and "onednn" not in linear_kernel_names():
         pytest.skip("attention head by head needs torch's oneDNN linear")
     monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, attention)
-    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", {})
+    EXACT_ATTENTION_KERNELS.reset()
     generator = torch.Generator().manual_seed(4)
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
@@ -358,7 +359,7 @@ def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_cand
     and where a mask or causality rules it out nothing else changes."""
     for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
         monkeypatch.delenv(cache.variable, raising=False)
-        monkeypatch.setattr(cache, "choices", {})
+        cache.reset()
     generator = torch.Generator().manual_seed(0)
     query, key, value = (torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3))
     expected = torch.nn.functional.scaled_dot_product_attention(query, key, value)
@@ -376,7 +377,7 @@ def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_cand
         assert all(run().shape[0] == 1 for run in candidates.values())  # timed on the first sequence
         return HEADS_KERNEL
 
-    monkeypatch.setattr(kernels, "fastest", record)
+    monkeypatch.setattr(timing, "fastest", record)
     torch.testing.assert_close(attention(query, key, value, None, False, fast=False), expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(attention(query, key, value, None, False, fast=True), expected, rtol=1e-5, atol=1e-6)
     assert timed == [["float32", HEADS_KERNEL], ["bfloat16", "float32", HEADS_KERNEL]]
@@ -387,7 +388,7 @@ def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_cand
 def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bark, configs, monkeypatch):
     monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
     monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.setattr(DECODE_KERNELS, "choices", {})
+    DECODE_KERNELS.reset()
     input_ids, attention_mask = _text(2)
     config = configs["semantic_generation_config"]
     options = {"attention_mask": attention_mask, "max_new_tokens": 8, "min_new_tokens": 8}
@@ -396,10 +397,10 @@ def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bar
     assert torch.equal(got, expected)  # the timing runs rewrite the same keys and values: same codes
     key = (bark.semantic.config.hidden_size, bark.semantic.config.num_layers, 2, torch.get_num_threads())
     assert list(DECODE_KERNELS.choices) == [key] and DECODE_KERNELS.choices[key] in linear_kernel_names()
-    DECODE_KERNELS.choices.clear()
+    DECODE_KERNELS.reset()
     monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(DECODE_INT8_KERNELS, "choices", {})
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    DECODE_INT8_KERNELS.reset()
+    INT8_KERNELS.reset()
     OptimizedBarkStages(bark, mode="fast").semantic.generate(input_ids, semantic_generation_config=config, **options)
     assert DECODE_KERNELS.choices == {}
     assert list(DECODE_INT8_KERNELS.choices) == [key] and DECODE_INT8_KERNELS.choices[key] in int8_kernels_available()
@@ -633,8 +634,10 @@ def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
 
 def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
     monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+    DECODE_ENGINES.reset()
     choices = {(768, 12, 1, 2, False): "onnxruntime", (768, 12, 4, 2, True): "torch", (768, 12, 2, 2, True): "torch"}
-    monkeypatch.setattr(DECODE_ENGINES, "choices", choices)
+    for key, choice in choices.items():
+        DECODE_ENGINES.record(StepEngineKey(*key), choice)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
     assert _decode_engines() == expected
 
@@ -644,8 +647,10 @@ def test_bench_pipeline_names_the_measured_attention(monkeypatch):
         monkeypatch.delenv(cache.variable, raising=False)
     exact = {(12, rows_bucket(1024), rows_bucket(1024), 64, False, False, 2): HEADS_KERNEL}
     fast = {(12, rows_bucket(300), rows_bucket(300), 64, False, True, 2): "bfloat16"}
-    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", exact)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", fast)
+    for cache, choices in ((EXACT_ATTENTION_KERNELS, exact), (ATTENTION_KERNELS, fast)):
+        cache.reset()
+        for key, choice in choices.items():
+            cache.record(AttentionKey(*key), choice)
     assert _attention_choices() == {
         "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
         "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
@@ -658,7 +663,7 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monke
     """Prompts and fine windows: the fast engine chooses the attention's precision per shape by timing both (the
     exact engine never does), and bfloat16 attention stays within its rounding of float32."""
     monkeypatch.delenv(ATTENTION_KERNELS.variable, raising=False)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    ATTENTION_KERNELS.reset()
     input_ids, attention_mask = _text(1)
     semantic = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
     options = {"semantic_generation_config": semantic, "attention_mask": attention_mask, "max_new_tokens": 4}
@@ -677,14 +682,14 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monke
     assert torch.equal(attention(query, key, value, None, True, fast=False), expected)
     # a batch is timed on its first sequence, and the choice serves every batch size
     monkeypatch.delenv(ATTENTION_KERNELS.variable)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    ATTENTION_KERNELS.reset()
     timed_batches = []
 
     def record(candidates, repeats=5, cold=True):
         timed_batches.extend(run().shape[0] for run in candidates.values())
         return "float32"
 
-    monkeypatch.setattr(kernels, "fastest", record)
+    monkeypatch.setattr(timing, "fastest", record)
     batch = [torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3)]
     mask = torch.ones(3, 1, 50, 50, dtype=torch.bool).tril()
     got = attention(*batch, mask, False, fast=True)

@@ -58,7 +58,7 @@ def test_the_kernels_compute_the_same_thing(gelu, monkeypatch):
 
 def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(monkeypatch):
     monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    INT8_KERNELS.reset()
     layer = _layer(64, 32)
     before = layer.weight.detach().clone()
     module = Int8Linear(layer)
@@ -89,7 +89,7 @@ def test_bad_uses_raise(monkeypatch):
 
 def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(monkeypatch):
     monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    INT8_KERNELS.reset()
     torch.manual_seed(0)
     layer = Int8Linear(torch.nn.Linear(64, 32))
     hidden = torch.randn(2, 64)

@@ -113,7 +113,7 @@ def test_each_decode_engine_runs_the_fast_stages(engine, monkeypatch):
 
 def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
     monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
-    monkeypatch.setattr(DECODE_ENGINES, "choices", {})
+    DECODE_ENGINES.reset()
     bark = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
     stages = OptimizedBarkStages(bark, mode="fast")
     config = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..kernels import KernelCache, linear_kernel_names, rows_bucket
+from ..choices import CHOICES, AttentionKey
+from ..kernels import linear_kernel_names, rows_bucket
 
 __all__ = [
     "ATTENTION_DTYPES",
@@ -25,15 +26,15 @@ __all__ = [
     "attention_in",
 ]
 
-# (heads, queries bucket, keys bucket, head size, masked, causal, threads) -> how the fast engine attends over several
+# `AttentionKey` -> how the fast engine attends over several
 # queries (prompts, the fine stage's windows): SDPA in "float32" or in "bfloat16", or "float32_heads" (see
 # `attention_by_heads`; unmasked, non-causal attention only), whichever runs fastest here (see `attention`);
 # `BARK_VOCOS_ATTENTION=float32|bfloat16|float32_heads` forces one (per head where it applies, float32 SDPA elsewhere).
-ATTENTION_KERNELS = KernelCache("BARK_VOCOS_ATTENTION")
+ATTENTION_KERNELS = CHOICES["attention"]
 # The same for the exact engine, whose candidates are float32 only: "float32" (SDPA) or "float32_heads", for unmasked,
 # non-causal attention (the fine stage's windows); `BARK_VOCOS_EXACT_ATTENTION=float32|float32_heads` forces one
 # (per head where it applies).
-EXACT_ATTENTION_KERNELS = KernelCache("BARK_VOCOS_EXACT_ATTENTION")
+EXACT_ATTENTION_KERNELS = CHOICES["exact_attention"]
 
 ATTENTION_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # SDPA's precisions, by candidate name
 HEADS_KERNEL = "float32_heads"
@@ -120,7 +121,7 @@ def attention(
     if len(candidates) == 1 or (os.environ.get(cache.variable) == HEADS_KERNEL and HEADS_KERNEL not in candidates):
         return candidates["float32"]()  # nothing to choose; or per head forced, but it does not apply: float32 SDPA
     _, heads, queries, size = query.shape
-    shape = (heads, rows_bucket(queries), rows_bucket(key.shape[2]), size, mask is not None, is_causal)
+    key_shape = rows_bucket(queries), rows_bucket(key.shape[2])
     # Timed on the batch's first sequence, and chosen for every batch size: each sequence is attended to alone, at the
     # same cost in a batch.
 
@@ -128,7 +129,8 @@ def attention(
         first = [None if tensor is None else tensor[:1] for tensor in (query, key, value, mask)]
         return attention_candidates(*first, is_causal, fast)
 
-    chosen = cache.choose((*shape, torch.get_num_threads()), candidates, cold=False, timed=timed)
+    choice = AttentionKey(heads, *key_shape, size, mask is not None, is_causal, torch.get_num_threads())
+    chosen = cache.choose(choice, candidates, cold=False, timed=timed)
     return candidates[chosen]()
 
 

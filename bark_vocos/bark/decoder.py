@@ -10,24 +10,25 @@ from collections.abc import Callable
 import torch
 from transformers import BarkCoarseModel, BarkSemanticModel
 
-from ..kernels import KernelCache, linear_kernel, linear_kernel_names
+from ..choices import CHOICES, StepEngineKey, StepKernelKey
+from ..kernels import linear_kernel, linear_kernel_names
 from .block import BlockLinears, block_forward, head_part, project, uses_int8
-from .int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
+from .int8 import Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .sampling import multinomial_replays
 from .speculative import DRAFT_TOKENS_VARIABLE, draft_count, speculate
 
 __all__ = ["DECODE_ENGINES", "DECODE_INT8_KERNELS", "DECODE_KERNELS", "CausalDecoder"]
 
-# (hidden size, layers, batch bucket, threads) -> the float32 linear kernel of a one-token decode step, chosen by
-# timing whole steps (see `CausalDecoder.step`)
-DECODE_KERNELS = KernelCache()
-# (hidden size, layers, batch bucket, threads) -> the int8 kernel of every layer of a PyTorch fast-engine step, chosen
-# the same way; `BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one.
-DECODE_INT8_KERNELS = KernelCache(INT8_KERNELS.variable)
-# (hidden size, layers, batch bucket, threads, int8) -> the implementation of a one-token decode step: "torch" or
-# "onnxruntime" (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
-DECODE_ENGINES = KernelCache("BARK_VOCOS_DECODE_ENGINE")
+# `StepKernelKey` -> the float32 linear kernel of a one-token decode step, chosen by timing whole steps (see
+# `CausalDecoder.step`); `BARK_VOCOS_KERNEL` forces one.
+DECODE_KERNELS = CHOICES["step_linear"]
+# `StepKernelKey` -> the int8 kernel of every layer of a PyTorch fast-engine step, chosen the same way;
+# `BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one.
+DECODE_INT8_KERNELS = CHOICES["step_int8"]
+# `StepEngineKey` -> the implementation of a one-token decode step: "torch" or "onnxruntime"
+# (`bark_vocos.bark.onnx_step`); `BARK_VOCOS_DECODE_ENGINE=torch|onnxruntime` forces one.
+DECODE_ENGINES = CHOICES["decode_engine"]
 
 
 class CausalDecoder:
@@ -93,7 +94,7 @@ class CausalDecoder:
             return self.forward(self.model.input_embeds_layer(input_ids), start)
         config = self.model.config
         batch = input_ids.shape[0].bit_length()
-        key = (config.hidden_size, config.num_layers, batch, torch.get_num_threads(), self.int8)
+        key = StepEngineKey(config.hidden_size, config.num_layers, batch, torch.get_num_threads(), self.int8)
         candidates = {"torch": functools.partial(self._torch_step, input_ids, start)}
         if self.onnx_step is not None:
             candidates["onnxruntime"] = lambda: self.onnx_forward(input_ids, start)[:, -1]
@@ -106,7 +107,9 @@ class CausalDecoder:
         (`DECODE_INT8_KERNELS`), chosen by timing whole steps."""
         inputs_embeds = self.model.input_embeds_layer(input_ids)
         config = self.model.config
-        key = (config.hidden_size, config.num_layers, input_ids.shape[0].bit_length(), torch.get_num_threads())
+        key = StepKernelKey(
+            config.hidden_size, config.num_layers, input_ids.shape[0].bit_length(), torch.get_num_threads()
+        )
         if self.int8:
             names, kernel, kernels = int8_kernels_available(), int8_kernel, DECODE_INT8_KERNELS
         else:

@@ -43,6 +43,7 @@ from bark_vocos.bark import (
 )
 from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from bark_vocos.bark.decoder import DECODE_ENGINES
+from bark_vocos.choices import CHOICES
 from bark_vocos.kernels import LARGE_ROWS
 
 from ..devices import resolve_device, resolve_dtype
@@ -543,6 +544,7 @@ def run(args: argparse.Namespace) -> int:
     results["decode_engines"] = _decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
     results["attention"] = _attention_choices()
+    results["choices"] = CHOICES.report()  # every measured choice, by kind and typed key
     print(f"attention over several queries (measured per shape, or forced): {results['attention']}")
     if speculation:
         results["speculation"] = speculation
@@ -614,8 +616,10 @@ def _decode_engines() -> dict[str, str]:
     if forced:
         return {"forced": forced}
     chosen = {}
-    for (_, _, bucket, _, int8), engine in sorted(DECODE_ENGINES.choices.items()):
-        chosen[f"{'int8' if int8 else 'fp32'}, batch {_bucket_counts(bucket)}"] = engine
+    for entry in CHOICES.report():
+        if entry["kind"] == DECODE_ENGINES.name:
+            key = entry["key"]
+            chosen[f"{'int8' if key['int8'] else 'fp32'}, batch {_bucket_counts(key['batch'])}"] = entry["choice"]
     return chosen
 
 
@@ -632,18 +636,23 @@ def _attention_choices() -> dict[str, dict[str, str]]:
     """How each engine attended over several queries (prompts, fine windows): the forced way, or the measured choice
     per shape (e.g. `{"exact": {"queries 512+ over keys 512+, unmasked": "float32_heads"}}`); empty where nothing was
     timed (a single candidate)."""
-    report = {}
+    report, entries = {}, CHOICES.report()
     for engine, cache in (("exact", EXACT_ATTENTION_KERNELS), ("fast", ATTENTION_KERNELS)):
         forced = os.environ.get(cache.variable)
         if forced:
             report[engine] = {"forced": forced}
             continue
         report[engine] = {
-            f"queries {_bucket_counts(queries, LARGE_ROWS)} over keys {_bucket_counts(keys, LARGE_ROWS)}, "
-            f"{'causal' if causal else 'masked' if masked else 'unmasked'}": name
-            for (_, queries, keys, _, masked, causal, _), name in sorted(cache.choices.items())
+            _attention_shape(entry["key"]): entry["choice"] for entry in entries if entry["kind"] == cache.name
         }
     return report
+
+
+def _attention_shape(key: dict[str, Any]) -> str:
+    """An attention choice's key (`bark_vocos.choices.AttentionKey`'s fields) as text."""
+    queries, keys = _bucket_counts(key["queries"], LARGE_ROWS), _bucket_counts(key["keys"], LARGE_ROWS)
+    kind = "causal" if key["causal"] else "masked" if key["masked"] else "unmasked"
+    return f"queries {queries} over keys {keys}, {kind}"
 
 
 def _speculation(stages: OptimizedBarkStages) -> dict[str, dict[str, Any]]:
