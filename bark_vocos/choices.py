@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import torch
 
 from . import timing
+from .settings import settings
 
 __all__ = [
     "CHOICES",
@@ -103,7 +104,7 @@ class ChoiceKind:
     Args:
         name: the kind's name in reports and records.
         key_type: the `NamedTuple` its keys are.
-        variable: the environment variable that, set to a candidate's name, forces it without timing.
+        variable: the `bark_vocos.settings` variable whose pin, a candidate's name, forces it without timing.
     """
 
     def __init__(self, name: str, key_type: type[tuple], variable: str) -> None:
@@ -124,17 +125,17 @@ class ChoiceKind:
         timed: Callable[[], dict[str, Callable[[], object]]] | None = None,
     ) -> str:
         """The kept choice for `key`, or the fastest of `candidates` (timed now, from cold caches unless `cold` is
-        False: see `timing.fastest`), or the one `self.variable` names.
+        False: see `timing.fastest`), or the one `self.variable` pins (`bark_vocos.settings`).
 
         `timed`, when given, makes the candidates to time instead (the same names, on a part of the input that orders
         them as the whole would); it is called only when a timing runs.
 
         Raises:
             TypeError: `key` is not a `key_type`.
-            ValueError: `self.variable` names no candidate.
+            ValueError: `self.variable` pins no candidate here.
         """
         self._check(key)
-        forced = os.environ.get(self.variable)
+        forced = settings().pin(self.variable)
         if forced:
             if forced not in candidates:
                 raise ValueError(f"{self.variable}={forced!r} is not a kernel here; valid: {sorted(candidates)}")

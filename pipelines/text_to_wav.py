@@ -34,6 +34,7 @@ from bark_vocos.bark import (
     generate_bark_tokens,
 )
 from bark_vocos.hub import explain_unavailable
+from bark_vocos.settings import settings as engine_settings
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
 from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
@@ -127,6 +128,7 @@ class TextToWavPipeline:
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
         check_engine(engine)
+        engine_settings()  # the BARK_VOCOS_* pins: a bad value fails here, before any model loads
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
             processor = BarkProcessor.from_pretrained(os.fspath(bark))
             bark_model = BarkModel.from_pretrained(os.fspath(bark), dtype=dtype)

@@ -1,8 +1,9 @@
 """Shared test set-up: offline hub, deterministic torch, few threads."""
 
+import dataclasses
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -20,6 +21,7 @@ from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
 from bark_vocos.choices import CHOICES  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
+from bark_vocos.settings import Settings, override, settings  # noqa: E402
 
 # Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in
 # quantization (fast mode's decode engines): tests that compare audio made in two processes pin every choice, as the
@@ -42,11 +44,25 @@ def _measured_choices_restored() -> Iterator[None]:
     CHOICES.restore(saved)
 
 
+def _pinned(variables: dict[str, str | None]) -> Settings:
+    """The engine settings in force as if `variables` were also set (None: unset), checked as the environment's are."""
+    merged = {**settings().environ(), **variables}
+    return Settings.from_environ({name: value for name, value in merged.items() if value is not None})
+
+
+@pytest.fixture
+def pins() -> Iterator[Callable[[dict[str, str | None]], Settings]]:
+    """`pins({variable: value or None})`: until the test ends, the engine settings as if those `BARK_VOCOS_*` variables
+    were set (None: unset), in this process (`bark_vocos.settings.override`); a bad value raises as at start-up."""
+    with ExitStack() as stack:
+        yield lambda variables: stack.enter_context(override(**dataclasses.asdict(_pinned(variables))))
+
+
 @contextmanager
 def _pinned_kernels() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, override(**dataclasses.asdict(_pinned(PINNED_KERNELS))):
         for variable, name in PINNED_KERNELS.items():
-            patch.setenv(variable, name)
+            patch.setenv(variable, name)  # for the processes started inside the block
         patch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))  # a child's default: 1 per physical core
         yield
 

@@ -44,8 +44,8 @@ def test_a_kind_takes_only_its_own_key_type():
 
 
 @pytest.mark.skipif(len(linear_kernel_names()) < 2, reason="this torch has one float32 linear kernel: nothing timed")
-def test_a_measured_choice_is_reported_under_its_typed_key(monkeypatch):
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+def test_a_measured_choice_is_reported_under_its_typed_key(pins):
+    pins({FORCE_VARIABLE: None})
     CHOICES.reset()
     with torch.no_grad():
         linear(torch.randn(3, 16), nn.Linear(16, 32))

@@ -30,8 +30,8 @@ ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 
 
 @pytest.fixture(autouse=True, params=ENGINES)
-def decode_engine(request, monkeypatch) -> str:
-    monkeypatch.setenv(DECODE_ENGINES.variable, request.param)
+def decode_engine(pins, request) -> str:
+    pins({DECODE_ENGINES.variable: request.param})
     return request.param
 
 
@@ -320,10 +320,10 @@ def test_fast_mode_quantises_a_copy_and_stays_deterministic(bark):
 
 
 @pytest.mark.parametrize("kernel", ["onednn", "aten"])
-def test_exact_matches_transformers_with_either_float32_kernel(bark, configs, history_prompt, kernel, monkeypatch):
+def test_exact_matches_transformers_with_either_float32_kernel(pins, bark, configs, history_prompt, kernel):
     """The exact engine's linear layers go through the measured kernel choice; both kernels give transformers' codes
     (decoding rows 1-2 in the semantic stage, 64-frame windows in the fine stage)."""
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    pins({FORCE_VARIABLE: kernel})
     input_ids, attention_mask = _text(2)
     config = configs["semantic_generation_config"]
     options = {"attention_mask": attention_mask, "max_new_tokens": 16}
@@ -338,12 +338,12 @@ def test_exact_matches_transformers_with_either_float32_kernel(bark, configs, hi
 
 
 @pytest.mark.parametrize("attention", ["float32", HEADS_KERNEL])
-def test_exact_fine_matches_transformers_with_either_attention(bark, configs, history_prompt, attention, monkeypatch):
+def test_exact_fine_matches_transformers_with_either_attention(pins, bark, configs, history_prompt, attention):
     """The exact engine's fine windows (no mask, not causal) are attended to by SDPA or head by head, as a timing
     chooses; both give transformers' codes (two items, a history and two 64-frame windows)."""
     if attention == HEADS_KERNEL and "onednn" not in linear_kernel_names():
         pytest.skip("attention head by head needs torch's oneDNN linear")
-    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, attention)
+    pins({EXACT_ATTENTION_KERNELS.variable: attention})
     EXACT_ATTENTION_KERNELS.reset()
     generator = torch.Generator().manual_seed(4)
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
@@ -353,23 +353,23 @@ def test_exact_fine_matches_transformers_with_either_attention(bark, configs, hi
 
 
 @pytest.mark.skipif("onednn" not in linear_kernel_names(), reason="attention head by head needs torch's oneDNN linear")
-def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_candidate(monkeypatch):
+def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_candidate(pins, monkeypatch):
     """Unmasked, non-causal attention: per head it gives SDPA's result to float32 rounding, in memory that transposes
     back to `(B, T, H * D)` without a copy; both engines time it against SDPA (the fast one against bfloat16 too),
     and where a mask or causality rules it out nothing else changes."""
     for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
-        monkeypatch.delenv(cache.variable, raising=False)
+        pins({cache.variable: None})
         cache.reset()
     generator = torch.Generator().manual_seed(0)
     query, key, value = (torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3))
     expected = torch.nn.functional.scaled_dot_product_attention(query, key, value)
-    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, HEADS_KERNEL)
+    pins({EXACT_ATTENTION_KERNELS.variable: HEADS_KERNEL})
     got = attention(query, key, value, None, False, fast=False)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
     assert got.transpose(1, 2).is_contiguous()
     causal = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
     assert torch.equal(attention(query, key, value, None, True, fast=False), causal)  # forced, but not applicable
-    monkeypatch.delenv(EXACT_ATTENTION_KERNELS.variable)
+    pins({EXACT_ATTENTION_KERNELS.variable: None})
     timed: list[list[str]] = []
 
     def record(candidates, repeats=5, cold=True):
@@ -385,9 +385,9 @@ def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_cand
     assert len(timed) == 2
 
 
-def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bark, configs, monkeypatch):
-    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(pins, bark, configs):
+    pins({DECODE_ENGINES.variable: "torch"})
+    pins({FORCE_VARIABLE: None})
     DECODE_KERNELS.reset()
     input_ids, attention_mask = _text(2)
     config = configs["semantic_generation_config"]
@@ -398,7 +398,7 @@ def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bar
     key = (bark.semantic.config.hidden_size, bark.semantic.config.num_layers, 2, torch.get_num_threads())
     assert list(DECODE_KERNELS.choices) == [key] and DECODE_KERNELS.choices[key] in linear_kernel_names()
     DECODE_KERNELS.reset()
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    pins({INT8_KERNELS.variable: None})
     DECODE_INT8_KERNELS.reset()
     INT8_KERNELS.reset()
     OptimizedBarkStages(bark, mode="fast").semantic.generate(input_ids, semantic_generation_config=config, **options)
@@ -632,8 +632,8 @@ def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
     assert decode_step_bytes(coarse, 1.0, 100, rows) == blocks + chosen + cache
 
 
-def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+def test_bench_pipeline_names_the_measured_decode_engines(pins):
+    pins({DECODE_ENGINES.variable: None})
     DECODE_ENGINES.reset()
     choices = {(768, 12, 1, 2, False): "onnxruntime", (768, 12, 4, 2, True): "torch", (768, 12, 2, 2, True): "torch"}
     for key, choice in choices.items():
@@ -642,9 +642,9 @@ def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
     assert _decode_engines() == expected
 
 
-def test_bench_pipeline_names_the_measured_attention(monkeypatch):
+def test_bench_pipeline_names_the_measured_attention(pins):
     for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
-        monkeypatch.delenv(cache.variable, raising=False)
+        pins({cache.variable: None})
     exact = {(12, rows_bucket(1024), rows_bucket(1024), 64, False, False, 2): HEADS_KERNEL}
     fast = {(12, rows_bucket(300), rows_bucket(300), 64, False, True, 2): "bfloat16"}
     for cache, choices in ((EXACT_ATTENTION_KERNELS, exact), (ATTENTION_KERNELS, fast)):
@@ -655,14 +655,14 @@ def test_bench_pipeline_names_the_measured_attention(monkeypatch):
         "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
         "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
     }
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float32")
+    pins({ATTENTION_KERNELS.variable: "float32"})
     assert _attention_choices()["fast"] == {"forced": "float32"}
 
 
-def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monkeypatch):
+def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(pins, bark, monkeypatch):
     """Prompts and fine windows: the fast engine chooses the attention's precision per shape by timing both (the
     exact engine never does), and bfloat16 attention stays within its rounding of float32."""
-    monkeypatch.delenv(ATTENTION_KERNELS.variable, raising=False)
+    pins({ATTENTION_KERNELS.variable: None})
     ATTENTION_KERNELS.reset()
     input_ids, attention_mask = _text(1)
     semantic = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
@@ -675,13 +675,13 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monke
     generator = torch.Generator().manual_seed(0)
     query, key, value = (torch.randn(1, 4, 50, 16, generator=generator) for _ in range(3))
     expected = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "bfloat16")
+    pins({ATTENTION_KERNELS.variable: "bfloat16"})
     got = attention(query, key, value, None, True, fast=True)
     assert got.dtype == torch.float32 and got.shape == expected.shape
     assert float((got - expected).norm() / expected.norm()) < 2e-2  # bfloat16: 8-bit mantissa
     assert torch.equal(attention(query, key, value, None, True, fast=False), expected)
     # a batch is timed on its first sequence, and the choice serves every batch size
-    monkeypatch.delenv(ATTENTION_KERNELS.variable)
+    pins({ATTENTION_KERNELS.variable: None})
     ATTENTION_KERNELS.reset()
     timed_batches = []
 
@@ -697,6 +697,6 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monke
     assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1
     attention(*(tensor[:2] for tensor in batch), mask[:2], False, fast=True)
     assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1  # batch 2: the same choice, not timed
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float16")
-    with pytest.raises(ValueError, match="not a kernel here"):
+    with pytest.raises(ValueError, match="not a kernel here"):  # checked when the pin is read, at start
+        pins({ATTENTION_KERNELS.variable: "float16"})
         attention(query, key, value, None, True, fast=True)

@@ -110,46 +110,48 @@ class _Shape(NamedTuple):
     size: int
 
 
-def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
+def test_cache_times_once_per_key_and_honours_the_forcing_variable(pins):
     cache = ChoiceKind("test", _Shape, FORCE_VARIABLE)
     runs = []
-    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
+    candidates = {"onednn": lambda: runs.append("onednn"), "aten": lambda: runs.append("aten")}
     first = cache.choose(_Shape("shape", 1), candidates)
     timed = len(runs)
     assert first in candidates
-    assert runs.count("a") == runs.count("b") == timed // 2 in (4, 5, 6)  # a warm-up and three to five timed runs
+    assert (
+        runs.count("onednn") == runs.count("aten") == timed // 2 in (4, 5, 6)
+    )  # a warm-up and three to five timed runs
     assert cache.choose(_Shape("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
-    monkeypatch.setenv(FORCE_VARIABLE, "b")
-    assert cache.choose(_Shape("shape", 2), candidates) == "b" and len(runs) == timed
-    monkeypatch.setenv(FORCE_VARIABLE, "c")
+    pins({FORCE_VARIABLE: "aten"})
+    assert cache.choose(_Shape("shape", 2), candidates) == "aten" and len(runs) == timed
+    pins({FORCE_VARIABLE: "onednn_aten_gelu"})  # a valid pin, but not a candidate here
     with pytest.raises(ValueError, match="not a kernel here"):
         cache.choose(_Shape("shape", 2), candidates)
 
 
-def test_the_cache_times_the_sample_candidates_only_when_it_times(monkeypatch):
+def test_the_cache_times_the_sample_candidates_only_when_it_times(pins):
     """`timed` makes the candidates to time (e.g. on part of the input): called only when a timing runs, never for a
     cached or forced choice, and the candidates given are not run by the timing."""
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+    pins({FORCE_VARIABLE: None})
     cache = ChoiceKind("test", _Shape, FORCE_VARIABLE)
     runs, samples = [], []
-    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
+    candidates = {"onednn": lambda: runs.append("onednn"), "aten": lambda: runs.append("aten")}
 
     def timed():
         samples.append(1)
-        return {"a": lambda: runs.append("sample a"), "b": lambda: runs.append("sample b")}
+        return {"onednn": lambda: runs.append("sample a"), "aten": lambda: runs.append("sample b")}
 
     assert cache.choose(_Shape("key", 0), candidates, timed=timed) in candidates
     assert samples == [1] and set(runs) == {"sample a", "sample b"}
     cache.choose(_Shape("key", 0), candidates, timed=timed)
-    monkeypatch.setenv(FORCE_VARIABLE, "a")
-    assert cache.choose(_Shape("other key", 0), candidates, timed=timed) == "a"
+    pins({FORCE_VARIABLE: "onednn"})
+    assert cache.choose(_Shape("other key", 0), candidates, timed=timed) == "onednn"
     assert samples == [1]
 
 
 @pytest.mark.parametrize("kernel", ["onednn", "aten", "onednn_aten_gelu"])
 @pytest.mark.parametrize("gelu", [False, True])
 @pytest.mark.parametrize("prepack", [False, True])
-def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, prepack, monkeypatch):
+def test_linear_gives_the_same_numbers_with_either_kernel(pins, kernel, gelu, prepack):
     if kernel == "onednn_aten_gelu" and not gelu:
         pytest.skip("a candidate of GELU layers only")
     torch.manual_seed(0)
@@ -157,7 +159,7 @@ def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, prepack,
     hidden = torch.randn(2, 75, 48)
     expected = layer(hidden)
     expected = torch.nn.functional.gelu(expected) if gelu else expected
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    pins({FORCE_VARIABLE: kernel})
     with torch.no_grad():
         got = linear(hidden, layer, gelu=gelu, prepack=prepack)
         again = linear(hidden, layer, gelu=gelu, prepack=prepack)  # a kept prepacked weight, if any
@@ -190,8 +192,8 @@ def test_a_derived_weight_is_kept_until_the_weight_changes():
     assert not derived_weight(layer, "double", make).requires_grad
 
 
-def test_linear_measures_each_shape_once(monkeypatch):
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+def test_linear_measures_each_shape_once(pins):
+    pins({FORCE_VARIABLE: None})
     LINEAR_KERNELS.reset()
     layer = nn.Linear(16, 32)
     with torch.no_grad():
@@ -201,7 +203,7 @@ def test_linear_measures_each_shape_once(monkeypatch):
     assert all(choice in ("onednn", "aten") for choice in LINEAR_KERNELS.choices.values())
 
 
-def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
+def test_only_memory_bound_shapes_are_timed_from_cold_caches(pins, monkeypatch):
     """A layer with fewer than COMPUTE_BOUND_ROWS rows reads its weights more than it computes: each timed run starts
     after `timing.evict_caches`; from COMPUTE_BOUND_ROWS rows on none does (fp32 `linear` and `Int8Linear` alike)."""
     from bark_vocos import timing
@@ -209,8 +211,8 @@ def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
 
     evictions = []
     monkeypatch.setattr(timing, "evict_caches", lambda: evictions.append(1))
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    pins({FORCE_VARIABLE: None})
+    pins({INT8_KERNELS.variable: None})
     layer = nn.Linear(16, 32)
     int8_layer = Int8Linear(layer)
     cases = (
@@ -229,7 +231,7 @@ def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
         evictions.clear()
 
 
-def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whole(monkeypatch):
+def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whole(pins, monkeypatch):
     """Counts from LARGE_ROWS on share one choice, so it is timed on the first LARGE_ROWS rows (a batch's prompts run
     thousands); the product itself is computed on every row (fp32 `linear` and `Int8Linear` alike)."""
     from bark_vocos import timing
@@ -243,8 +245,8 @@ def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whol
         return next(iter(candidates))
 
     monkeypatch.setattr(timing, "fastest", record)
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    pins({FORCE_VARIABLE: None})
+    pins({INT8_KERNELS.variable: None})
     LINEAR_KERNELS.reset()
     INT8_KERNELS.reset()
     layer = nn.Linear(16, 32)
@@ -269,8 +271,8 @@ def test_rows_of_one_power_of_two_share_a_choice_and_large_counts_share_one():
     assert rows_bucket(LARGE_ROWS) == rows_bucket(LARGE_ROWS * 14) == rows_bucket(10**6) != rows_bucket(LARGE_ROWS - 1)
 
 
-def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
+def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(pins):
+    pins({FORCE_VARIABLE: None})
     LINEAR_KERNELS.reset()
     torch.manual_seed(0)
     layer = nn.Linear(16, 32)

@@ -95,8 +95,8 @@ def test_unsupported_shapes_keep_the_torch_step():
 
 
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
-def test_each_decode_engine_runs_the_fast_stages(engine, monkeypatch):
-    monkeypatch.setenv(DECODE_ENGINES.variable, engine)
+def test_each_decode_engine_runs_the_fast_stages(pins, engine):
+    pins({DECODE_ENGINES.variable: engine})
     bark = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
     stages = OptimizedBarkStages(bark, mode="fast")
     calls = []
@@ -111,8 +111,8 @@ def test_each_decode_engine_runs_the_fast_stages(engine, monkeypatch):
     assert len(calls) == (22 if engine == "onnxruntime" else 0)  # 11 steps after each prompt
 
 
-def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(pins):
+    pins({DECODE_ENGINES.variable: None})
     DECODE_ENGINES.reset()
     bark = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
     stages = OptimizedBarkStages(bark, mode="fast")
@@ -134,14 +134,14 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
 @pytest.mark.parametrize("kernel", linear_kernel_names())
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("mode", ["exact", "fast"])
-def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, kernel, monkeypatch):
+def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(pins, mode, engine, kernel):
     """The coarse stage's decoder computes only the head rows of ids it can choose: the same values as the whole
     head's in those rows, -inf elsewhere, from a prompt and from steps of either engine, with each float32 kernel.
     (The kernels are pinned: the two heads' shapes differ, so each would time its own choice, and oneDNN and MKL round
     differently, as fbgemm and oneDNN's int8 products do.)"""
-    monkeypatch.setenv(DECODE_ENGINES.variable, engine)
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
-    monkeypatch.setenv(INT8_KERNELS.variable, int8_kernels_available()[0])
+    pins({DECODE_ENGINES.variable: engine})
+    pins({FORCE_VARIABLE: kernel})
+    pins({INT8_KERNELS.variable: int8_kernels_available()[0]})
     model = random_bark_model(128, 2, 4, seed=3).coarse_acoustics
     rows = (10_000, model.config.output_vocab_size)
     whole, part = CausalDecoder(model, mode), CausalDecoder(model, mode, head_rows=rows)

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime o
 
 
 @pytest.fixture(autouse=True)
-def measured_engines(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
-    monkeypatch.delenv(DRAFT_TOKENS_VARIABLE, raising=False)
+def measured_engines(pins):
+    pins({DECODE_ENGINES.variable: None})
+    pins({DRAFT_TOKENS_VARIABLE: None})
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +80,10 @@ CASES = {
 
 @pytest.mark.parametrize("drafts", ["1", "3", "16", None])
 @pytest.mark.parametrize("case", list(CASES))
-def test_speculation_gives_transformers_tokens_and_rng_state(bark, history_prompt, case, drafts, monkeypatch):
+def test_speculation_gives_transformers_tokens_and_rng_state(pins, bark, history_prompt, case, drafts):
     """Forced draft counts (16: longer than the coarse windows) and the measured choice (None)."""
     if drafts is not None:
-        monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, drafts)
+        pins({DRAFT_TOKENS_VARIABLE: drafts})
     inputs, options = CASES[case]
     args, kwargs = inputs(bark, history_prompt, **options)
     stage_name = "semantic" if inputs is _semantic else "coarse_acoustics"
@@ -104,10 +104,10 @@ def test_speculation_gives_transformers_tokens_and_rng_state(bark, history_promp
         assert count > 1 and tokens > count - 1  # at least one timed round
 
 
-def test_right_drafts_are_accepted(bark, history_prompt, monkeypatch):
+def test_right_drafts_are_accepted(pins, bark, history_prompt):
     """With the float32 step as its own draft every draft is right: each round yields drafts + 1 tokens (but where
     the sequence or a coarse window ends)."""
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+    pins({DRAFT_TOKENS_VARIABLE: "3"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=41, min_new_tokens=41)
     stages = OptimizedBarkStages(bark)
     decoder = stages.semantic.decoder
@@ -119,9 +119,9 @@ def test_right_drafts_are_accepted(bark, history_prompt, monkeypatch):
     assert rounds == 10 and tokens == 9 * 4  # 1 token from the prompt, then 10 rounds of 4 (the first not timed)
 
 
-def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
+def test_wrong_drafts_change_nothing(pins, bark, history_prompt):
     """Drafts from random logits are rejected and the tokens stay transformers' (sampled, with the RNG state)."""
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "4")
+    pins({DRAFT_TOKENS_VARIABLE: "4"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=30, do_sample=True, temperature=0.7)
     stages = OptimizedBarkStages(bark)
     decoder = stages.semantic.decoder
@@ -135,8 +135,8 @@ def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
     assert tokens < 1.5 * (rounds - 1)  # nearly every draft rejected: about one token per round
 
 
-def test_streamer_gets_each_token_once_in_order(bark, history_prompt, monkeypatch):
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+def test_streamer_gets_each_token_once_in_order(pins, bark, history_prompt):
+    pins({DRAFT_TOKENS_VARIABLE: "3"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=20, min_new_tokens=20)
     streamed = []
 
@@ -152,13 +152,13 @@ def test_streamer_gets_each_token_once_in_order(bark, history_prompt, monkeypatc
     assert torch.equal(torch.cat(streamed[1:-1]), got[0])
 
 
-def test_plain_steps_when_forced_or_batched(bark, history_prompt, monkeypatch):
+def test_plain_steps_when_forced_or_batched(pins, bark, history_prompt):
     decoder = OptimizedBarkStages(bark).semantic.decoder
     assert decoder.can_speculate(1) and not decoder.can_speculate(2)
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "0")
+    pins({DRAFT_TOKENS_VARIABLE: "0"})
     assert not decoder.can_speculate(1)
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "")
-    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
+    pins({DRAFT_TOKENS_VARIABLE: ""})
+    pins({DECODE_ENGINES.variable: "torch"})
     assert not decoder.can_speculate(1)
     assert OptimizedBarkStages(bark, mode="fast").semantic.decoder.draft_step is None  # fast mode: nothing to verify
 
@@ -177,10 +177,11 @@ def test_the_draft_count_is_the_fastest_per_token_after_exploring(bark):
 
 
 @pytest.mark.parametrize("value", ["x", "-1", "17"])
-def test_a_bad_draft_count_raises(bark, value, monkeypatch):
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, value)
+def test_a_bad_draft_count_raises(pins, bark, value):
+    """Checked when the pin is read (at start), not when the first round asks for it."""
     with pytest.raises(ValueError, match=DRAFT_TOKENS_VARIABLE):
-        CausalDecoder(bark.semantic, "exact").draft_count()
+        pins({DRAFT_TOKENS_VARIABLE: value})
+    assert CausalDecoder(bark.semantic, "exact").draft_count() in DRAFT_CHOICES  # the settings in force unchanged
 
 
 def test_multinomial_is_replayable_and_the_check_leaves_the_rng_alone():

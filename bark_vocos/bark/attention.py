@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable
 
 import torch
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 
 from ..choices import CHOICES, AttentionKey
 from ..kernels import linear_kernel_names, rows_bucket
+from ..settings import settings
 
 __all__ = [
     "ATTENTION_DTYPES",
@@ -118,7 +118,7 @@ def attention(
         return attention_in(query, key, value, mask, is_causal, query.dtype)
     candidates = attention_candidates(query, key, value, mask, is_causal, fast)
     cache = ATTENTION_KERNELS if fast else EXACT_ATTENTION_KERNELS
-    if len(candidates) == 1 or (os.environ.get(cache.variable) == HEADS_KERNEL and HEADS_KERNEL not in candidates):
+    if len(candidates) == 1 or (settings().pin(cache.variable) == HEADS_KERNEL and HEADS_KERNEL not in candidates):
         return candidates["float32"]()  # nothing to choose; or per head forced, but it does not apply: float32 SDPA
     _, heads, queries, size = query.shape
     key_shape = rows_bucket(queries), rows_bucket(key.shape[2])

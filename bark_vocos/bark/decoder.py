@@ -4,7 +4,6 @@ cache holds."""
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 
 import torch
@@ -12,11 +11,12 @@ from transformers import BarkCoarseModel, BarkSemanticModel
 
 from ..choices import CHOICES, StepEngineKey, StepKernelKey
 from ..kernels import linear_kernel, linear_kernel_names
+from ..settings import settings
 from .block import BlockLinears, block_forward, head_part, project, uses_int8
 from .int8 import Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .sampling import multinomial_replays
-from .speculative import DRAFT_TOKENS_VARIABLE, draft_count, speculate
+from .speculative import draft_count, speculate
 
 __all__ = ["DECODE_ENGINES", "DECODE_INT8_KERNELS", "DECODE_KERNELS", "CausalDecoder"]
 
@@ -192,12 +192,13 @@ class CausalDecoder:
 
     def can_speculate(self, batch: int) -> bool:
         """Whether `speculate` can run: the exact engine on the CPU with both ONNX Runtime steps, one sequence, the
-        decode steps not forced to PyTorch, and `torch.multinomial` replayable (`sampling.multinomial_replays`)."""
+        decode steps not pinned to PyTorch nor the draft count to 0 (`bark_vocos.settings`), and `torch.multinomial`
+        replayable (`sampling.multinomial_replays`)."""
         return (
             self.draft_step is not None
             and batch == 1
-            and os.environ.get(DECODE_ENGINES.variable) != "torch"
-            and os.environ.get(DRAFT_TOKENS_VARIABLE) != "0"
+            and settings().decode_engine != "torch"
+            and settings().draft_tokens != 0
             and multinomial_replays()
         )
 

@@ -12,13 +12,13 @@ whatever the drafts; only the number of float32 passes changes. `d` per round is
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from ..settings import VARIABLES, settings
 from .sampling import Draws
 
 __all__ = ["DRAFT_CHOICES", "DRAFT_TOKENS_VARIABLE", "EXPLORE_ROUNDS", "draft_count", "speculate"]
@@ -27,26 +27,22 @@ __all__ = ["DRAFT_CHOICES", "DRAFT_TOKENS_VARIABLE", "EXPLORE_ROUNDS", "draft_co
 # and the variable that forces a count (0: off).
 DRAFT_CHOICES = (0, 2, 4)
 EXPLORE_ROUNDS = 8
-DRAFT_TOKENS_VARIABLE = "BARK_VOCOS_DRAFT_TOKENS"
+DRAFT_TOKENS_VARIABLE = VARIABLES["draft_tokens"][0]
 
 Choose = Callable[[int, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 def draft_count(round_times: dict[tuple[int, int], list]) -> int:
-    """Draft tokens for the next round: `BARK_VOCOS_DRAFT_TOKENS` if set, else the count in `DRAFT_CHOICES` with the
-    lowest measured time per chosen token, each first run for `EXPLORE_ROUNDS` rounds (per torch thread count; the
-    first round of each is a warm-up, not timed).
+    """Draft tokens for the next round: the `draft_tokens` pin (`bark_vocos.settings`) if set, else the count in
+    `DRAFT_CHOICES` with the lowest measured time per chosen token, each first run for `EXPLORE_ROUNDS` rounds (per
+    torch thread count; the first round of each is a warm-up, not timed).
 
     Args:
         round_times: `(threads, drafts) -> [seconds, tokens, rounds]` measured so far.
-    Raises:
-        ValueError: the variable is not a count from 0 to 16.
     """
-    forced = os.environ.get(DRAFT_TOKENS_VARIABLE)
-    if forced:
-        if not forced.isdigit() or int(forced) > 16:
-            raise ValueError(f"{DRAFT_TOKENS_VARIABLE}={forced!r} is not a count of draft tokens from 0 to 16")
-        return int(forced)
+    forced = settings().draft_tokens
+    if forced is not None:
+        return forced
     threads = torch.get_num_threads()
     per_token = {}
     for drafts in DRAFT_CHOICES:

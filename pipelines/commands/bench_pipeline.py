@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from bark_vocos.bark.decoder import DECODE_ENGINES
 from bark_vocos.choices import CHOICES
 from bark_vocos.kernels import LARGE_ROWS
+from bark_vocos.settings import settings as engine_settings
 
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
@@ -387,6 +387,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.long_form_sentences < 0:
         raise ValueError(f"--long-form-sentences must be >= 0, got {args.long_form_sentences}")
+    engine_settings()  # the BARK_VOCOS_* pins: a bad value fails before the models are built
     set_threads(args.threads)
     device, dtype = resolve_device(args.device), resolve_dtype(args.dtype)
     if device.type == "cpu" and dtype != torch.float32:
@@ -612,7 +613,7 @@ def _cache_bytes(model: torch.nn.Module) -> float:
 def _decode_engines() -> dict[str, str]:
     """Which implementation ran the decode steps: the forced one, or the measured choice per precision and batch size
     (e.g. `{"fp32, batch 1": "onnxruntime"}`)."""
-    forced = os.environ.get(DECODE_ENGINES.variable)
+    forced = engine_settings().pin(DECODE_ENGINES.variable)
     if forced:
         return {"forced": forced}
     chosen = {}
@@ -638,7 +639,7 @@ def _attention_choices() -> dict[str, dict[str, str]]:
     timed (a single candidate)."""
     report, entries = {}, CHOICES.report()
     for engine, cache in (("exact", EXACT_ATTENTION_KERNELS), ("fast", ATTENTION_KERNELS)):
-        forced = os.environ.get(cache.variable)
+        forced = engine_settings().pin(cache.variable)
         if forced:
             report[engine] = {"forced": forced}
             continue
