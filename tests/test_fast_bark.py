@@ -3,6 +3,7 @@
 Every test runs twice, with the decode steps forced to PyTorch and to ONNX Runtime (`DECODE_ENGINES`), so that each
 exact-equality test holds for both implementations."""
 
+import contextlib
 import json
 
 import pytest
@@ -700,3 +701,30 @@ def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(pins, bark,
     with pytest.raises(ValueError, match="not a kernel here"):  # checked when the pin is read, at start
         pins({ATTENTION_KERNELS.variable: "float16"})
         attention(query, key, value, None, True, fast=True)
+
+
+def test_the_stages_time_their_parts_through_their_hooks(bark, configs, history_prompt):
+    """`decoder.timer` sees each prompt pass and each decode step (or speculative round); `FineStage.timer` each
+    codebook's pass. The codes are the same with the hooks as without."""
+    parts: list[str] = []
+
+    @contextlib.contextmanager
+    def timer(part):
+        parts.append(part)
+        yield
+
+    input_ids, attention_mask = _text(2)  # two sequences: plain steps, never speculative rounds
+    config = configs["semantic_generation_config"]
+    options = {"attention_mask": attention_mask, "max_new_tokens": 6, "min_new_tokens": 6}
+    stages = OptimizedBarkStages(bark)
+    expected = stages.semantic.generate(input_ids, semantic_generation_config=config, **options)
+    stages.semantic.decoder.timer = timer
+    assert torch.equal(stages.semantic.generate(input_ids, semantic_generation_config=config, **options), expected)
+    assert parts == ["prompt"] + ["decoding"] * 5  # the prompt, then a step after each token but the last
+    parts.clear()
+    stages.fine_acoustics.timer = timer
+    coarse = torch.randint(10_000, 10_000 + 2 * 1024, (1, 40), generator=torch.Generator().manual_seed(0))
+    stages.fine_acoustics.generate(coarse, **configs)
+    n_fine = configs["fine_generation_config"].n_fine_codebooks
+    n_coarse = configs["coarse_generation_config"].n_coarse_codebooks
+    assert parts == ["passes"] * (n_fine - n_coarse)  # 20 frames: one window, one pass per predicted codebook

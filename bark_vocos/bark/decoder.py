@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from transformers import BarkCoarseModel, BarkSemanticModel
@@ -12,6 +13,7 @@ from transformers import BarkCoarseModel, BarkSemanticModel
 from ..choices import CHOICES, StepEngineKey, StepKernelKey
 from ..kernels import linear_kernel, linear_kernel_names
 from ..settings import settings
+from ..timing import untimed
 from .block import BlockLinears, block_forward, head_part, project, uses_int8
 from .int8 import Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
@@ -38,6 +40,8 @@ class CausalDecoder:
         length: positions filled in the cache.
         cached_ids: `(B, length)` the ids whose keys/values are in the cache, or None when not known (a prompt fed
             as embeddings).
+        timer: a hook for benchmarks, `timer(part)` -> a context manager around each part of the work: `"prompt"`
+            (a pass over several positions) and `"decoding"` (a one-token step or a speculative round).
 
     Args:
         model: the transformers sub-model (its modules and weights are used, never modified).
@@ -68,15 +72,20 @@ class CausalDecoder:
         self.values: list[torch.Tensor] = []
         self.length = 0
         self.cached_ids: torch.Tensor | None = None
+        self.timer: Callable[[str], AbstractContextManager[None]] = untimed
 
-    def allocate(self, batch: int, capacity: int) -> None:
-        """Empty the cache and make room for `capacity` positions of `batch` sequences."""
+    def allocate(self, batch: int, capacity: int, fill: float | None = None) -> None:
+        """Empty the cache and make room for `capacity` positions of `batch` sequences; with `fill`, every key and
+        value is set to it (a step timed over a cache of known content)."""
         config = self.model.config
         weight = self.model.position_embeds_layer.weight
         shape = (batch, config.num_heads, capacity, config.hidden_size // config.num_heads)
         if not self.keys or self.keys[0].shape != shape:
             self.keys = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.linears]
             self.values = [torch.empty(shape, dtype=weight.dtype, device=weight.device) for _ in self.linears]
+        if fill is not None:
+            for buffer in self.keys + self.values:
+                buffer.fill_(fill)
         self.length = 0
         self.cached_ids = None
 
@@ -90,6 +99,11 @@ class CausalDecoder:
         A step writes the same keys and values however often it runs, so the timing runs leave the cache as one step
         does (the chosen implementation runs last).
         """
+        with self.timer("decoding"):
+            return self._step(input_ids, start)
+
+    def _step(self, input_ids: torch.Tensor, start: int) -> torch.Tensor:
+        """`step`, untimed."""
         if input_ids.device.type != "cpu":
             return self.forward(self.model.input_embeds_layer(input_ids), start)
         config = self.model.config
@@ -147,14 +161,15 @@ class CausalDecoder:
         length = inputs_embeds.shape[1]
         if start + length > self.keys[0].shape[2]:
             raise ValueError(f"sequence of {start + length} positions exceeds the cache of {self.keys[0].shape[2]}")
-        positions = torch.arange(start, start + length, device=inputs_embeds.device)
-        hidden = inputs_embeds + self.model.position_embeds_layer(positions)[None]
-        blocks = zip(self.model.layers, self.linears, self.keys, self.values, strict=True)
-        for block, linears, keys, values in blocks:
-            hidden = block_forward(block, linears, hidden, keys, values, start, causal=True)
-        hidden = self.model.layernorm_final(hidden[:, -1])
-        self.length = start + length
-        return self._widen(project(self.lm_head, hidden).float())
+        with self.timer("prompt") if length > 1 else nullcontext():
+            positions = torch.arange(start, start + length, device=inputs_embeds.device)
+            hidden = inputs_embeds + self.model.position_embeds_layer(positions)[None]
+            blocks = zip(self.model.layers, self.linears, self.keys, self.values, strict=True)
+            for block, linears, keys, values in blocks:
+                hidden = block_forward(block, linears, hidden, keys, values, start, causal=True)
+            hidden = self.model.layernorm_final(hidden[:, -1])
+            self.length = start + length
+            return self._widen(project(self.lm_head, hidden).float())
 
     def feed_ids(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits after `input_ids`, re-reading only what differs from the ids already cached.
@@ -222,7 +237,8 @@ class CausalDecoder:
             The chosen tokens, each `(1,)`.
         """
         start = self.length
-        tokens, fed = speculate(self, logits, count, choose, sampling, stop, emit)
+        with self.timer("decoding"):
+            tokens, fed = speculate(self, logits, count, choose, sampling, stop, emit)
         self.length = start + fed.shape[1]
         self._record(fed)
         return tokens

@@ -13,6 +13,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
+from ..timing import untimed
 from .block import BlockLinears, block_forward, project, uses_int8
 from .int8 import Int8Linear
 from .orchestration import coarse_codes
@@ -35,6 +36,7 @@ class FineStage:
         int8 = uses_int8(mode, model)
         self.linears = [BlockLinears(block, int8) for block in model.layers]
         self.lm_heads = [Int8Linear(head) if int8 else head for head in model.lm_heads]
+        self.timer = untimed  # a hook for benchmarks: `timer("passes")` around each codebook's pass over a window
 
     def logits(self, codebook_idx: int, input_ids: torch.Tensor) -> torch.Tensor:
         """Logits of codebook `codebook_idx` for every position, as `BarkFineModel.forward(...).logits`.
@@ -75,7 +77,8 @@ class FineStage:
         """
         batch = buffer.shape[0]
         for n_inner in range(n_coarse, n_fine):
-            logits = self.logits(n_inner, buffer)
+            with self.timer("passes"):
+                logits = self.logits(n_inner, buffer)
             if temperature is None or temperature == 1.0:
                 preds = torch.argmax(logits[:, rel_fill:, :codebook_size], -1)
             else:

@@ -13,7 +13,8 @@ import functools
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from bark_vocos.bark.decoder import DECODE_ENGINES
 from bark_vocos.choices import CHOICES
 from bark_vocos.kernels import LARGE_ROWS
 from bark_vocos.settings import settings as engine_settings
+from bark_vocos.timing import untimed
 
 from ..devices import resolve_device, resolve_dtype
 from ..files import atomic_output, check_writable
@@ -132,13 +134,11 @@ class _StageTimer:
         self.outputs: dict[str, Any] = {}
         self.wrapped: list[tuple[Any, str]] = []
 
-    def wrap(self, owner: Any, attribute: str, stage: str, counted: Callable[..., bool] | None = None) -> None:
-        """Time `owner.attribute` under the name `stage`: every call, or those whose arguments `counted` accepts."""
+    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+        """Time every call of `owner.attribute` under the name `stage`."""
         function: Callable = getattr(owner, attribute)
 
         def timed(*args, **kwargs):
-            if counted is not None and not counted(*args, **kwargs):
-                return function(*args, **kwargs)
             self.sync()
             start = time.perf_counter()
             output = function(*args, **kwargs)
@@ -150,6 +150,24 @@ class _StageTimer:
 
         object.__setattr__(owner, attribute, timed)
         self.wrapped.append((owner, attribute))
+
+    def part(self, stage: str) -> Callable[[str], AbstractContextManager[None]]:
+        """A timer hook of the stages (`CausalDecoder.timer`, `FineStage.timer`): each part it runs (`"prompt"`,
+        `"decoding"`, `"passes"`) is timed as `"{stage} {part}"`."""
+
+        @contextmanager
+        def timed(part: str) -> Iterator[None]:
+            name = f"{stage} {part}"
+            self.sync()
+            start = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.sync()
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return timed
 
     def unwrap(self) -> None:
         """Remove the wrappers (the class methods show through again)."""
@@ -236,16 +254,20 @@ def _ours(
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
     timer.wrap(stages.fine_acoustics, "generate", "fine")
-    for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
-        # a prompt is a pass over several positions; a PyTorch decode step also runs `forward`, for one
-        timer.wrap(decoder, "forward", f"{stage} prompt", counted=lambda embeds, start: embeds.shape[1] > 1)
-        timer.wrap(decoder, "step", f"{stage} decoding")
-        timer.wrap(decoder, "speculate", f"{stage} decoding")
-    timer.wrap(stages.fine_acoustics, "logits", "fine passes")
+    # the stages' hooks: the decoders' prompt passes and decoding, the fine stage's passes
+    hooked = {
+        "semantic": stages.semantic.decoder,
+        "coarse": stages.coarse_acoustics.decoder,
+        "fine": stages.fine_acoustics,
+    }
+    for stage, part in hooked.items():
+        part.timer = timer.part(stage)
     try:
         items = generate_bark_tokens(stages, BarkGenerationConfigs.from_bark(stages.bark_model), input_ids, **kwargs)
     finally:
         timer.unwrap()
+        for part in hooked.values():
+            part.timer = untimed
     codes, lengths = _padded(items)
     timer.sync()
     start = time.perf_counter()
@@ -574,17 +596,13 @@ def _step_rates(stages: OptimizedBarkStages, bandwidth: float, repeats: int = 20
     `bandwidth`. A step reads more than the last-level cache holds, so back to back it reads from memory as inside
     the decoding loop. Where this rate is well below the machine's, the step's own kernels, not the Python around
     them, keep the stage from its floor. It runs the implementation `step` measured and chose (float32 in the exact
-    engine: its plain step, not speculative rounds). The cache is left marked empty (the next generation starts
-    afresh)."""
+    engine: its plain step, not speculative rounds). The next generation starts afresh (it allocates the cache)."""
     rates = {}
     for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
-        decoder.allocate(1, STEP_CONTEXT + 1)
-        for buffer in decoder.keys + decoder.values:
-            buffer.zero_()
+        decoder.allocate(1, STEP_CONTEXT + 1, fill=0.0)
         token = torch.zeros(1, 1, dtype=torch.long, device=decoder.model.device)
         with torch.no_grad():
             seconds = best_seconds(functools.partial(decoder.step, token, STEP_CONTEXT), repeats, decoder.model.device)
-        decoder.cached_ids = None
         read = decode_step_bytes(
             decoder.model, _weight_bytes(stages), STEP_CONTEXT, decoder.head_rows, _cache_bytes(decoder.model)
         )
