@@ -10,7 +10,7 @@ from bark_vocos.bark.decoder import DECODE_ENGINES, CausalDecoder
 from bark_vocos.bark.int8 import INT8_KERNELS, int8_kernels_available
 from bark_vocos.bark.onnx_step import build_step_graph, onnx_step_available, onnx_step_supported
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 

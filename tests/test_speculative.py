@@ -15,7 +15,7 @@ from bark_vocos.bark.decoder import DECODE_ENGINES, CausalDecoder
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.bark.sampling import Draws, choose, multinomial_replays
 from bark_vocos.bark.speculative import DRAFT_CHOICES, DRAFT_TOKENS_VARIABLE, EXPLORE_ROUNDS
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 
