@@ -337,8 +337,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Build the random model, time reference and ours, print ratios, optionally write JSON."""
+def _check(args: argparse.Namespace) -> tuple[torch.device, torch.dtype]:
+    """The device and dtype of the run, after checking the arguments and the engine's pins (before anything is built).
+
+    Raises:
+        ValueError: a count below its minimum, a dtype the CPU does not run, an unwritable `--out`, a bad pin.
+    """
     for name in ("semantic_tokens", "long_form_tokens", "repeats"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -351,6 +355,156 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--dtype {args.dtype} needs --device cuda: on the CPU the engines run float32")
     if args.out is not None:
         check_writable(args.out)  # before minutes of benchmarking, not after
+    return device, dtype
+
+
+def _inputs(model: BarkModel, args: argparse.Namespace, device: torch.device) -> tuple[torch.Tensor, dict[str, Any]]:
+    """One sentence's text ids `(1, L)` (40 real tokens, the rest masked) and the generation options of the run."""
+    text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
+    generator = torch.Generator().manual_seed(args.seed)
+    input_ids = torch.randint(0, 20_000, (1, text_length), generator=generator)
+    attention_mask = torch.zeros(1, text_length, dtype=torch.long)
+    attention_mask[:, :40] = 1
+    kwargs = {
+        "attention_mask": attention_mask.to(device),
+        "semantic_max_new_tokens": args.semantic_tokens,
+        "semantic_min_new_tokens": args.semantic_tokens,  # early stop off: same length for both
+    }
+    return input_ids.to(device), kwargs
+
+
+def _rates(engines: dict[str, OptimizedBarkStages], device: torch.device, dtype: torch.dtype) -> dict[str, float]:
+    """The machine's measured rates: read bandwidth and float32 (or `dtype`) products, and for the fast engine on the
+    CPU its int8 and bfloat16 products (its compute floor counts each at its own rate)."""
+    rates = {"read": measure_read_bandwidth(device=device), "matmul": measure_matmul_flops(device=device, dtype=dtype)}
+    if "fast" in engines and device.type == "cpu":
+        rates |= {"int8": measure_int8_matmul_ops(), "bfloat16": measure_matmul_flops(dtype=torch.bfloat16)}
+    return rates
+
+
+def _floors(
+    model: BarkModel,
+    vocoder: VocosEncodecModel,
+    stages: OptimizedBarkStages,
+    args: argparse.Namespace,
+    rates: dict[str, float],
+    speculation: dict[str, dict[str, Any]],
+) -> tuple[list, str]:
+    """The roofline floors of `stages`' mode, and the text naming the rates its Bark stages are held to."""
+    peak = rates["matmul"]
+    linear_peak, attention_peak = peak, peak
+    if stages.mode == "fast" and "int8" in rates:
+        linear_peak, attention_peak = rates["int8"], max(peak, rates["bfloat16"])
+    speculated = {}
+    if stages.mode == "exact":  # the floor of what ran: speculative rounds read the float32 weights once for several
+        for stage, report in speculation.items():
+            if report["chosen"]:
+                speculated[stage] = (report["chosen"], report["tokens_per_round"][str(report["chosen"])])
+    floors = stage_floors(
+        model, vocoder, args.semantic_tokens, rates["read"], peak, _weight_bytes(stages), stages.mode == "exact",
+        speculated, cache_bytes=_cache_bytes(model), linear_peak=linear_peak, attention_peak=attention_peak,
+    )  # fmt: skip
+    bark_rate = f"{peak / 1e9:.0f} GFLOP/s"
+    if (linear_peak, attention_peak) != (peak, peak):
+        bark_rate = f"linear layers {linear_peak / 1e9:.0f} GOP/s int8, attention {attention_peak / 1e9:.0f} GFLOP/s"
+    return floors, bark_rate
+
+
+def _entry(
+    model: BarkModel,
+    vocoder: VocosEncodecModel,
+    stages: OptimizedBarkStages,
+    rounds: list[dict[str, dict[str, float]]],
+    timers: dict[str, _StageTimer],
+    args: argparse.Namespace,
+    rates: dict[str, float],
+    speculation: dict[str, dict[str, Any]],
+) -> tuple[dict[str, Any], list, str]:
+    """The JSON entry of one mode: times, ratios, agreement, roofline, breakdown; and its floors and rate text."""
+    mode = stages.mode
+    timer, reference_timer = timers[mode], timers["reference"]
+    entry: dict[str, Any] = {
+        "seconds": _median_times([r[mode] for r in rounds]),
+        "speedup": _median_ratios([r["reference"] for r in rounds], [r[mode] for r in rounds]),
+        "speedup_per_round": [_ratios(r["reference"], r[mode]) for r in rounds],
+    }
+    reference_codes = reference_timer.outputs["fine"]
+    entry["identical_tokens_vs_reference"] = {
+        "semantic": _agreement(timer.outputs["semantic"], reference_timer.outputs["semantic"]),
+        "coarse": _agreement(_codes(timer.outputs["coarse"]), _codes(reference_timer.outputs["coarse"])),
+        "fine": _agreement(timer.outputs["fine"], reference_codes),
+    }
+    if mode == "fast":
+        entry["stage_agreement_vs_fp32"] = _stage_agreement(model, stages, reference_timer)
+        # Vocos runs in float32 in every mode, so the same codes give the same audio; what differs is the codes.
+        lengths = timer.outputs["lengths"].new_tensor([reference_codes.shape[-1]] * reference_codes.shape[0])
+        fp32_audio = _vocos_audio(vocoder, reference_codes, lengths)
+        difference = _relative_difference(fp32_audio, timer.outputs["decode"])
+        entry["vocos_audio_relative_difference_vs_fp32_codes"] = difference
+    floors, bark_rate = _floors(model, vocoder, stages, args, rates, speculation)
+    entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
+    entry["time_breakdown_last_round"] = timer.breakdown()
+    entry["decode_step_alone"] = _step_rates(stages, rates["read"])
+    return entry, floors, bark_rate
+
+
+def _print_entry(mode: str, entry: dict[str, Any], floors: list, bark_rate: str, rates: dict[str, float]) -> None:
+    """A mode's lines of the report."""
+    times, bandwidth = entry["seconds"], rates["read"]
+    vocoder_rate = f"{rates['matmul'] / 1e9:.0f} GFLOP/s"  # the vocoder runs in float32 in every mode
+    print(f"{mode}: seconds {times}")
+    print(f"{mode}: speedup vs reference (median of paired ratios) {entry['speedup']}")
+    print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
+    for floor in floors:
+        print(
+            f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
+            f"{floor.flops / 1e9:.2f} GFLOP; "
+            f"{bandwidth / 1e9:.1f} GB/s, {vocoder_rate if floor.stage == 'decode' else bark_rate} "
+            f"-> floor {floor.seconds:.3f} s; "
+            f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
+        )
+    for stage, part in entry["time_breakdown_last_round"].items():
+        pieces = [
+            f"{name} {part[f'{name}_s']:.3f} s ({part[f'{name}_calls']} calls)"
+            for name in ("prompt", "decoding", "passes")
+            if f"{name}_s" in part
+        ]
+        print(f"{mode}: {stage} {part['seconds']:.3f} s = {' + '.join(pieces)} + other {part['other_s']:.3f} s")
+    for stage, rate in entry["decode_step_alone"].items():
+        print(
+            f"{mode}: one {stage} step alone at {STEP_CONTEXT} cached positions: {rate['ms']:.2f} ms for "
+            f"{rate['megabytes']:.0f} MB, {rate['gb_per_s']:.1f} GB/s ({rate['of_bandwidth']:.2f} of the machine's)"
+        )
+    if "stage_agreement_vs_fp32" in entry:
+        print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
+        difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]
+        print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
+
+
+def _rounds(
+    model: BarkModel,
+    vocoder: VocosEncodecModel,
+    engines: dict[str, OptimizedBarkStages],
+    input_ids: torch.Tensor,
+    kwargs: dict[str, Any],
+    repeats: int,
+) -> tuple[list[dict[str, dict[str, float]]], dict[str, _StageTimer]]:
+    """Interleaved rounds (reference, then each mode, again and again): a change in the machine's load hits every
+    side of a round alike, and the median of each round's ratio neither fakes nor hides a gain."""
+    rounds: list[dict[str, dict[str, float]]] = []
+    timers: dict[str, _StageTimer] = {}
+    for _ in range(repeats):
+        reference_times, timers["reference"] = _reference(model, input_ids, dict(kwargs))
+        this_round = {"reference": reference_times}
+        for mode, stages in engines.items():
+            this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
+        rounds.append(this_round)
+    return rounds, timers
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the random model, time reference and ours, print ratios, optionally write JSON."""
+    device, dtype = _check(args)
     size = QUICK if args.quick else BARK_SMALL
     print(f"bench pipeline: {RANDOM_WEIGHTS_NOTE}")
     shape = "a smoke run's tiny shape" if args.quick else "bark-small shape"
@@ -358,19 +512,8 @@ def run(args: argparse.Namespace) -> int:
     print(describe_machine())
     model = random_bark_model(**size, seed=args.seed, generation=SMALL_WINDOWS if args.quick else None)
     model = model.to(device=device, dtype=dtype)  # as the pipeline loads it (`TextToWavPipeline.from_pretrained`)
-    text_length = BarkGenerationConfigs.from_bark(model).semantic.max_input_semantic_length
-    generator = torch.Generator().manual_seed(args.seed)
-    input_ids = torch.randint(0, 20_000, (1, text_length), generator=generator)
-    attention_mask = torch.zeros(1, text_length, dtype=torch.long)
-    attention_mask[:, :40] = 1
-    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-    kwargs = {
-        "attention_mask": attention_mask,
-        "semantic_max_new_tokens": args.semantic_tokens,
-        "semantic_min_new_tokens": args.semantic_tokens,  # early stop off: same length for both
-    }
+    input_ids, kwargs = _inputs(model, args, device)
     _warm_up(model)
-
     results: dict[str, Any] = {
         "machine": describe_machine(),
         "note": RANDOM_WEIGHTS_NOTE,
@@ -390,115 +533,17 @@ def run(args: argparse.Namespace) -> int:
         _ours(stages, vocoder, input_ids, {**kwargs, "semantic_max_new_tokens": 8, "semantic_min_new_tokens": 8})
         results["first_call_s"][mode] = round(time.perf_counter() - start, 3)
     print(f"first call of each engine, 8 semantic tokens (sessions built, kernels chosen): {results['first_call_s']}")
-    # Interleaved rounds (reference, then each mode, again and again): a change in the machine's load hits every side
-    # of a round alike, and the median of each round's ratio neither fakes nor hides a gain.
-    rounds: list[dict[str, dict[str, float]]] = []
-    timers: dict[str, _StageTimer] = {}
-    for _ in range(args.repeats):
-        reference_times, timers["reference"] = _reference(model, input_ids, dict(kwargs))
-        this_round = {"reference": reference_times}
-        for mode, stages in engines.items():
-            this_round[mode], timers[mode] = _ours(stages, vocoder, input_ids, dict(kwargs))
-        rounds.append(this_round)
-    bandwidth, peak = measure_read_bandwidth(device=device), measure_matmul_flops(device=device, dtype=dtype)
-    rates = {"read_gb_per_s": bandwidth / 1e9, "matmul_gflop_per_s": peak / 1e9}
-    # The fast engine on the CPU runs its linear layers in int8 and its attention over several queries in float32 or
-    # bfloat16: its compute floor counts each at its own rate, not at the float32 one (under which its fine stage ran
-    # at 0.4-0.6x "the floor", AMD EPYC Zen 5).
-    fast_peaks = (peak, peak)
-    if "fast" in engines and device.type == "cpu":
-        int8_ops, bfloat16_flops = measure_int8_matmul_ops(), measure_matmul_flops(dtype=torch.bfloat16)
-        rates |= {"int8_gop_per_s": int8_ops / 1e9, "bfloat16_gflop_per_s": bfloat16_flops / 1e9}
-        fast_peaks = (int8_ops, max(peak, bfloat16_flops))
-    results["rates"] = {name: round(value, 1) for name, value in rates.items()}
+    rounds, timers = _rounds(model, vocoder, engines, input_ids, kwargs, args.repeats)
+    rates = _rates(engines, device, dtype)
+    names = {"read": "read_gb_per_s", "matmul": "matmul_gflop_per_s", "int8": "int8_gop_per_s"}
+    results["rates"] = {names.get(key, "bfloat16_gflop_per_s"): round(value / 1e9, 1) for key, value in rates.items()}
     speculation = _speculation(engines["exact"]) if "exact" in engines else {}
-    reference = _median_times([r["reference"] for r in rounds])
-    reference_timer = timers["reference"]
     results["repeats"] = args.repeats
-    results["reference_s"] = reference
-    print(f"reference (transformers BarkModel.generate + EnCodec), median of {args.repeats}: {reference}")
+    results["reference_s"] = _median_times([r["reference"] for r in rounds])
+    print(f"reference (transformers BarkModel.generate + EnCodec), median of {args.repeats}: {results['reference_s']}")
     for mode, stages in engines.items():
-        times, timer = _median_times([r[mode] for r in rounds]), timers[mode]
-        ratios = _median_ratios([r["reference"] for r in rounds], [r[mode] for r in rounds])
-        entry: dict[str, Any] = {
-            "seconds": times,
-            "speedup": ratios,
-            "speedup_per_round": [_ratios(r["reference"], r[mode]) for r in rounds],
-        }
-        reference_codes = reference_timer.outputs["fine"]
-        entry["identical_tokens_vs_reference"] = {
-            "semantic": _agreement(timer.outputs["semantic"], reference_timer.outputs["semantic"]),
-            "coarse": _agreement(_codes(timer.outputs["coarse"]), _codes(reference_timer.outputs["coarse"])),
-            "fine": _agreement(timer.outputs["fine"], reference_codes),
-        }
-        if mode == "fast":
-            entry["stage_agreement_vs_fp32"] = _stage_agreement(model, stages, reference_timer)
-            # Vocos runs in float32 in every mode, so the same codes give the same audio; what differs is the codes.
-            fp32_audio = _vocos_audio(
-                vocoder,
-                reference_codes,
-                timer.outputs["lengths"].new_tensor([reference_codes.shape[-1]] * reference_codes.shape[0]),
-            )
-            entry["vocos_audio_relative_difference_vs_fp32_codes"] = _relative_difference(
-                fp32_audio, timer.outputs["decode"]
-            )
-        exact = mode == "exact"
-        linear_peak, attention_peak = fast_peaks if mode == "fast" else (peak, peak)
-        speculated = {}
-        if exact:  # the floor of what ran: speculative rounds read the float32 weights once for several tokens
-            for stage, report in speculation.items():
-                if report["chosen"]:
-                    speculated[stage] = (report["chosen"], report["tokens_per_round"][str(report["chosen"])])
-        floors = stage_floors(
-            model,
-            vocoder,
-            args.semantic_tokens,
-            bandwidth,
-            peak,
-            _weight_bytes(stages),
-            exact,
-            speculated,
-            cache_bytes=_cache_bytes(model),
-            linear_peak=linear_peak,
-            attention_peak=attention_peak,
-        )
-        vocoder_rate = f"{peak / 1e9:.0f} GFLOP/s"  # the vocoder runs in float32 in every mode
-        bark_rate = vocoder_rate
-        if (linear_peak, attention_peak) != (peak, peak):
-            bark_rate = (
-                f"linear layers {linear_peak / 1e9:.0f} GOP/s int8, attention {attention_peak / 1e9:.0f} GFLOP/s"
-            )
-        entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
-        entry["time_breakdown_last_round"] = timer.breakdown()
-        entry["decode_step_alone"] = _step_rates(stages, bandwidth)
-        results[mode] = entry
-        print(f"{mode}: seconds {times}")
-        print(f"{mode}: speedup vs reference (median of paired ratios) {ratios}")
-        print(f"{mode}: identical tokens vs reference {entry['identical_tokens_vs_reference']}")
-        for floor in floors:
-            print(
-                f"{mode}: roofline {floor.stage}: reads {floor.bytes_read / 1e9:.3f} GB, "
-                f"{floor.flops / 1e9:.2f} GFLOP; "
-                f"{bandwidth / 1e9:.1f} GB/s, {vocoder_rate if floor.stage == 'decode' else bark_rate} "
-                f"-> floor {floor.seconds:.3f} s; "
-                f"ours {times[floor.stage]:.3f} s ({times[floor.stage] / floor.seconds:.1f}x the floor)"
-            )
-        for stage, part in entry["time_breakdown_last_round"].items():
-            pieces = [
-                f"{name} {part[f'{name}_s']:.3f} s ({part[f'{name}_calls']} calls)"
-                for name in ("prompt", "decoding", "passes")
-                if f"{name}_s" in part
-            ]
-            print(f"{mode}: {stage} {part['seconds']:.3f} s = {' + '.join(pieces)} + other {part['other_s']:.3f} s")
-        for stage, rate in entry["decode_step_alone"].items():
-            print(
-                f"{mode}: one {stage} step alone at {STEP_CONTEXT} cached positions: {rate['ms']:.2f} ms for "
-                f"{rate['megabytes']:.0f} MB, {rate['gb_per_s']:.1f} GB/s ({rate['of_bandwidth']:.2f} of the machine's)"
-            )
-        if "stage_agreement_vs_fp32" in entry:
-            print(f"{mode}: per-stage agreement with fp32 inputs {entry['stage_agreement_vs_fp32']}")
-            difference = entry["vocos_audio_relative_difference_vs_fp32_codes"]
-            print(f"{mode}: Vocos audio from these codes vs from the fp32 codes: relative difference {difference:.3f}")
+        results[mode], floors, bark_rate = _entry(model, vocoder, stages, rounds, timers, args, rates, speculation)
+        _print_entry(mode, results[mode], floors, bark_rate, rates)
     results["decode_engines"] = _decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
     results["attention"] = _attention_choices()
