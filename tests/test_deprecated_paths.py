@@ -36,3 +36,13 @@ def test_an_old_package_name_warns_and_gives_the_new_object(old, new):
     assert bark.OPTIMIZED_MODES == ("exact", "fast")
     with pytest.raises(AttributeError, match="no attribute 'FasterStages'"):
         bark.FasterStages  # noqa: B018
+
+
+def test_the_old_module_still_names_the_measured_choices(monkeypatch):
+    from bark_vocos.choices import CHOICES
+
+    monkeypatch.delitem(sys.modules, "bark_vocos.bark.fast", raising=False)
+    with pytest.warns(DeprecationWarning, match="bark_vocos.choices"):
+        old = importlib.import_module("bark_vocos.bark.fast")
+    assert old.DECODE_ENGINES is CHOICES["decode_engine"] and old.ATTENTION_KERNELS is CHOICES["attention"]
+    assert old.DRAFT_TOKENS_VARIABLE == "BARK_VOCOS_DRAFT_TOKENS" and old.HEADS_KERNEL == "float32_heads"
