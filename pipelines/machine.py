@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from bark_vocos.bark.int8 import Int8Linear, int8_kernel, int8_kernels_available
+from bark_vocos.choices import ISA_VARIABLES, cpu_model
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
 from .memory import keep_freed_memory
@@ -31,23 +31,6 @@ __all__ = [
     "timed_seconds",
 ]
 
-# The settings that hold each CPU library of ours to an instruction set (e.g. all four to AVX2 on an AVX-512 machine):
-# torch's own kernels, oneDNN, MKL, and fbgemm (the fast engine's int8 products). Without the last, fbgemm keeps its
-# AVX-512 VNNI kernels: on an AMD EPYC Zen 5 (2 threads) its int8 product at Bark's MLP shape ran at about 1600 GOP/s
-# with the other three held to AVX2, 510 GOP/s with it held too.
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "FBGEMM_ENABLE_INSTRUCTIONS")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
 
 def describe_machine() -> str:
     """One line: CPU model, torch's CPU capability (its ISA), any ISA limits set in the environment, threads.
@@ -63,7 +46,7 @@ def describe_machine() -> str:
             limits.append(f"not set: {', '.join(free)}")
         limits.append("not held: ONNX Runtime's kernels, chosen by CPUID")
     isa = torch.backends.cpu.get_cpu_capability()
-    line = f"cpu: {_cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
+    line = f"cpu: {cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
         line += f", GPU {torch.cuda.get_device_name()}"
     return line + (f" ({', '.join(limits)})" if limits else "")

@@ -27,13 +27,14 @@ from bark_vocos.bark import (
     BarkGenerationConfigs,
     BarkStages,
     BarkTokens,
-    FastBarkStages,
+    OptimizedBarkStages,
     bark_stages,
     check_engine,
     coarse_frames_for_semantic,
     generate_bark_tokens,
 )
 from bark_vocos.hub import explain_unavailable
+from bark_vocos.settings import settings as engine_settings
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
 from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
@@ -87,7 +88,7 @@ class TextToWavPipeline:
         bark: BarkModel,
         processor: BarkProcessor,
         vocoder: VocosEncodecModel | None = None,
-        stages: BarkStages | FastBarkStages | None = None,
+        stages: BarkStages | OptimizedBarkStages | None = None,
     ):
         self.bark = bark
         self.processor = processor
@@ -127,6 +128,7 @@ class TextToWavPipeline:
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
         check_engine(engine)
+        engine_settings()  # the BARK_VOCOS_* pins: a bad value fails here, before any model loads
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
             processor = BarkProcessor.from_pretrained(os.fspath(bark))
             bark_model = BarkModel.from_pretrained(os.fspath(bark), dtype=dtype)
@@ -146,10 +148,10 @@ class TextToWavPipeline:
         """Keep Bark's sub-models on the CPU and move each to the accelerator only while it runs (needs accelerate).
 
         Raises:
-            ValueError: The stages are `FastBarkStages` (engines "exact" and "fast"), which call the sub-models'
+            ValueError: The stages are `OptimizedBarkStages` (engines "exact" and "fast"), which call the sub-models'
                 layers directly, past the offload hooks: use `engine="transformers"`.
         """
-        if isinstance(self.stages, FastBarkStages):
+        if isinstance(self.stages, OptimizedBarkStages):
             raise ValueError(
                 f"cpu offload needs engine 'transformers', this pipeline runs engine {self.stages.mode!r}: "
                 "load it with engine='transformers'"

@@ -3,7 +3,7 @@
 `BarkModel.generate` runs the three stages and then decodes with EnCodec, returning only audio. bark-vocos needs the
 fine codes (to decode them with Vocos) and the semantic/coarse tokens (to save voice presets), so
 `generate_bark_tokens` makes the same three stage `generate` calls with the same arguments and generation configs and
-returns every stage's tokens, per batch item, on Bark's device. Every engine (`bark_vocos.bark.stages`) runs through
+returns every stage's tokens, per batch item, on Bark's device. Every engine (`bark_vocos.bark.engines`) runs through
 this one function; engines differ only in how a stage's `generate` runs.
 """
 
@@ -135,7 +135,7 @@ def generate_bark_tokens(
 
     Args:
         stages: An engine: `semantic`, `coarse_acoustics` and `fine_acoustics` with transformers' `generate` methods
-            (see `bark_vocos.bark.stages`).
+            (see `bark_vocos.bark.engines`).
         configs: The stages' generation configs.
         input_ids: Text ids as `BarkProcessor` makes them, `(B, L)`, on Bark's device.
         history_prompt: Voice preset tensors `semantic_prompt (S,)`, `coarse_prompt (2, T)`, `fine_prompt (8, T)`.
