@@ -166,12 +166,12 @@ def _check_keys(path: Path, state: dict[str, torch.Tensor], config: HubertQuanti
     expected = config.expected_shapes()
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
+    where = ".info says" if has_info else "it has no .info member, so version 0's sizes apply:"
     if missing or unexpected:
         raise ValueError(
             f"{path} is not a version {config.version} HuBERT quantizer: missing keys {_names(missing)}, "
-            f"unexpected keys {_names(unexpected)}"
+            f"unexpected keys {_names(unexpected)} ({where} {asdict(config)})"
         )
-    where = ".info says" if has_info else "it has no .info member, so version 0's sizes apply:"
     for key, shape in expected.items():
         tensor = state[key]
         if tuple(tensor.shape) != shape or not tensor.is_floating_point():
