@@ -1,0 +1,98 @@
+"""Voices uploaded to the speech server: `POST /v1/audio/voices` reads a recording within limits and clones it.
+
+Only a server started with `--allow-voice-upload` (a `VoiceCloner` passed to `create_app`) accepts uploads. The body
+is read at most `max_upload_bytes` far, the recording's length is checked from its header before its samples are
+decoded, and cloning runs off the event loop. Uploaded voices live in memory until the server stops.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import soundfile as sf
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from .schemas import ApiError
+
+if TYPE_CHECKING:
+    from ..voice_cloning import ClonedVoice, VoiceCloner
+
+__all__ = ["VOICE_NAME_PATTERN", "clone_upload", "read_upload"]
+
+VOICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MAX_NAME_FIELD_BYTES = 1024
+
+
+async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body, raising 413 as soon as more than `limit` bytes came."""
+    received = 0
+    async for part in request.stream():
+        received += len(part)
+        if received > limit:
+            raise _too_large(limit)
+        yield part
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"upload over {limit} bytes: send a shorter recording", param="file", code="upload_too_large")
+
+
+async def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
+    """The `name` field and the `file` field's bytes of a `multipart/form-data` upload.
+
+    Raises:
+        ApiError: 413 over `max_bytes` (declared or sent); 400 for another content type, a malformed body, or a
+            missing or invalid name or file.
+    """
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(400, "send the recording as multipart/form-data with fields 'name' and 'file'")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    parser = MultiPartParser(
+        request.headers, _limited(request, max_bytes), max_files=1, max_fields=1, max_part_size=_MAX_NAME_FIELD_BYTES
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as error:
+        raise ApiError(400, f"malformed multipart upload: {error.message}") from None
+    name, upload = form.get("name"), form.get("file")
+    if not isinstance(name, str) or not VOICE_NAME_PATTERN.fullmatch(name):
+        raise ApiError(400, f"'name' must be 1 to 64 letters, digits, '_', '.' or '-', got {name!r}", param="name")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(400, "'file' is missing: attach the recording as a file field", param="file")
+    data = await upload.read()
+    await upload.close()
+    if not data:
+        raise ApiError(400, "'file' is empty", param="file")
+    return name, data
+
+
+def clone_upload(cloner: VoiceCloner, data: bytes, max_seconds: float) -> ClonedVoice:
+    """Decode an uploaded recording (mono by averaging channels) and clone it; runs in a worker thread.
+
+    Raises:
+        ApiError: 413 for a recording longer than `max_seconds` (checked from its header); 400 for a file soundfile
+            cannot read, or one the cloner refuses (silent, too short, too little speech).
+    """
+    try:
+        info = sf.info(io.BytesIO(data))
+        if info.frames > max_seconds * info.samplerate:
+            raise ApiError(
+                413,
+                f"the recording is {info.duration:.1f} s long; this server accepts at most {max_seconds:g} s",
+                param="file",
+                code="upload_too_long",
+            )
+        audio, sampling_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as error:
+        raise ApiError(400, f"'file' is not audio this server can read: {error}", param="file") from None
+    try:
+        return cloner(audio.mean(axis=1), int(sampling_rate))
+    except ValueError as error:
+        raise ApiError(400, str(error), param="file") from None
