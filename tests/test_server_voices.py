@@ -122,3 +122,36 @@ def test_not_multipart_and_too_many_voices(parts):
         response = _upload(client, "three", _wav(_speech(4.0)), {})
         assert response.status_code == 409 and "at most 2 uploaded voices" in response.json()["error"]["message"]
         assert [v["id"] for v in client.get("/v1/audio/voices").json()["voices"]][-2:] == ["one", "two"]
+
+
+def test_serve_allow_voice_upload_on_loopback(tiny_dir, parts, tmp_path):
+    """`bark-vocos serve --allow-voice-upload` as a user starts it: a real server process on 127.0.0.1."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+
+    command = [sys.executable, "-m", "pipelines", "serve", "--port", "0", "--bark", str(tiny_dir / "bark")]
+    command += ["--vocoder", str(tiny_dir / "vocos"), "--allow-voice-upload", "--max-upload-seconds", "10"]
+    command += ["--hubert", str(save_tiny_hubert(tmp_path / "hubert")), "--quantizer"]
+    command += [str(save_tiny_quantizer(tmp_path / "q.pth")), "--encodec", str(save_tiny_encodec(tmp_path / "enc"))]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        printed = [process.stdout.readline() for _ in range(3)]
+        url = printed[0].split()[4]
+        assert url.startswith("http://127.0.0.1:") and printed[2].startswith("voice upload is on")
+        files = {"file": ("rec.wav", _wav(_speech(5.0)))}
+        created = httpx.post(url + "v1/audio/voices", data={"name": "mine"}, files=files, timeout=120)
+        assert created.status_code == 201, created.text
+        assert "mine" in [v["id"] for v in httpx.get(url + "v1/audio/voices", timeout=10).json()["voices"]]
+        files = {"file": ("long.wav", _wav(np.zeros(11 * 8000, np.float32), 8000))}
+        too_long = httpx.post(url + "v1/audio/voices", data={"name": "x"}, files=files, timeout=60)
+        assert too_long.status_code == 413 and "at most 10 s" in too_long.json()["error"]["message"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
