@@ -254,3 +254,20 @@ def test_cli_errors_are_one_line_and_leave_no_file(models, tmp_path, capsys, mon
     assert len(err) == 1 and err[0].startswith("bark-vocos: error: ") and message in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no preset, no .part file
     assert not (tmp_path / "code-ran").exists()
+
+
+def test_default_window_on_a_real_recording():
+    """A DAPS clip beside the repository (read from there, never copied): the window holds mostly speech."""
+    from pathlib import Path
+
+    from pipelines.voice_cloning import read_recording
+
+    clip = Path(__file__).resolve().parents[1].parent / "shared/reference-audio/daps-resynthesis/gt"
+    clip = clip / "f10_script1_cleanraw_trimmed_002.mp3"
+    if not clip.is_file():
+        pytest.skip(f"{clip} is not here")
+    recording = read_recording(clip)
+    duration = len(recording.audio) / recording.sampling_rate
+    window = choose_window(recording.audio, recording.sampling_rate, max_seconds=7.33)
+    assert window.seconds == pytest.approx(7.33) and window.start + window.seconds <= duration
+    assert window.speech_seconds > 0.5 * window.seconds
