@@ -4,9 +4,9 @@ Off by default (marker `network`). Run where the hub is reachable, with the DAPS
 
     HF_HUB_OFFLINE=0 .venv/bin/python -m pytest -m network tests/test_voice_network.py -v
 
-It downloads facebook/hubert-base-ls960 (about 380 MB), GitMylo/bark-voice-cloning's default quantizer (about
-100 MB), facebook/encodec_24khz and suno/bark-small into the hub cache. The clip is read from
-`../shared/reference-audio/daps-resynthesis/gt/` (DAPS, CC BY-NC 4.0); no audio is copied into the repository.
+It downloads facebook/hubert-base-ls960 (about 380 MB), GitMylo/bark-voice-cloning's default quantizer (244 MB),
+facebook/encodec_24khz and suno/bark-small into the hub cache. The clip is read from
+`../shared/reference-audio/daps-resynthesis/gt/` (DAPS); no audio is copied into the repository.
 """
 
 from pathlib import Path
