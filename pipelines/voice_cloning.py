@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from transformers import EncodecModel, HubertModel
 
 from bark_vocos.bark.orchestration import BarkGenerationConfigs
 from bark_vocos.hub import check_model_source, explain_unavailable
@@ -188,7 +189,7 @@ class VoiceCloner:
             semantic vocabulary, EnCodec's rate, codebook size or bandwidths vs Bark's.
     """
 
-    def __init__(self, hubert, quantizer: HubertQuantizer, encodec, bounds: VoiceBounds):
+    def __init__(self, hubert: HubertModel, quantizer: HubertQuantizer, encodec: EncodecModel, bounds: VoiceBounds):
         if quantizer.config.input_size != hubert.config.hidden_size:
             raise ValueError(
                 f"the quantizer reads {quantizer.config.input_size} features, HuBERT gives "
@@ -233,8 +234,6 @@ class VoiceCloner:
             ModelNotAvailableError: A model that cannot be had (offline, unknown, a wrong folder).
             ValueError: A wrong quantizer file, or models that do not fit together.
         """
-        from transformers import EncodecModel
-
         device = resolve_device(device)
         bounds = VoiceBounds.from_pretrained(bark)
         quantizer_model = load_hubert_quantizer(resolve_quantizer_file(quantizer, QUANTIZER_FILE))

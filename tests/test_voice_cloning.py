@@ -224,6 +224,8 @@ def _bad_quantizers(tmp_path, tiny_bark_dir):
         ("seconds", "seconds 20 is out of range"),
         ("not audio", "cannot read"),
         ("hub offline", "HF_HUB_OFFLINE is set"),
+        ("quantizer hub offline", "HF_HUB_OFFLINE is set"),
+        ("bark hub offline", "HF_HUB_OFFLINE is set"),
         ("quantizer bark", "not a PyTorch zip checkpoint"),
         ("quantizer bark folder", "holds 0 .pth files"),
         ("quantizer pickle", "not a plain state dict of tensors"),
@@ -246,6 +248,10 @@ def test_cli_errors_are_one_line_and_leave_no_file(models, tmp_path, capsys, mon
         recording.write_text("this is not audio\n")
     elif case == "hub offline":
         options["hubert"] = "nobody/no-such-hubert"
+    elif case == "quantizer hub offline":
+        options["quantizer"] = "nobody/no-such-quantizer/file.pth"
+    elif case == "bark hub offline":
+        options["bark"] = "nobody/no-such-bark"
     else:
         options["quantizer"] = _bad_quantizers(tmp_path, models["bark"])[case.removeprefix("quantizer ")][0]
     before = sorted(p.name for p in tmp_path.iterdir())
