@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .formats import FORMATS, MEDIA_TYPES, STREAMED_FORMATS, encode_file, to_pcm16, wav_stream_header, writable_formats
 from .schemas import ApiError, SpeechRequest, error_body
-from .uploads import clone_upload, read_upload
+from .uploads import UPLOADED, VoiceUploads
 from .voices import OPENAI_VOICES, voice_table
 from .worker import GenerationWorker, JobEvent, QueueFullError, SpeechJob
 
@@ -42,7 +42,6 @@ __all__ = ["MODEL_ID", "ServerSettings", "create_app"]
 logger = logging.getLogger(__name__)
 
 MODEL_ID = "bark-vocos"
-UPLOADED = "uploaded"  # the `preset` shown for an uploaded voice
 PAGE = Path(__file__).parent / "static" / "index.html"
 DISCONNECT_POLL_SECONDS = 0.25  # how often a request waiting for its first audio checks that its client is still there
 JSON_BYTES_PER_CHAR = 12  # a JSON string spends at most 12 bytes on one character (a \uXXXX\uXXXX surrogate pair)
@@ -120,7 +119,10 @@ def create_app(
     """
     settings = settings or ServerSettings()
     voices: dict[str, Any] = dict(voice_table(pipe.available_voice_presets, settings.voice_aliases))
-    uploaded: set[str] = set()
+    uploads = None
+    if cloner is not None:
+        limits = {"max_seconds": settings.max_upload_seconds, "max_voices": settings.max_uploaded_voices}
+        uploads = VoiceUploads(cloner, voices, max_bytes=settings.max_upload_bytes, **limits)
     formats = writable_formats()
     decoders = ("vocos", "encodec") if pipe.vocoder is not None else ("encodec",)
     worker = GenerationWorker(_pipeline_chunks(pipe), settings.max_queue)
@@ -324,33 +326,17 @@ def create_app(
             "voices": [{"id": name, "name": name, "preset": shown(preset)} for name, preset in voices.items()],
             "formats": list(formats),
             "decoders": list(decoders),
-            "voice_upload": cloner is not None,
+            "voice_upload": uploads is not None,
         }
 
     @app.post("/v1/audio/voices", status_code=201)
     async def upload_voice(request: Request) -> dict[str, Any]:
         check_key(request)
-        if cloner is None:
+        if uploads is None:
             raise ApiError(
                 403, "voice upload is off: start the server with --allow-voice-upload", code="voice_upload_disabled"
             )
-        name, data = await read_upload(request, settings.max_upload_bytes)
-        if name in voices and name not in uploaded:
-            raise ApiError(409, f"'{name}' is a voice of the model: pick another name", param="name")
-        if name not in uploaded and len(uploaded) >= settings.max_uploaded_voices:
-            raise ApiError(409, f"this server keeps at most {settings.max_uploaded_voices} uploaded voices")
-        voice = await asyncio.to_thread(clone_upload, cloner, data, settings.max_upload_seconds)
-        voices[name] = voice.as_preset()
-        uploaded.add(name)
-        window = voice.window
-        return {
-            "id": name,
-            "name": name,
-            "preset": UPLOADED,
-            "window": {"start": window.start, "seconds": window.seconds, "speech_seconds": window.speech_seconds},
-            "semantic_tokens": int(voice.semantic_prompt.shape[0]),
-            "frames": int(voice.fine_prompt.shape[1]),
-        }
+        return await uploads.register(request)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

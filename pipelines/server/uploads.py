@@ -7,10 +7,11 @@ decoded, and cloning runs off the event loop. Uploaded voices live in memory unt
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import soundfile as sf
 from fastapi import Request
@@ -22,7 +23,9 @@ from .schemas import ApiError
 if TYPE_CHECKING:
     from ..voice_cloning import ClonedVoice, VoiceCloner
 
-__all__ = ["VOICE_NAME_PATTERN", "clone_upload", "read_upload"]
+__all__ = ["UPLOADED", "VOICE_NAME_PATTERN", "VoiceUploads", "clone_upload", "read_upload"]
+
+UPLOADED = "uploaded"  # the `preset` the API shows for an uploaded voice
 
 VOICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MAX_NAME_FIELD_BYTES = 1024
@@ -96,3 +99,46 @@ def clone_upload(cloner: VoiceCloner, data: bytes, max_seconds: float) -> Cloned
         return cloner(audio.mean(axis=1), int(sampling_rate))
     except ValueError as error:
         raise ApiError(400, str(error), param="file") from None
+
+
+class VoiceUploads:
+    """The uploaded voices of one server: cloned from uploads, added to (and replaced in) its voice table.
+
+    Args:
+        cloner: Makes voices for the server's Bark model.
+        voices: The server's voice table (name -> preset), changed in place.
+        max_bytes: Largest upload read (413 beyond).
+        max_seconds: Longest recording cloned (413 beyond).
+        max_voices: How many uploaded voices are kept (409 beyond; a name uploaded again replaces its voice).
+    """
+
+    def __init__(
+        self, cloner: VoiceCloner, voices: dict[str, Any], *, max_bytes: int, max_seconds: float, max_voices: int
+    ):
+        self.cloner, self.voices = cloner, voices
+        self.max_bytes, self.max_seconds, self.max_voices = max_bytes, max_seconds, max_voices
+        self.names: set[str] = set()
+
+    async def register(self, request: Request) -> dict[str, Any]:
+        """Read the upload, clone it off the event loop, add it; returns the voice and the part of it used.
+
+        Raises:
+            ApiError: As `read_upload` and `clone_upload`; 409 for a name of the model's voices or one voice too many.
+        """
+        name, data = await read_upload(request, self.max_bytes)
+        if name in self.voices and name not in self.names:
+            raise ApiError(409, f"'{name}' is a voice of the model: pick another name", param="name")
+        if name not in self.names and len(self.names) >= self.max_voices:
+            raise ApiError(409, f"this server keeps at most {self.max_voices} uploaded voices")
+        voice = await asyncio.to_thread(clone_upload, self.cloner, data, self.max_seconds)
+        self.voices[name] = voice.as_preset()
+        self.names.add(name)
+        window = voice.window
+        return {
+            "id": name,
+            "name": name,
+            "preset": UPLOADED,
+            "window": {"start": window.start, "seconds": window.seconds, "speech_seconds": window.speech_seconds},
+            "semantic_tokens": int(voice.semantic_prompt.shape[0]),
+            "frames": int(voice.fine_prompt.shape[1]),
+        }
