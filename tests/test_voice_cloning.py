@@ -277,3 +277,27 @@ def test_default_window_on_a_real_recording():
     window = choose_window(recording.audio, recording.sampling_rate, max_seconds=7.33)
     assert window.seconds == pytest.approx(7.33) and window.start + window.seconds <= duration
     assert window.speech_seconds > 0.5 * window.seconds
+
+
+def test_bounds_from_barks_generation_config_defaults():
+    """transformers' Bark generation configs (the values suno's checkpoints ship): what each stage reads of a voice."""
+    from transformers import GenerationConfig
+    from transformers.models.bark.generation_configuration_bark import (
+        BarkCoarseGenerationConfig,
+        BarkFineGenerationConfig,
+        BarkGenerationConfig,
+        BarkSemanticGenerationConfig,
+    )
+
+    from bark_vocos.bark.orchestration import BarkGenerationConfigs
+    from pipelines.voice_cloning import HISTORY_MARGIN_SECONDS, VoiceBounds
+
+    stages = (BarkSemanticGenerationConfig(), BarkCoarseGenerationConfig(), BarkFineGenerationConfig())
+    assert (stages[0].max_input_semantic_length, stages[1].max_coarse_history) == (256, 630)
+    assert stages[2].max_fine_history_length == 512
+    config = BarkGenerationConfig(*(stage.to_dict() for stage in stages))
+    configs = BarkGenerationConfigs.from_generation_config(GenerationConfig.from_dict(config.to_dict()))
+    bounds = VoiceBounds.from_configs(configs, 24_000)
+    assert bounds.history_seconds == pytest.approx({"semantic": 256 / 49.9, "coarse": 630 / 2 / 75, "fine": 512 / 75})
+    assert bounds.max_seconds == pytest.approx(512 / 75 + HISTORY_MARGIN_SECONDS)
+    assert (bounds.semantic_vocab_size, bounds.codebook_size, bounds.n_coarse, bounds.n_fine) == (10_000, 1024, 2, 8)
