@@ -4,7 +4,8 @@ Bark's stages read only the end of a voice prompt (see `voice_cloning.VoiceBound
 window of the recording. "Speech" here is measured by level, not recognised: a 20 ms frame counts when its RMS is
 within `SPEECH_RANGE_DB` of the recording's loudest frame and above `SILENCE_DBFS`. That is enough to skip leading
 and trailing silence and to refuse a clip that is silent or mostly pauses; it does not tell speech from music or
-noise (the user picks the recording).
+noise (the user picks the recording). It is a few lines of numpy rather than a voice-activity library (webrtcvad,
+silero-vad) because finding the sounding part is all that is needed, and those add a compiled or a downloaded model.
 """
 
 from __future__ import annotations
