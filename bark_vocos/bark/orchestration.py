@@ -46,7 +46,11 @@ class BarkGenerationConfigs:
     @classmethod
     def from_bark(cls, bark: BarkModel) -> BarkGenerationConfigs:
         """Build them as `BarkModel.generate` does: the Bark*GenerationConfig classes from the nested dicts."""
-        config = bark.generation_config
+        return cls.from_generation_config(bark.generation_config)
+
+    @classmethod
+    def from_generation_config(cls, config: Any) -> BarkGenerationConfigs:
+        """The same from a Bark `GenerationConfig` (e.g. `GenerationConfig.from_pretrained`, without the weights)."""
         return cls(
             semantic=BarkSemanticGenerationConfig(**config.semantic_config),
             coarse=BarkCoarseGenerationConfig(**config.coarse_acoustics_config),

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("serve", "an OpenAI-compatible speech server (POST /v1/audio/speech) with a listening page"),
     "bench serve": ("bench_serve", "time to first byte and total of a streamed server request against pipe(...)"),
+    "voice clone": ("voice_clone", "a Bark voice preset (.npz) from a recording of someone's speech"),
 }
 
 # Set to 1 (or pass --debug) for the full traceback of an expected error, e.g. for a bug report.
