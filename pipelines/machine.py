@@ -86,7 +86,7 @@ def bench_metadata() -> dict[str, object]:
         except PackageNotFoundError:
             versions[package] = None
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "isa": torch.backends.cpu.get_cpu_capability(),
         "isa_limits": {name: os.environ[name] for name in ISA_VARIABLES if name in os.environ},
         "threads": torch.get_num_threads(),
