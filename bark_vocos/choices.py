@@ -232,9 +232,20 @@ class ChoiceRegistry:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write every choice kept, with this machine's fingerprint, to the JSON file `path`, atomically (a reader
-        sees the old record or the new one, never a part)."""
+        sees the old record or the new one, never a part).
+
+        The choices a record already at `path` holds for keys not kept here (another process's, made on this machine
+        with these versions) are written too; an unreadable or foreign record there is replaced.
+        """
         path = Path(path)
-        record = {"format": FORMAT, "machine": machine_fingerprint(), "choices": self.report()}
+        choices = self.report()
+        kept = {(entry["kind"], tuple(entry["key"].items())) for entry in choices}
+        entries, _ = self._read(path)
+        for kind, key, choice in entries:
+            if (kind.name, tuple(key._asdict().items())) not in kept:
+                choices.append({"kind": kind.name, "key": key._asdict(), "choice": choice})
+        choices.sort(key=lambda entry: (entry["kind"], tuple(entry["key"].values())))
+        record = {"format": FORMAT, "machine": machine_fingerprint(), "choices": choices}
         path.parent.mkdir(parents=True, exist_ok=True)
         # written here rather than with pipelines' atomic file helpers: the model layer does not import pipelines
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -255,24 +266,29 @@ class ChoiceRegistry:
         another layout, or unreadable, loads nothing, with one `UserWarning` that says why.
         """
         path = Path(path)
-        if not path.exists():
-            return 0
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            entries = self._entries(record)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-            warnings.warn(f"bark-vocos: ignored the tuning record {path}: unreadable ({error})", stacklevel=2)
-            return 0
-        here = machine_fingerprint()
-        if record["machine"] != here:
-            changed = sorted(name for name in here if record["machine"].get(name) != here[name])
-            warnings.warn(
-                f"bark-vocos: ignored the tuning record {path}: made with another {', '.join(changed)}", stacklevel=2
-            )
+        entries, problem = self._read(path)
+        if problem is not None:
+            warnings.warn(f"bark-vocos: ignored the tuning record {path}: {problem}", stacklevel=2)
             return 0
         for kind, key, choice in entries:
             kind.record(key, choice)
         return len(entries)
+
+    def _read(self, path: Path) -> tuple[list[tuple[ChoiceKind, tuple, str]], str | None]:
+        """The entries of the record at `path` if it is readable and made here (nothing for a missing file), and why
+        not otherwise."""
+        if not path.exists():
+            return [], None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            entries = self._entries(record)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            return [], f"unreadable ({error})"
+        here = machine_fingerprint()
+        if record["machine"] != here:
+            changed = sorted(name for name in here if record["machine"].get(name) != here[name])
+            return [], f"made with another {', '.join(changed)}"
+        return entries, None
 
     def _entries(self, record: Any) -> list[tuple[ChoiceKind, tuple, str]]:
         """The `(kind, typed key, choice)` of a parsed record, every one checked before any is kept.

@@ -8,7 +8,9 @@ Every variable, its field and its valid values (unset: the choice is measured; s
 - `BARK_VOCOS_DECODE_ENGINE` (`decode_engine`): the decode step's implementation, `torch` or `onnxruntime`;
 - `BARK_VOCOS_ATTENTION` (`attention`): the fast engine's attention, `float32`, `bfloat16` or `float32_heads`;
 - `BARK_VOCOS_EXACT_ATTENTION` (`exact_attention`): the exact engine's attention, `float32` or `float32_heads`;
-- `BARK_VOCOS_DRAFT_TOKENS` (`draft_tokens`): the exact engine's draft tokens per round, `0` (off) to `16`.
+- `BARK_VOCOS_DRAFT_TOKENS` (`draft_tokens`): the exact engine's draft tokens per round, `0` (off) to `16`;
+- `BARK_VOCOS_TUNING_RECORD` (`tuning_record`): not a pin but where the machine's measured choices are kept
+  (`bark_vocos.tuning`): a file path, or `off` to neither read nor write one (unset: the user's cache folder).
 
 A pin applies wherever its value is a candidate (`onednn_aten_gelu` only where a GELU follows; `float32_heads` only
 where attention is unmasked and non-causal, float32 SDPA elsewhere); where a kernel pinned is not offered at all
@@ -25,17 +27,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-__all__ = ["MAX_DRAFT_TOKENS", "VARIABLES", "Settings", "override", "reload", "settings"]
+__all__ = ["MAX_DRAFT_TOKENS", "PATH", "VARIABLES", "Settings", "override", "reload", "settings"]
 
 MAX_DRAFT_TOKENS = 16
-# field -> (its environment variable, the valid values of a name pin; None for the draft count)
-VARIABLES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+PATH = "path"  # the valid values of a variable that names a file
+# field -> (its environment variable, the valid values of a name pin; None for the draft count, PATH for a file)
+VARIABLES: dict[str, tuple[str, tuple[str, ...] | str | None]] = {
     "kernel": ("BARK_VOCOS_KERNEL", ("onednn", "aten", "onednn_aten_gelu")),
     "int8_kernel": ("BARK_VOCOS_INT8_KERNEL", ("fbgemm", "onednn")),
     "decode_engine": ("BARK_VOCOS_DECODE_ENGINE", ("torch", "onnxruntime")),
     "attention": ("BARK_VOCOS_ATTENTION", ("float32", "bfloat16", "float32_heads")),
     "exact_attention": ("BARK_VOCOS_EXACT_ATTENTION", ("float32", "float32_heads")),
     "draft_tokens": ("BARK_VOCOS_DRAFT_TOKENS", None),
+    "tuning_record": ("BARK_VOCOS_TUNING_RECORD", PATH),
 }
 
 
@@ -53,13 +57,17 @@ class Settings:
     attention: str | None = None
     exact_attention: str | None = None
     draft_tokens: int | None = None
+    tuning_record: str | None = None
 
     def __post_init__(self) -> None:
         for field, (variable, valid) in VARIABLES.items():
             value = getattr(self, field)
             if value is None:
                 continue
-            if valid is None:
+            if valid == PATH:
+                if not isinstance(value, str) or not value:
+                    raise ValueError(f"{variable}={value!r} is not a file path (or 'off')")
+            elif valid is None:
                 if type(value) is not int or not 0 <= value <= MAX_DRAFT_TOKENS:
                     raise ValueError(
                         f"{variable}={value!r} is not a count of draft tokens from 0 to {MAX_DRAFT_TOKENS}"
@@ -101,7 +109,7 @@ class Settings:
         Raises:
             KeyError: `variable` is not one of the name pins.
         """
-        fields = {name: field for field, (name, valid) in VARIABLES.items() if valid is not None}
+        fields = {name: field for field, (name, valid) in VARIABLES.items() if isinstance(valid, tuple)}
         return getattr(self, fields[variable])
 
 

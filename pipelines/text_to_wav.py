@@ -35,6 +35,7 @@ from bark_vocos.bark import (
 )
 from bark_vocos.hub import explain_unavailable
 from bark_vocos.settings import settings as engine_settings
+from bark_vocos.tuning import load_record, save_record
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
 from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
@@ -96,6 +97,7 @@ class TextToWavPipeline:
         self.stages = stages if stages is not None else bark_stages(bark, ENGINE)
         self.generation_configs = BarkGenerationConfigs.from_bark(bark)
         self._progress_bar_config: dict[str, Any] = {}
+        load_record()  # the machine's measured kernel choices (`bark_vocos.tuning`): timed once per machine
 
     @classmethod
     def from_pretrained(
@@ -297,6 +299,7 @@ class TextToWavPipeline:
                     history = {"semantic_prompt": last.semantic, "coarse_prompt": last.coarse, "fine_prompt": last.fine}
                 with rng.active():
                     tokens = self._generate_batch(batch, history, request.generation_kwargs, bars)
+                save_record()  # what this batch measured, kept for the next process even if the caller stops here
                 for chunk, item in zip(batch, tokens, strict=True):
                     previous[chunk.text_index] = item
                     yield chunk, item
@@ -466,6 +469,7 @@ class TextToWavPipeline:
                 output.semantic_tokens = torch.cat([item.semantic for item in items]).cpu().numpy()
                 output.coarse_tokens = torch.cat([item.coarse for item in items], dim=1).cpu().numpy()
             outputs.append(output)
+        save_record()  # the decoder's measured choices too
         return outputs if isinstance(text, list | tuple) else outputs[0]
 
     def _join(self, request: _Request, chunks: list[Chunk], items: list[BarkTokens], audio: np.ndarray) -> np.ndarray:
@@ -537,5 +541,6 @@ class TextToWavPipeline:
         for chunk, item in self._generate(request, progress):
             pauses.add_piece(item.frames * hop, chunk.last)
             audio = pauses.feed(decoder.push(item.fine, final=chunk.last).cpu().numpy())
+            save_record()
             yield AudioChunk(audio, rate, offset, chunk.text, chunk.index, request.seed)
             offset += audio.shape[0]

@@ -7,6 +7,8 @@ from contextlib import ExitStack, contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# no tuning record unless a test asks for one (in its own folder): choices measured by one test must not reach others
+os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
 

@@ -20,12 +20,13 @@ ALL_PINNED = {
     "BARK_VOCOS_ATTENTION": "bfloat16",
     "BARK_VOCOS_EXACT_ATTENTION": "float32_heads",
     "BARK_VOCOS_DRAFT_TOKENS": "3",
+    "BARK_VOCOS_TUNING_RECORD": "/tmp/tuning.json",
 }
 
 
 def test_every_variable_is_read_and_given_back_as_text():
     pinned = Settings.from_environ(ALL_PINNED | {"BARK_VOCOS_API_KEY": "not ours", "PATH": "/bin"})
-    assert pinned == Settings("aten", "fbgemm", "torch", "bfloat16", "float32_heads", 3)
+    assert pinned == Settings("aten", "fbgemm", "torch", "bfloat16", "float32_heads", 3, "/tmp/tuning.json")
     assert pinned.environ() == ALL_PINNED
     assert Settings.from_environ(pinned.environ()) == pinned
     assert Settings.from_environ({name: "" for name in ALL_PINNED}) == Settings()  # empty: unset
