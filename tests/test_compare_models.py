@@ -61,7 +61,17 @@ def test_resynthesis_scores_both_decoders_against_the_input_api_and_cli(models, 
         "vocos": (36000,),
     }
     for candidate in ("encodec", "vocos"):
-        assert set(item.metrics[candidate]) == {"pesq", "stoi", "si_sdr", "mr_stft", "mel"}
+        assert set(item.metrics[candidate]) == {
+            "pesq",
+            "stoi",
+            "si_sdr",
+            "mr_stft",
+            "mel",
+            "dnsmos_sig",
+            "dnsmos_bak",
+            "dnsmos_ovrl",
+            "dnsmos_p808",
+        }
         assert all(np.isfinite(list(item.metrics[candidate].values())))
         assert 1.0 <= item.metrics[candidate]["pesq"] <= 4.65
     assert item.codes.shape == (2, 113)  # 1.5 kbps: 2 codebooks, ceil(1.5 s * 75) frames
@@ -102,7 +112,16 @@ def test_cli_text_decodes_the_same_codes_both_ways(checkpoints, tmp_path, capsys
     assert capsys.readouterr().out.count("holds RANDOM weights") == 2  # bark and vocos
     data = json.loads((out / "report.json").read_text())
     assert data["mode"] == "text" and data["candidates"] == ["encodec", "vocos"]
-    assert set(data["summary"]["vocos"]) == {"high_band_ratio", "spectral_flatness", "clipping_fraction", "rms_dbfs"}
+    assert set(data["summary"]["vocos"]) == {
+        "high_band_ratio",
+        "spectral_flatness",
+        "clipping_fraction",
+        "rms_dbfs",
+        "dnsmos_sig",
+        "dnsmos_bak",
+        "dnsmos_ovrl",
+        "dnsmos_p808",
+    }
     vocos_audio, _ = sf.read(out / "text00_vocos.wav", dtype="float32")
     encodec_audio, _ = sf.read(out / "text00_encodec.wav", dtype="float32")
     assert vocos_audio.shape == encodec_audio.shape and vocos_audio.size % 320 == 0

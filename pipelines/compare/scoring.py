@@ -25,6 +25,7 @@ import soundfile as sf
 
 from ..audio_io import read_audio
 from . import metrics as M
+from .dnsmos import DNSMOS_METRICS, dnsmos
 
 __all__ = [
     "ANALYSIS_SAMPLING_RATE",
@@ -46,7 +47,7 @@ ANALYSIS_SAMPLING_RATE = 24000
 DEFAULT_MAX_LAG_MS = 50.0
 REFERENCE = "reference"
 # Keys an item already uses in report.json; a candidate cannot be called like them.
-RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "sources"})
+RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "seconds", "sources", "files"})
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats()) | {".mp3", ".aif"}
 
@@ -180,6 +181,7 @@ class Comparison:
                     "name": item.name,
                     **{candidate: dict(item.metrics[candidate]) for candidate in self.candidates},
                     "lag_ms": dict(item.lag_ms),
+                    "seconds": {role: audio.size / self.sampling_rate for role, audio in item.audio.items()},
                     "sources": dict(item.sources),
                 }
                 for item in self.items
@@ -266,18 +268,22 @@ def score_item(
             continue
         if reference is None:
             results[candidate] = M.no_reference_metrics(samples, sampling_rate)
-            continue
-        ref, cand, lag = M.align(audio[REFERENCE], samples, sampling_rate, max_lag_ms)
-        try:
-            results[candidate] = M.reference_metrics(ref, cand, sampling_rate)
-        except ValueError as error:
-            raise ValueError(f"item {name!r}, candidate {candidate!r}: {error}") from error
-        lag_ms[candidate] = 1000.0 * lag / sampling_rate
+        else:
+            ref, cand, lag = M.align(audio[REFERENCE], samples, sampling_rate, max_lag_ms)
+            try:
+                results[candidate] = M.reference_metrics(ref, cand, sampling_rate)
+            except ValueError as error:
+                raise ValueError(f"item {name!r}, candidate {candidate!r}: {error}") from error
+            lag_ms[candidate] = 1000.0 * lag / sampling_rate
+        results[candidate].update(dnsmos(samples, sampling_rate))
     return ComparisonItem(name=name, audio=audio, metrics=results, lag_ms=lag_ms, notes=notes)
 
 
 def _metric_names(has_reference: bool) -> list[str]:
-    return [name for name, metric in M.METRICS.items() if metric.needs_reference == has_reference]
+    """The measures of a mode: with a reference its reference measures, without one the descriptive ones; DNSMOS in
+    both."""
+    chosen = [name for name, metric in M.METRICS.items() if metric.needs_reference == has_reference]
+    return [name for name in chosen if name not in DNSMOS_METRICS] + list(DNSMOS_METRICS)
 
 
 def compare_files(
