@@ -23,8 +23,9 @@ from ..audio_io import write_audio
 from ..files import atomic_output
 from . import metrics as M
 from .scoring import REFERENCE, Comparison, ComparisonItem
+from .stats import MIN_ITEMS, Verdict
 
-__all__ = ["format_table", "render_html", "write_report"]
+__all__ = ["format_table", "render_html", "verdict_sentence", "write_report"]
 
 _MODE_TITLES = {
     "score": "scoring existing files",
@@ -56,6 +57,34 @@ def _json_safe(value):
     return value
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
+
+
+def verdict_sentence(verdict: Verdict) -> str:
+    """One sentence saying what the paired statistics of `verdict` conclude (with the numbers behind it)."""
+    label = M.METRICS[verdict.metric].label
+    if verdict.better is not None:
+        winner, loser = verdict.better, (verdict.b if verdict.better == verdict.a else verdict.a)
+        flip = 1.0 if winner == verdict.a else -1.0  # the difference is reported as winner - loser
+        low, high = sorted([flip * verdict.ci_low, flip * verdict.ci_high])
+        wins = verdict.a_wins if winner == verdict.a else verdict.b_wins
+        return (
+            f"{winner} is better than {loser} on {label}: {flip * verdict.mean_difference:+.3g} "
+            f"(95% CI {low:+.3g} to {high:+.3g}), p = {_number(verdict.p_value)}, "
+            f"better on {wins} of {verdict.n} items."
+        )
+    numbers = (
+        f"{verdict.a} - {verdict.b} = {verdict.mean_difference:+.3g} (95% CI {_number(verdict.ci_low)} to "
+        f"{_number(verdict.ci_high)}), p = {_number(verdict.p_value)}; {verdict.a} better on {verdict.a_wins}, "
+        f"{verdict.b} on {verdict.b_wins} of {verdict.n} items"
+    )
+    if verdict.n < MIN_ITEMS:
+        too_few = f"too few items for a test (n = {verdict.n} < {MIN_ITEMS})"
+        return f"{verdict.a} vs {verdict.b} on {label}: {too_few}: {numbers}."
+    return f"{verdict.a} vs {verdict.b} on {label}: no significant difference: {numbers}."
+
+
 def format_table(comparison: Comparison) -> str:
     """The summary as a plain-text table: mean per metric and candidate (best marked `*`) and win counts.
 
@@ -79,6 +108,7 @@ def format_table(comparison: Comparison) -> str:
     lines.append("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.append("^ higher is better, v lower is better, * best mean; wins count items with a strictly best value.")
+    lines += ["VERDICT: " + verdict_sentence(verdict) for verdict in comparison.verdicts()]
     return "\n".join(lines)
 
 
@@ -157,6 +187,9 @@ def render_html(comparison: Comparison) -> str:
         f"<h1>{html.escape(title)}</h1>",
     ]
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in comparison.notes]
+    parts.append('<h2>Verdict</h2><ul class="verdicts">')
+    parts += [f"<li>{html.escape(verdict_sentence(verdict))}</li>" for verdict in comparison.verdicts()]
+    parts.append("</ul>")
     settings = ", ".join(f"{key}: {value}" for key, value in comparison.settings.items())
     parts.append(f"<p>{len(comparison.items)} item(s) at {comparison.sampling_rate} Hz. {html.escape(settings)}</p>")
     win_rows = "".join(

@@ -26,6 +26,7 @@ import soundfile as sf
 from ..audio_io import read_audio
 from . import metrics as M
 from .dnsmos import DNSMOS_METRICS, dnsmos
+from .stats import Verdict, verdicts
 
 __all__ = [
     "ANALYSIS_SAMPLING_RATE",
@@ -157,6 +158,14 @@ class Comparison:
             if M.METRICS[metric].higher_is_better is not None
         }
 
+    def verdicts(self, seed: int = 0) -> list[Verdict]:
+        """Paired statistics for every pair of candidates on every metric with a direction (see `stats`)."""
+        directions = {
+            m: M.METRICS[m].higher_is_better for m in self.metrics if M.METRICS[m].higher_is_better is not None
+        }
+        values = {c: {m: [item.metrics[c][m] for item in self.items] for m in directions} for c in self.candidates}
+        return verdicts(self.candidates, values, directions, seed=seed)
+
     def to_dict(self) -> dict[str, Any]:
         """The content of report.json (audio excluded; file names of written audio are added by `report`)."""
         return {
@@ -176,6 +185,7 @@ class Comparison:
             "summary": self.summary(),
             "wins": self.wins(),
             "ties": self.ties(),
+            "verdicts": [verdict.to_dict() for verdict in self.verdicts()],
             "items": [
                 {
                     "name": item.name,
