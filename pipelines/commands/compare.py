@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..defaults import BARK_MODEL, ENCODEC_MODEL, VOCODER_MODEL
+from ..defaults import BARK_MODEL, DECODERS, ENCODEC_MODEL, ENGINES, VOCODER_MODEL
 
 if TYPE_CHECKING:
     from ..compare.scoring import Comparison
@@ -35,6 +35,16 @@ def _max_lag_ms(value: str) -> float:
         raise argparse.ArgumentTypeError(
             f"invalid --max-lag-ms {value!r}: give a finite number of milliseconds >= 0 (0: no alignment)"
         ) from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {value!r}: give an integer >= 1")
+    return number
 
 
 def _bandwidth(value: str) -> float:
@@ -69,7 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     text.add_argument("--text", action="append", default=[], help="prompt to generate with Bark (repeatable)")
     text.add_argument("--bark", default=BARK_MODEL, help="Bark model id or local path")
     text.add_argument("--voice", default=None, help="Bark voice preset, e.g. v2/en_speaker_6")
-    text.add_argument("--seed", type=int, default=0, help="generation seed (text i uses seed + i)")
+    text.add_argument(
+        "--text-file", metavar="FILE", help="prompts, one a line; 'builtin': 20 varied English prompts shipped with us"
+    )
+    text.add_argument("--seed", type=int, default=0, help="first generation seed (each text and seed its own)")
+    text.add_argument("--seeds", type=_positive_int, default=1, help="generations per prompt (default 1)")
+    text.add_argument(
+        "--engines", nargs="+", choices=ENGINES, default=None, help="Bark engines to compare (default: exact only)"
+    )
+    text.add_argument(
+        "--decoders", nargs="+", choices=DECODERS, default=None, help="decoders of each engine's codes (default: both)"
+    )
     parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos model id or local path")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
@@ -87,14 +107,16 @@ def _mode(args: argparse.Namespace) -> str:
         "files": bool(args.candidate or args.reference),
         "dirs": bool(args.candidate_dir or args.reference_dir),
         "resynthesis": bool(args.audio),
-        "text": bool(args.text),
+        "text": bool(args.text or args.text_file),
     }
     chosen = [mode for mode, on in used.items() if on]
     if len(chosen) != 1:
         raise ValueError(
             "choose exactly one mode: --candidate NAME=FILE (with optional --reference), --candidate-dir NAME=DIR "
-            f"(with optional --reference-dir), --audio FILE, or --text TEXT; got {chosen or 'none'}"
+            f"(with optional --reference-dir), --audio FILE, or --text TEXT / --text-file FILE; got {chosen or 'none'}"
         )
+    if chosen[0] != "text" and (args.engines or args.decoders or args.seeds != 1):
+        raise ValueError("--engines, --decoders and --seeds apply to text mode only (--text or --text-file)")
     if chosen[0] == "files" and not args.candidate:
         raise ValueError("--reference needs at least one --candidate NAME=FILE")
     if chosen[0] == "dirs" and not args.candidate_dir:
@@ -105,7 +127,9 @@ def _mode(args: argparse.Namespace) -> str:
 
 
 def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
-    from ..compare.scoring import compare_dirs, compare_files, compare_resynthesis, compare_text
+    from ..compare.resynthesis import compare_resynthesis
+    from ..compare.scoring import compare_dirs, compare_files
+    from ..compare.text import compare_text, read_prompts
 
     if mode == "files":
         return compare_files(dict(args.candidate), reference=args.reference, max_lag_ms=args.max_lag_ms)
@@ -126,11 +150,15 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
 
     from .. import TextToWavPipeline
 
+    texts = [*args.text, *(read_prompts(args.text_file) if args.text_file else [])]
     check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
     check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
-    comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
+    decoders = args.decoders or ["encodec", "vocos"]
+    comparison = compare_text(
+        texts, pipeline, seed=args.seed, seeds=args.seeds, engines=args.engines, decoders=decoders, **extra
+    )
     comparison.settings.update(bark=args.bark, vocoder=args.vocoder, voice=args.voice)
     comparison.notes.extend(_random_weights_notes(args.bark, args.vocoder))
     return comparison

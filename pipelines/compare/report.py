@@ -30,7 +30,7 @@ __all__ = ["format_table", "render_html", "verdict_sentence", "write_report"]
 _MODE_TITLES = {
     "score": "scoring existing files",
     "resynthesis": "resynthesis of real speech",
-    "text": "Bark codes decoded both ways",
+    "text": "Bark codes from text, decoded",
 }
 SPECTROGRAM_RANGE_DB = 80.0
 
@@ -234,7 +234,8 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
     """Write the generated wavs, report.json and report.html into `out_dir` (created if missing).
 
     Audio that was read from a file is not written again (report.json names its source); generated audio is
-    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`).
+    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`;
+    `<item>_<engine>_codes.npy` per engine).
     Both reports are rendered before anything is written, so a failure leaves the folder as it was; report.json is
     strict JSON (a metric that was not scored is `null`).
 
@@ -250,9 +251,10 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
             if role not in item.sources:
                 writes.append((out_dir / f"{item.name}_{role}.wav", audio))
                 record["files"][role] = writes[-1][0].name
-        if item.codes is not None:
-            writes.append((out_dir / f"{item.name}_codes.npy", item.codes))
-            record["files"]["codes"] = writes[-1][0].name
+        codes = item.codes if isinstance(item.codes, dict) else {"": item.codes} if item.codes is not None else {}
+        for engine, array in codes.items():  # one array, or one per engine (`<item>_<engine>_codes.npy`)
+            writes.append((out_dir / f"{item.name}_{engine + '_' if engine else ''}codes.npy", array))
+            record["files"]["codes" + (f"_{engine}" if engine else "")] = writes[-1][0].name
     report = json.dumps(_json_safe(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     page = render_html(comparison)
     out_dir.mkdir(parents=True, exist_ok=True)
