@@ -90,6 +90,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     text.add_argument(
         "--decoders", nargs="+", choices=DECODERS, default=None, help="decoders of each engine's codes (default: both)"
     )
+    listen = parser.add_argument_group("blind listening test")
+    listen.add_argument(
+        "--listening-test", action="store_true", help="also write listening.html (A/B trials) and listening-key.json"
+    )
+    listen.add_argument("--listening-seed", type=int, default=0, help="seed of the trials' order and sides")
+    listen.add_argument(
+        "--listening-results",
+        metavar="RESULTS.json",
+        nargs="+",
+        default=[],
+        help="decode listeners' answer files with --out DIR's listening-key.json and add them to its report",
+    )
     parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos model id or local path")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
@@ -203,9 +215,42 @@ def _time_dnsmos(comparison: Comparison) -> float:
     return seconds
 
 
+def _listening_results(args: argparse.Namespace) -> int:
+    """Decode the answer files with the key in --out, print the summary, write it and add it to report.json."""
+    import json
+
+    from ..compare.listening import KEY_FILE, format_listening, listening_results
+    from ..compare.report import write_text_atomic
+
+    if args.candidate or args.candidate_dir or args.reference or args.reference_dir or args.audio or args.text:
+        raise ValueError("--listening-results takes no mode's inputs: give the answer files and --out DIR only")
+    out = Path(args.out)
+    key_path, report_path = out / KEY_FILE, out / "report.json"
+    if not key_path.is_file():
+        raise FileNotFoundError(f"{key_path} not found: --out must be the folder compare --listening-test wrote")
+    results = []
+    for path in args.listening_results:
+        try:
+            results.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read listening results {path}: {error}") from None
+    summary = listening_results(json.loads(key_path.read_text(encoding="utf-8")), results)
+    text = json.dumps(summary, indent=2) + "\n"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
+    write_text_atomic(out / "listening-results.json", text)
+    if report is not None:
+        report["listening"] = summary
+        write_text_atomic(report_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(format_listening(summary))
+    print(f"wrote {out / 'listening-results.json'}" + (f" and added it to {report_path}" if report else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..compare.report import format_table, write_report
 
+    if args.listening_results:
+        return _listening_results(args)
     mode = _mode(args)
     comparison = _comparison(args, mode)
     dnsmos_seconds = _time_dnsmos(comparison)
@@ -213,4 +258,9 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(comparison))
     print(f"DNSMOS of a 10 s clip on 2 threads: {dnsmos_seconds:.3f} s")
     print(f"wrote {paths['json']} and {paths['html']}")
+    if args.listening_test:
+        from ..compare.listening import write_listening_test
+
+        listening = write_listening_test(comparison, Path(args.out), seed=args.listening_seed)
+        print(f"wrote {listening['page']} (blind A/B trials; the answers' key is {listening['key']})")
     return 0

@@ -25,7 +25,7 @@ from . import metrics as M
 from .scoring import REFERENCE, Comparison, ComparisonItem
 from .stats import MIN_ITEMS, Verdict
 
-__all__ = ["format_table", "render_html", "verdict_sentence", "write_report"]
+__all__ = ["flac_data_uri", "format_table", "render_html", "verdict_sentence", "write_report", "write_text_atomic"]
 
 _MODE_TITLES = {
     "score": "scoring existing files",
@@ -112,7 +112,7 @@ def format_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def _flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
+def flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
     # In memory rather than through audio_io.write_audio (which writes files): the bytes go into the page.
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), sampling_rate, format="FLAC", subtype="PCM_16")
@@ -207,7 +207,7 @@ def render_html(comparison: Comparison) -> str:
         parts.append(f'<section id="item-{html.escape(item.name)}"><h2>{html.escape(item.name)}</h2>')
         parts.append('<div class="players">')
         for role in roles:
-            uri = _flac_data_uri(item.audio[role], comparison.sampling_rate)
+            uri = flac_data_uri(item.audio[role], comparison.sampling_rate)
             parts.append(
                 f"<figure><figcaption>{html.escape(role)}</figcaption>"
                 f'<audio controls preload="auto" src="{uri}"></audio></figure>'
@@ -224,7 +224,7 @@ def render_html(comparison: Comparison) -> str:
     return "\n".join(parts)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file through `atomic_output`, so a failure leaves no partial file."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -265,6 +265,6 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
             with atomic_output(path, suffix=".npy") as tmp:
                 np.save(tmp, array)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
-    _write_text_atomic(html_path, page)
-    _write_text_atomic(json_path, report)
+    write_text_atomic(html_path, page)
+    write_text_atomic(json_path, report)
     return {"json": json_path, "html": html_path}
