@@ -155,7 +155,7 @@ def test_report_json_and_table(folders, tmp_path):
     assert data["items"][0]["files"] == {}  # read from files: nothing re-written
     assert sorted(p.name for p in paths["json"].parent.iterdir()) == ["report.html", "report.json"]
     html = paths["html"].read_text()
-    assert html.count("<audio") == 6 and html.count("data:image/png;base64,") == 2
+    assert html.count("<audio") == 6 and html.count("data:image/png;base64,") == 3  # paired plots + 2 spectrograms
     table = format_table(comparison)
     pesq_line = next(line for line in table.splitlines() if line.startswith("PESQ"))
     assert f"{comparison.summary()['enc']['pesq']:.4f}*" in pesq_line and pesq_line.rstrip().endswith("2/0/0")

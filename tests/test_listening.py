@@ -10,7 +10,7 @@ from scipy.stats import binomtest
 from synthetic_audio import chirp, voiced_syllables
 
 from pipelines import commands as cli
-from pipelines.compare.listening import listening_results, listening_trials, write_listening_test
+from pipelines.compare.listening import format_listening, listening_results, listening_trials, write_listening_test
 from pipelines.compare.report import write_report
 from pipelines.compare.scoring import Comparison, score_item
 
@@ -62,6 +62,8 @@ def test_results_decode_to_preference_share_and_binomial_p(comparison):
     assert pair["a_share"] == pytest.approx(2 / 13)
     assert pair["p_value"] == pytest.approx(binomtest(2, 13, 0.5).pvalue)
     assert len(summary["items"]) == 7 and sum(i["ties"] for i in summary["items"]) == 1
+    random = listening_results({**key, "notes": ["x holds RANDOM weights"]}, [{"page": "p", "answers": first}])
+    assert "NOTE: x holds RANDOM weights" in format_listening(random).splitlines()[1]
     with pytest.raises(ValueError, match="from page 'q'"):
         listening_results(key, [{"page": "q", "answers": first}])
     with pytest.raises(ValueError, match="answer 'C'"):

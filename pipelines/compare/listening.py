@@ -148,7 +148,13 @@ def write_listening_test(comparison: Comparison, out_dir: str | os.PathLike, see
     out_dir = Path(out_dir)
     page_id, trials = listening_trials(comparison, seed)
     page = _page(page_id, trials, comparison)
-    key = {"page": page_id, "seed": seed, "candidates": list(comparison.candidates), "trials": trials}
+    key = {
+        "page": page_id,
+        "seed": seed,
+        "candidates": list(comparison.candidates),
+        "notes": list(comparison.notes),
+        "trials": trials,
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / KEY_FILE, json.dumps(key, indent=2) + "\n")
     write_text_atomic(out_dir / PAGE_FILE, page)
@@ -176,7 +182,8 @@ def listening_results(key: dict[str, Any], results: list[dict[str, Any]]) -> dic
         results: The content of each listener's downloaded JSON (`{"page", "listener", "answers": [...]}`).
 
     Returns:
-        `{"listeners", "pairs": [...], "items": [...]}`; each pair entry has `a`, `b`, `a_preferred`,
+        `{"notes", "listeners", "unanswered", "pairs": [...], "items": [...]}` (the comparison's notes, e.g. random
+        weights, carried by the key); each pair entry has `a`, `b`, `a_preferred`,
         `b_preferred`, `ties`, `a_share` (of the decided answers) and the two-sided exact binomial `p_value`;
         unanswered trials are counted as `unanswered`.
 
@@ -211,12 +218,19 @@ def listening_results(key: dict[str, Any], results: list[dict[str, Any]]) -> dic
         pairs.append(_preference(a, b, *(sum(cell[i] for cell in cells) for i in range(3))))
     items = [{"item": item, **_preference(a, b, *cell)} for (item, a, b), cell in sorted(counts.items())]
     listeners = [result.get("listener") or f"listener {i}" for i, result in enumerate(results)]
-    return {"listeners": listeners, "unanswered": unanswered, "pairs": pairs, "items": items}
+    return {
+        "notes": list(key.get("notes", [])),
+        "listeners": listeners,
+        "unanswered": unanswered,
+        "pairs": pairs,
+        "items": items,
+    }
 
 
 def format_listening(summary: dict[str, Any]) -> str:
     """One line per pair: preference share, p-value, ties; without a trailing newline."""
     lines = [f"Listening test: {len(summary['listeners'])} listener(s), {summary['unanswered']} trial(s) unanswered"]
+    lines += [f"NOTE: {note}" for note in summary["notes"]]
     for pair in summary["pairs"]:
         decided = pair["a_preferred"] + pair["b_preferred"]
         share = "n/a" if pair["a_share"] is None else f"{100 * pair['a_share']:.0f}%"

@@ -143,6 +143,36 @@ def _spectrogram_png_data_uri(item: ComparisonItem, roles: list[str], sampling_r
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _paired_plots_png_data_uri(comparison: Comparison) -> str | None:
+    """Per metric, each item's values across the candidates joined by a line (a paired plot), as a PNG data URI.
+
+    None with a single item or candidate (nothing to pair).
+    """
+    if len(comparison.items) < 2 or len(comparison.candidates) < 2:
+        return None
+    metrics = comparison.metrics
+    columns = min(4, len(metrics))
+    rows = -(-len(metrics) // columns)
+    figure = Figure(figsize=(2.8 * columns, 2.4 * rows), dpi=80, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
+    positions = np.arange(len(comparison.candidates))
+    for axis, metric in zip(axes, metrics, strict=False):
+        values = np.array([[item.metrics[c][metric] for c in comparison.candidates] for item in comparison.items])
+        for row in values:  # one item: its values on every candidate
+            axis.plot(positions, row, color="0.55", marker="o", markersize=3, linewidth=0.8)
+        axis.plot(positions, np.nanmean(values, axis=0), color="C3", marker="s", linewidth=2, label="mean")
+        direction = {True: " (higher better)", False: " (lower better)", None: ""}[M.METRICS[metric].higher_is_better]
+        axis.set_title(M.METRICS[metric].label + direction, fontsize=8)
+        axis.set_xticks(positions, comparison.candidates, fontsize=7)
+        axis.tick_params(axis="y", labelsize=7)
+    for axis in axes[len(metrics) :]:
+        axis.set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _metrics_table(comparison: Comparison, values: dict[str, dict[str, float]], extra_rows: str = "") -> str:
     """HTML table: a row per metric, a column per candidate, the best value marked."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in comparison.candidates)
@@ -202,6 +232,10 @@ def render_html(comparison: Comparison) -> str:
     parts += ["<h2>Summary (mean over items)</h2>", _metrics_table(comparison, summary, win_rows)]
     if ties:
         parts.append(f"<p>Ties (no single winner): {html.escape(tie_note)}.</p>")
+    plots = _paired_plots_png_data_uri(comparison)
+    if plots is not None:
+        parts.append("<h2>Paired plots (each grey line is one item; red: the mean)</h2>")
+        parts.append(f'<img class="paired" src="{plots}" alt="paired plots of every metric">')
     for item in comparison.items:
         roles = [role for role in [REFERENCE, *comparison.candidates] if role in item.audio]
         parts.append(f'<section id="item-{html.escape(item.name)}"><h2>{html.escape(item.name)}</h2>')
