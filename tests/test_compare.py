@@ -38,7 +38,17 @@ def files(tmp_path_factory):
 def test_files_in_any_format_and_rate_score_in_the_right_order(files):
     comparison = compare_files({"good": files["good"], "bad": files["bad"]}, reference=files["reference"])
     assert comparison.mode == "score" and comparison.sampling_rate == 24000
-    assert comparison.metrics == ["pesq", "stoi", "si_sdr", "mr_stft", "mel"]
+    assert comparison.metrics == [
+        "pesq",
+        "stoi",
+        "si_sdr",
+        "mr_stft",
+        "mel",
+        "dnsmos_sig",
+        "dnsmos_bak",
+        "dnsmos_ovrl",
+        "dnsmos_p808",
+    ]
     (item,) = comparison.items
     assert item.name == "gt"
     assert item.audio["reference"].shape == (3 * 24000,)
@@ -48,8 +58,9 @@ def test_files_in_any_format_and_rate_score_in_the_right_order(files):
     # The MP3 decoder's delay is undone by the lag search: the shift is small and the copy lines up.
     assert abs(item.lag_ms["good"]) < 5
     wins = comparison.wins()
-    assert wins["good"] == {"pesq": 1, "stoi": 1, "si_sdr": 1, "mr_stft": 1, "mel": 1}
-    assert wins["bad"] == dict.fromkeys(wins["good"], 0)
+    reference_wins = {metric: wins["good"][metric] for metric in ["pesq", "stoi", "si_sdr", "mr_stft", "mel"]}
+    assert reference_wins == {"pesq": 1, "stoi": 1, "si_sdr": 1, "mr_stft": 1, "mel": 1}
+    assert all(wins["bad"][metric] == 0 for metric in reference_wins)
 
 
 def test_candidate_scored_against_itself_is_best_everywhere(files):
@@ -61,12 +72,23 @@ def test_candidate_scored_against_itself_is_best_everywhere(files):
 
 def test_without_reference_no_reference_measures_and_no_winner_on_descriptive_ones(files):
     comparison = compare_files({"good": files["good"], "bad": files["bad"]})
-    assert comparison.metrics == ["high_band_ratio", "spectral_flatness", "clipping_fraction", "rms_dbfs"]
+    assert comparison.metrics == [
+        "high_band_ratio",
+        "spectral_flatness",
+        "clipping_fraction",
+        "rms_dbfs",
+        "dnsmos_sig",
+        "dnsmos_bak",
+        "dnsmos_ovrl",
+        "dnsmos_p808",
+    ]
     item = comparison.items[0]
     assert item.lag_ms == {} and "reference" not in item.audio
     assert item.metrics["bad"]["spectral_flatness"] > item.metrics["good"]["spectral_flatness"]
-    assert comparison.wins() == {"good": {"clipping_fraction": 0}, "bad": {"clipping_fraction": 0}}
-    assert comparison.ties() == {"clipping_fraction": 1}  # neither clips: a tie, nobody wins
+    wins = comparison.wins()
+    assert wins["good"]["clipping_fraction"] == wins["bad"]["clipping_fraction"] == 0
+    assert comparison.ties()["clipping_fraction"] == 1  # neither clips: a tie, nobody wins
+    assert set(wins["good"]) == {"clipping_fraction", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +155,7 @@ def test_report_json_and_table(folders, tmp_path):
     assert data["items"][0]["files"] == {}  # read from files: nothing re-written
     assert sorted(p.name for p in paths["json"].parent.iterdir()) == ["report.html", "report.json"]
     html = paths["html"].read_text()
-    assert html.count("<audio") == 6 and html.count("data:image/png;base64,") == 2
+    assert html.count("<audio") == 6 and html.count("data:image/png;base64,") == 3  # paired plots + 2 spectrograms
     table = format_table(comparison)
     pesq_line = next(line for line in table.splitlines() if line.startswith("PESQ"))
     assert f"{comparison.summary()['enc']['pesq']:.4f}*" in pesq_line and pesq_line.rstrip().endswith("2/0/0")
@@ -185,6 +207,13 @@ def test_cli_user_errors_are_one_line(files, folders, tmp_path, capsys):
     assert "expected NAME=PATH" in capsys.readouterr().err
 
 
+def test_cli_default_lag_matches_the_library():
+    from pipelines.commands import compare as command
+    from pipelines.compare import scoring
+
+    assert command.DEFAULT_MAX_LAG_MS == scoring.DEFAULT_MAX_LAG_MS
+
+
 def test_cli_as_a_process(files, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipelines", "compare", "--reference", str(files["reference"]),
@@ -192,4 +221,8 @@ def test_cli_as_a_process(files, tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "report.json").read_text())["items"][0]["good"]["pesq"] > 3.5
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["items"][0]["good"]["pesq"] > 3.5
+    assert data["items"][0]["seconds"] == {"reference": 3.0, "good": pytest.approx(3.0, abs=0.01)}
+    assert data["settings"]["dnsmos_seconds_per_10s_clip_2_threads"] > 0
+    assert "DNSMOS of a 10 s clip on 2 threads:" in result.stdout

@@ -32,6 +32,7 @@ def test_report_page_loads_plays_and_shows_images(tmp_path):
                 "() => [...document.images].map(img => ({complete: img.complete, width: img.naturalWidth}))"
             )
             best_cells = page.locator("td.best").count()
+            paired = page.locator("img.paired").count()
         finally:
             browser.close()
 
@@ -40,6 +41,7 @@ def test_report_page_loads_plays_and_shows_images(tmp_path):
     for player, seconds in zip(players, [2.0, 2.0, 1.9] * 2, strict=True):
         assert player["duration"] == pytest.approx(seconds, abs=0.01)
         assert player["played"]
-    assert len(images) == 2
+    assert len(images) == 3  # the paired plots, then one spectrogram per item
+    assert paired == 1
     assert all(image["complete"] and image["width"] > 0 for image in images)
     assert best_cells >= 5  # at least the summary marks a better value per metric

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..compare.report import format_table, write_report
-from ..compare.scoring import (
-    DEFAULT_MAX_LAG_MS,
-    Comparison,
-    check_candidate_names,
-    check_max_lag_ms,
-    compare_dirs,
-    compare_files,
-    compare_resynthesis,
-    compare_text,
-)
-from ..defaults import BARK_MODEL, ENCODEC_MODEL, VOCODER_MODEL
+from ..defaults import BARK_MODEL, DECODERS, ENCODEC_MODEL, ENGINES, VOCODER_MODEL
+
+if TYPE_CHECKING:
+    from ..compare.scoring import Comparison
 
 __all__ = ["add_arguments", "run"]
 
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0)
+# Kept here (not imported from compare.scoring) so that --help loads no numpy/scipy stack; a test checks they agree.
+DEFAULT_MAX_LAG_MS = 50.0
 
 
 def _named_path(value: str) -> tuple[str, str]:
@@ -32,11 +27,24 @@ def _named_path(value: str) -> tuple[str, str]:
 
 def _max_lag_ms(value: str) -> float:
     try:
-        return check_max_lag_ms(float(value))
+        lag = float(value)
+        if lag != lag or lag in (float("inf"), float("-inf")) or lag < 0:
+            raise ValueError(value)
+        return lag
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"invalid --max-lag-ms {value!r}: give a finite number of milliseconds >= 0 (0: no alignment)"
         ) from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {value!r}: give an integer >= 1")
+    return number
 
 
 def _bandwidth(value: str) -> float:
@@ -71,7 +79,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     text.add_argument("--text", action="append", default=[], help="prompt to generate with Bark (repeatable)")
     text.add_argument("--bark", default=BARK_MODEL, help="Bark model id or local path")
     text.add_argument("--voice", default=None, help="Bark voice preset, e.g. v2/en_speaker_6")
-    text.add_argument("--seed", type=int, default=0, help="generation seed (text i uses seed + i)")
+    text.add_argument(
+        "--text-file", metavar="FILE", help="prompts, one a line; 'builtin': 20 varied English prompts shipped with us"
+    )
+    text.add_argument("--seed", type=int, default=0, help="first generation seed (each text and seed its own)")
+    text.add_argument("--seeds", type=_positive_int, default=1, help="generations per prompt (default 1)")
+    text.add_argument(
+        "--engines", nargs="+", choices=ENGINES, default=None, help="Bark engines to compare (default: exact only)"
+    )
+    text.add_argument(
+        "--decoders", nargs="+", choices=DECODERS, default=None, help="decoders of each engine's codes (default: both)"
+    )
+    listen = parser.add_argument_group("blind listening test")
+    listen.add_argument(
+        "--listening-test", action="store_true", help="also write listening.html (A/B trials) and listening-key.json"
+    )
+    listen.add_argument("--listening-seed", type=int, default=0, help="seed of the trials' order and sides")
+    listen.add_argument(
+        "--listening-results",
+        metavar="RESULTS.json",
+        nargs="+",
+        default=[],
+        help="decode listeners' answer files with --out DIR's listening-key.json and add them to its report",
+    )
     parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos model id or local path")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the wavs, report.json, report.html")
     parser.add_argument(
@@ -83,18 +113,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _mode(args: argparse.Namespace) -> str:
+    from ..compare.scoring import check_candidate_names
+
     used = {
         "files": bool(args.candidate or args.reference),
         "dirs": bool(args.candidate_dir or args.reference_dir),
         "resynthesis": bool(args.audio),
-        "text": bool(args.text),
+        "text": bool(args.text or args.text_file),
     }
     chosen = [mode for mode, on in used.items() if on]
     if len(chosen) != 1:
         raise ValueError(
             "choose exactly one mode: --candidate NAME=FILE (with optional --reference), --candidate-dir NAME=DIR "
-            f"(with optional --reference-dir), --audio FILE, or --text TEXT; got {chosen or 'none'}"
+            f"(with optional --reference-dir), --audio FILE, or --text TEXT / --text-file FILE; got {chosen or 'none'}"
         )
+    if chosen[0] != "text" and (args.engines or args.decoders or args.seeds != 1):
+        raise ValueError("--engines, --decoders and --seeds apply to text mode only (--text or --text-file)")
     if chosen[0] == "files" and not args.candidate:
         raise ValueError("--reference needs at least one --candidate NAME=FILE")
     if chosen[0] == "dirs" and not args.candidate_dir:
@@ -105,6 +139,10 @@ def _mode(args: argparse.Namespace) -> str:
 
 
 def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
+    from ..compare.resynthesis import compare_resynthesis
+    from ..compare.scoring import compare_dirs, compare_files
+    from ..compare.text import compare_text, read_prompts
+
     if mode == "files":
         return compare_files(dict(args.candidate), reference=args.reference, max_lag_ms=args.max_lag_ms)
     if mode == "dirs":
@@ -124,11 +162,15 @@ def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
 
     from .. import TextToWavPipeline
 
+    texts = [*args.text, *(read_prompts(args.text_file) if args.text_file else [])]
     check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
     check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     pipeline = TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder)
     extra = {"voice_preset": args.voice} if args.voice else {}
-    comparison = compare_text(args.text, pipeline, seed=args.seed, **extra)
+    decoders = args.decoders or ["encodec", "vocos"]
+    comparison = compare_text(
+        texts, pipeline, seed=args.seed, seeds=args.seeds, engines=args.engines, decoders=decoders, **extra
+    )
     comparison.settings.update(bark=args.bark, vocoder=args.vocoder, voice=args.voice)
     comparison.notes.extend(_random_weights_notes(args.bark, args.vocoder))
     return comparison
@@ -163,10 +205,62 @@ def _load_vocoder(name_or_path: str):
     return VocosEncodecModel.from_pretrained(name_or_path).eval()  # explains an unreachable hub id itself
 
 
+def _time_dnsmos(comparison: Comparison) -> float:
+    """Seconds DNSMOS takes on a 10 s clip (the first candidate's audio, repeated) on 2 threads; stored in settings."""
+    from ..compare.dnsmos import time_dnsmos
+
+    item = comparison.items[0]
+    seconds = time_dnsmos(item.audio[comparison.candidates[0]], comparison.sampling_rate, seconds=10.0, threads=2)
+    comparison.settings["dnsmos_seconds_per_10s_clip_2_threads"] = round(seconds, 4)
+    return seconds
+
+
+def _listening_results(args: argparse.Namespace) -> int:
+    """Decode the answer files with the key in --out, print the summary, write it and add it to report.json."""
+    import json
+
+    from ..compare.listening import KEY_FILE, format_listening, listening_results
+    from ..compare.report import write_text_atomic
+
+    if args.candidate or args.candidate_dir or args.reference or args.reference_dir or args.audio or args.text:
+        raise ValueError("--listening-results takes no mode's inputs: give the answer files and --out DIR only")
+    out = Path(args.out)
+    key_path, report_path = out / KEY_FILE, out / "report.json"
+    if not key_path.is_file():
+        raise FileNotFoundError(f"{key_path} not found: --out must be the folder compare --listening-test wrote")
+    results = []
+    for path in args.listening_results:
+        try:
+            results.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read listening results {path}: {error}") from None
+    summary = listening_results(json.loads(key_path.read_text(encoding="utf-8")), results)
+    text = json.dumps(summary, indent=2) + "\n"
+    report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else None
+    write_text_atomic(out / "listening-results.json", text)
+    if report is not None:
+        report["listening"] = summary
+        write_text_atomic(report_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(format_listening(summary))
+    print(f"wrote {out / 'listening-results.json'}" + (f" and added it to {report_path}" if report else ""))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..compare.report import format_table, write_report
+
+    if args.listening_results:
+        return _listening_results(args)
     mode = _mode(args)
     comparison = _comparison(args, mode)
+    dnsmos_seconds = _time_dnsmos(comparison)
     paths = write_report(comparison, Path(args.out))
     print(format_table(comparison))
+    print(f"DNSMOS of a 10 s clip on 2 threads: {dnsmos_seconds:.3f} s")
     print(f"wrote {paths['json']} and {paths['html']}")
+    if args.listening_test:
+        from ..compare.listening import write_listening_test
+
+        listening = write_listening_test(comparison, Path(args.out), seed=args.listening_seed)
+        print(f"wrote {listening['page']} (blind A/B trials; the answers' key is {listening['key']})")
     return 0

@@ -20,6 +20,9 @@ Without a reference (text mode, Bark's own codes have no ground truth), descript
 - `clipping_fraction`: share of samples at full scale (|x| >= 0.999). Lower is better.
 - `rms_dbfs`: overall level in dB relative to full scale. No preferred direction.
 
+In every mode, with or without a reference, DNSMOS (`dnsmos.py`) predicts listeners' opinion scores:
+`dnsmos_sig`, `dnsmos_bak`, `dnsmos_ovrl` (P.835) and `dnsmos_p808`, 1 to 5, higher is better.
+
 All functions take mono float arrays of shape `(T,)`; the reference measures expect both signals at the same
 sampling rate and already aligned (see `align`).
 """
@@ -93,6 +96,11 @@ METRICS: dict[str, Metric] = {
         Metric("spectral_flatness", "spectral flatness", None, False),
         Metric("clipping_fraction", "clipped samples (share)", False, False),
         Metric("rms_dbfs", "level (dBFS)", None, False),
+        # no-reference MOS predictions (see `dnsmos`), measured in every mode, with or without a reference
+        Metric("dnsmos_sig", "DNSMOS signal (P.835)", True, False),
+        Metric("dnsmos_bak", "DNSMOS background (P.835)", True, False),
+        Metric("dnsmos_ovrl", "DNSMOS overall (P.835)", True, False),
+        Metric("dnsmos_p808", "DNSMOS P.808", True, False),
     )
 }
 

@@ -23,13 +23,14 @@ from ..audio_io import write_audio
 from ..files import atomic_output
 from . import metrics as M
 from .scoring import REFERENCE, Comparison, ComparisonItem
+from .stats import MIN_ITEMS, Verdict
 
-__all__ = ["format_table", "render_html", "write_report"]
+__all__ = ["flac_data_uri", "format_table", "render_html", "verdict_sentence", "write_report", "write_text_atomic"]
 
 _MODE_TITLES = {
     "score": "scoring existing files",
     "resynthesis": "resynthesis of real speech",
-    "text": "Bark codes decoded both ways",
+    "text": "Bark codes from text, decoded",
 }
 SPECTROGRAM_RANGE_DB = 80.0
 
@@ -56,6 +57,34 @@ def _json_safe(value):
     return value
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
+
+
+def verdict_sentence(verdict: Verdict) -> str:
+    """One sentence saying what the paired statistics of `verdict` conclude (with the numbers behind it)."""
+    label = M.METRICS[verdict.metric].label
+    if verdict.better is not None:
+        winner, loser = verdict.better, (verdict.b if verdict.better == verdict.a else verdict.a)
+        flip = 1.0 if winner == verdict.a else -1.0  # the difference is reported as winner - loser
+        low, high = sorted([flip * verdict.ci_low, flip * verdict.ci_high])
+        wins = verdict.a_wins if winner == verdict.a else verdict.b_wins
+        return (
+            f"{winner} is better than {loser} on {label}: {flip * verdict.mean_difference:+.3g} "
+            f"(95% CI {low:+.3g} to {high:+.3g}), p = {_number(verdict.p_value)}, "
+            f"better on {wins} of {verdict.n} items."
+        )
+    numbers = (
+        f"{verdict.a} - {verdict.b} = {verdict.mean_difference:+.3g} (95% CI {_number(verdict.ci_low)} to "
+        f"{_number(verdict.ci_high)}), p = {_number(verdict.p_value)}; {verdict.a} better on {verdict.a_wins}, "
+        f"{verdict.b} on {verdict.b_wins} of {verdict.n} items"
+    )
+    if verdict.n < MIN_ITEMS:
+        too_few = f"too few items for a test (n = {verdict.n} < {MIN_ITEMS})"
+        return f"{verdict.a} vs {verdict.b} on {label}: {too_few}: {numbers}."
+    return f"{verdict.a} vs {verdict.b} on {label}: no significant difference: {numbers}."
+
+
 def format_table(comparison: Comparison) -> str:
     """The summary as a plain-text table: mean per metric and candidate (best marked `*`) and win counts.
 
@@ -79,10 +108,11 @@ def format_table(comparison: Comparison) -> str:
     lines.append("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.append("^ higher is better, v lower is better, * best mean; wins count items with a strictly best value.")
+    lines += ["VERDICT: " + verdict_sentence(verdict) for verdict in comparison.verdicts()]
     return "\n".join(lines)
 
 
-def _flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
+def flac_data_uri(audio: np.ndarray, sampling_rate: int) -> str:
     # In memory rather than through audio_io.write_audio (which writes files): the bytes go into the page.
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), sampling_rate, format="FLAC", subtype="PCM_16")
@@ -108,6 +138,36 @@ def _spectrogram_png_data_uri(item: ComparisonItem, roles: list[str], sampling_r
         axis.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (kHz)")
     figure.colorbar(image, ax=list(axes), label="dB")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _paired_plots_png_data_uri(comparison: Comparison) -> str | None:
+    """Per metric, each item's values across the candidates joined by a line (a paired plot), as a PNG data URI.
+
+    None with a single item or candidate (nothing to pair).
+    """
+    if len(comparison.items) < 2 or len(comparison.candidates) < 2:
+        return None
+    metrics = comparison.metrics
+    columns = min(4, len(metrics))
+    rows = -(-len(metrics) // columns)
+    figure = Figure(figsize=(2.8 * columns, 2.4 * rows), dpi=80, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, columns, squeeze=False).reshape(-1)
+    positions = np.arange(len(comparison.candidates))
+    for axis, metric in zip(axes, metrics, strict=False):
+        values = np.array([[item.metrics[c][metric] for c in comparison.candidates] for item in comparison.items])
+        for row in values:  # one item: its values on every candidate
+            axis.plot(positions, row, color="0.55", marker="o", markersize=3, linewidth=0.8)
+        axis.plot(positions, np.nanmean(values, axis=0), color="C3", marker="s", linewidth=2, label="mean")
+        direction = {True: " (higher better)", False: " (lower better)", None: ""}[M.METRICS[metric].higher_is_better]
+        axis.set_title(M.METRICS[metric].label + direction, fontsize=8)
+        axis.set_xticks(positions, comparison.candidates, fontsize=7)
+        axis.tick_params(axis="y", labelsize=7)
+    for axis in axes[len(metrics) :]:
+        axis.set_visible(False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -157,6 +217,9 @@ def render_html(comparison: Comparison) -> str:
         f"<h1>{html.escape(title)}</h1>",
     ]
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in comparison.notes]
+    parts.append('<h2>Verdict</h2><ul class="verdicts">')
+    parts += [f"<li>{html.escape(verdict_sentence(verdict))}</li>" for verdict in comparison.verdicts()]
+    parts.append("</ul>")
     settings = ", ".join(f"{key}: {value}" for key, value in comparison.settings.items())
     parts.append(f"<p>{len(comparison.items)} item(s) at {comparison.sampling_rate} Hz. {html.escape(settings)}</p>")
     win_rows = "".join(
@@ -169,12 +232,16 @@ def render_html(comparison: Comparison) -> str:
     parts += ["<h2>Summary (mean over items)</h2>", _metrics_table(comparison, summary, win_rows)]
     if ties:
         parts.append(f"<p>Ties (no single winner): {html.escape(tie_note)}.</p>")
+    plots = _paired_plots_png_data_uri(comparison)
+    if plots is not None:
+        parts.append("<h2>Paired plots (each grey line is one item; red: the mean)</h2>")
+        parts.append(f'<img class="paired" src="{plots}" alt="paired plots of every metric">')
     for item in comparison.items:
         roles = [role for role in [REFERENCE, *comparison.candidates] if role in item.audio]
         parts.append(f'<section id="item-{html.escape(item.name)}"><h2>{html.escape(item.name)}</h2>')
         parts.append('<div class="players">')
         for role in roles:
-            uri = _flac_data_uri(item.audio[role], comparison.sampling_rate)
+            uri = flac_data_uri(item.audio[role], comparison.sampling_rate)
             parts.append(
                 f"<figure><figcaption>{html.escape(role)}</figcaption>"
                 f'<audio controls preload="auto" src="{uri}"></audio></figure>'
@@ -191,7 +258,7 @@ def render_html(comparison: Comparison) -> str:
     return "\n".join(parts)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file through `atomic_output`, so a failure leaves no partial file."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -201,7 +268,8 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
     """Write the generated wavs, report.json and report.html into `out_dir` (created if missing).
 
     Audio that was read from a file is not written again (report.json names its source); generated audio is
-    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`).
+    written as `<item>_<candidate>.wav`, and the codes it was decoded from as `<item>_codes.npy` (`(K, frames)`;
+    `<item>_<engine>_codes.npy` per engine).
     Both reports are rendered before anything is written, so a failure leaves the folder as it was; report.json is
     strict JSON (a metric that was not scored is `null`).
 
@@ -217,9 +285,10 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
             if role not in item.sources:
                 writes.append((out_dir / f"{item.name}_{role}.wav", audio))
                 record["files"][role] = writes[-1][0].name
-        if item.codes is not None:
-            writes.append((out_dir / f"{item.name}_codes.npy", item.codes))
-            record["files"]["codes"] = writes[-1][0].name
+        codes = item.codes if isinstance(item.codes, dict) else {"": item.codes} if item.codes is not None else {}
+        for engine, array in codes.items():  # one array, or one per engine (`<item>_<engine>_codes.npy`)
+            writes.append((out_dir / f"{item.name}_{engine + '_' if engine else ''}codes.npy", array))
+            record["files"]["codes" + (f"_{engine}" if engine else "")] = writes[-1][0].name
     report = json.dumps(_json_safe(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     page = render_html(comparison)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +299,6 @@ def write_report(comparison: Comparison, out_dir: str | os.PathLike) -> dict[str
             with atomic_output(path, suffix=".npy") as tmp:
                 np.save(tmp, array)
     json_path, html_path = out_dir / "report.json", out_dir / "report.html"
-    _write_text_atomic(html_path, page)
-    _write_text_atomic(json_path, report)
+    write_text_atomic(html_path, page)
+    write_text_atomic(json_path, report)
     return {"json": json_path, "html": html_path}

@@ -4,9 +4,9 @@ Three modes share one result type, `Comparison`:
 
 1. `compare_files` / `compare_dirs` score files that already exist (any format and rate soundfile reads),
    against a reference with `metrics.reference_metrics`, or without one with `metrics.no_reference_metrics`.
-2. `compare_resynthesis` encodes real speech with EnCodec, decodes the same codes with the EnCodec decoder and
-   with Vocos, and scores both against the input.
-3. `compare_text` generates Bark codes once per text and decodes the same fine codes both ways (no reference).
+2. `resynthesis.compare_resynthesis` encodes real speech with EnCodec, decodes the same codes with the EnCodec
+   decoder and with Vocos, and scores both against the input.
+3. `text.compare_text` generates Bark codes per text, seed and engine and decodes them both ways (no reference).
 
 All audio is brought to `ANALYSIS_SAMPLING_RATE` (24 kHz, EnCodec's rate) with `audio_io.read_audio`/`resample`.
 """
@@ -25,6 +25,8 @@ import soundfile as sf
 
 from ..audio_io import read_audio
 from . import metrics as M
+from .dnsmos import DNSMOS_METRICS, dnsmos
+from .stats import Verdict, verdicts
 
 __all__ = [
     "ANALYSIS_SAMPLING_RATE",
@@ -35,9 +37,7 @@ __all__ = [
     "check_max_lag_ms",
     "compare_dirs",
     "compare_files",
-    "compare_resynthesis",
-    "compare_text",
-    "decode_both",
+    "metric_names",
     "score_item",
 ]
 
@@ -46,7 +46,7 @@ ANALYSIS_SAMPLING_RATE = 24000
 DEFAULT_MAX_LAG_MS = 50.0
 REFERENCE = "reference"
 # Keys an item already uses in report.json; a candidate cannot be called like them.
-RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "sources"})
+RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "seconds", "sources", "files"})
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 AUDIO_SUFFIXES = frozenset("." + ext.lower() for ext in sf.available_formats()) | {".mp3", ".aif"}
 
@@ -62,7 +62,8 @@ class ComparisonItem:
         metrics: Candidate -> metric -> value.
         lag_ms: Candidate -> shift applied before the reference measures, in ms (empty without a reference).
         sources: Role -> the file the audio was read from; generated audio has no entry.
-        codes: The EnCodec codes all candidates were decoded from, int64 of shape `(K, frames)`, when generated.
+        codes: The EnCodec codes the candidates were decoded from, int64 of shape `(K, frames)`, when generated; an
+            engine -> codes mapping when several engines generated them.
         notes: Why a candidate was not scored (its metrics are NaN), e.g. NaN samples or a silent candidate.
     """
 
@@ -71,7 +72,7 @@ class ComparisonItem:
     metrics: dict[str, dict[str, float]]
     lag_ms: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    codes: np.ndarray | None = None
+    codes: np.ndarray | dict[str, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,6 +157,14 @@ class Comparison:
             if M.METRICS[metric].higher_is_better is not None
         }
 
+    def verdicts(self, seed: int = 0) -> list[Verdict]:
+        """Paired statistics for every pair of candidates on every metric with a direction (see `stats`)."""
+        directions = {
+            m: M.METRICS[m].higher_is_better for m in self.metrics if M.METRICS[m].higher_is_better is not None
+        }
+        values = {c: {m: [item.metrics[c][m] for item in self.items] for m in directions} for c in self.candidates}
+        return verdicts(self.candidates, values, directions, seed=seed)
+
     def to_dict(self) -> dict[str, Any]:
         """The content of report.json (audio excluded; file names of written audio are added by `report`)."""
         return {
@@ -175,11 +184,13 @@ class Comparison:
             "summary": self.summary(),
             "wins": self.wins(),
             "ties": self.ties(),
+            "verdicts": [verdict.to_dict() for verdict in self.verdicts()],
             "items": [
                 {
                     "name": item.name,
                     **{candidate: dict(item.metrics[candidate]) for candidate in self.candidates},
                     "lag_ms": dict(item.lag_ms),
+                    "seconds": {role: audio.size / self.sampling_rate for role, audio in item.audio.items()},
                     "sources": dict(item.sources),
                 }
                 for item in self.items
@@ -260,24 +271,28 @@ def score_item(
         problem = _unusable(samples, has_reference=reference is not None)
         audio[candidate] = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
         if problem:
-            names = _metric_names(reference is not None)
+            names = metric_names(reference is not None)
             results[candidate] = {metric: float("nan") for metric in names}
             notes.append(f"item {name!r}, candidate {candidate!r} not scored: {problem}")
             continue
         if reference is None:
             results[candidate] = M.no_reference_metrics(samples, sampling_rate)
-            continue
-        ref, cand, lag = M.align(audio[REFERENCE], samples, sampling_rate, max_lag_ms)
-        try:
-            results[candidate] = M.reference_metrics(ref, cand, sampling_rate)
-        except ValueError as error:
-            raise ValueError(f"item {name!r}, candidate {candidate!r}: {error}") from error
-        lag_ms[candidate] = 1000.0 * lag / sampling_rate
+        else:
+            ref, cand, lag = M.align(audio[REFERENCE], samples, sampling_rate, max_lag_ms)
+            try:
+                results[candidate] = M.reference_metrics(ref, cand, sampling_rate)
+            except ValueError as error:
+                raise ValueError(f"item {name!r}, candidate {candidate!r}: {error}") from error
+            lag_ms[candidate] = 1000.0 * lag / sampling_rate
+        results[candidate].update(dnsmos(samples, sampling_rate))
     return ComparisonItem(name=name, audio=audio, metrics=results, lag_ms=lag_ms, notes=notes)
 
 
-def _metric_names(has_reference: bool) -> list[str]:
-    return [name for name, metric in M.METRICS.items() if metric.needs_reference == has_reference]
+def metric_names(has_reference: bool) -> list[str]:
+    """The measures of a mode: with a reference its reference measures, without one the descriptive ones; DNSMOS in
+    both."""
+    chosen = [name for name, metric in M.METRICS.items() if metric.needs_reference == has_reference]
+    return [name for name in chosen if name not in DNSMOS_METRICS] + list(DNSMOS_METRICS)
 
 
 def compare_files(
@@ -306,7 +321,7 @@ def compare_files(
         mode="score",
         sampling_rate=ANALYSIS_SAMPLING_RATE,
         candidates=list(candidates),
-        metrics=_metric_names(reference is not None),
+        metrics=metric_names(reference is not None),
         items=[item],
         settings={"max_lag_ms": max_lag_ms},
     )
@@ -377,120 +392,7 @@ def compare_dirs(
         mode="score",
         sampling_rate=ANALYSIS_SAMPLING_RATE,
         candidates=list(candidate_dirs),
-        metrics=_metric_names(reference_dir is not None),
+        metrics=metric_names(reference_dir is not None),
         items=items,
         settings={"max_lag_ms": max_lag_ms},
-    )
-
-
-def decode_both(codes: Any, codec_model: Any, vocoder: Any, bandwidth: float) -> dict[str, np.ndarray]:
-    """Decode the same EnCodec codes with the EnCodec decoder and with Vocos.
-
-    Args:
-        codes: torch.LongTensor of shape `(K, frames)`.
-        codec_model: A transformers `EncodecModel` (24 kHz).
-        vocoder: A `bark_vocos.VocosEncodecModel`.
-        bandwidth: In kbps; must match `K` (1.5/3/6/12 kbps use 2/4/8/16 codebooks).
-
-    Returns:
-        `{"encodec": audio, "vocos": audio}`, float32 arrays of shape `(frames * 320,)`.
-    """
-    import torch
-
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
-
-    expected = num_codebooks_for_bandwidth(bandwidth)
-    if codes.ndim != 2 or codes.shape[0] != expected:
-        raise ValueError(f"expected codes of shape ({expected}, frames) for {bandwidth} kbps, got {tuple(codes.shape)}")
-    with torch.inference_mode():
-        encodec_audio = codec_model.decode(codes[None, None], [None]).audio_values  # (1, 1, frames * 320)
-        vocos_audio = vocoder(codes=codes, bandwidth=bandwidth).audio  # (1, frames * 320)
-    return {
-        "encodec": encodec_audio.reshape(-1).float().numpy(),
-        "vocos": vocos_audio.reshape(-1).float().numpy(),
-    }
-
-
-def compare_resynthesis(
-    audio_paths: Sequence[str | os.PathLike],
-    codec_model: Any,
-    vocoder: Any,
-    bandwidth: float,
-    max_lag_ms: float = DEFAULT_MAX_LAG_MS,
-) -> Comparison:
-    """Encode real speech with EnCodec, decode the same codes both ways, and score both against the input.
-
-    Args:
-        audio_paths: Speech files (any format and rate soundfile reads); resampled to 24 kHz.
-        codec_model: A transformers `EncodecModel` (24 kHz) used to encode and as the "encodec" decoder.
-        vocoder: A `bark_vocos.VocosEncodecModel`, the "vocos" decoder.
-        bandwidth: 1.5, 3, 6 or 12 kbps.
-        max_lag_ms: Lag search range (see `metrics.align`).
-
-    Returns:
-        A `Comparison` with mode `"resynthesis"`, candidates `["encodec", "vocos"]`, one item per file.
-    """
-    import torch
-
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
-
-    num_codebooks_for_bandwidth(bandwidth)  # raises ValueError listing the valid bandwidths
-    if not audio_paths:
-        raise ValueError("give at least one audio file to resynthesise")
-    items = []
-    for path in audio_paths:
-        speech, _ = read_audio(path, ANALYSIS_SAMPLING_RATE)
-        with torch.inference_mode():
-            encoded = codec_model.encode(torch.from_numpy(speech)[None, None], bandwidth=float(bandwidth))
-        codes = encoded.audio_codes[0, 0]  # (chunks=1, batch=1, K, frames) -> (K, frames)
-        decoded = {
-            name: audio[: speech.size] for name, audio in decode_both(codes, codec_model, vocoder, bandwidth).items()
-        }
-        item = score_item(Path(path).stem, decoded, ANALYSIS_SAMPLING_RATE, reference=speech, max_lag_ms=max_lag_ms)
-        item.sources = {REFERENCE: str(path)}
-        item.codes = codes.numpy()
-        items.append(item)
-    return Comparison(
-        mode="resynthesis",
-        sampling_rate=ANALYSIS_SAMPLING_RATE,
-        candidates=["encodec", "vocos"],
-        metrics=_metric_names(True),
-        items=items,
-        settings={"bandwidth_kbps": float(bandwidth), "max_lag_ms": max_lag_ms},
-    )
-
-
-def compare_text(texts: Sequence[str], pipeline: Any, seed: int = 0, **generate_kwargs: Any) -> Comparison:
-    """Generate Bark codes once per text and decode the same fine codes with the EnCodec decoder and with Vocos.
-
-    Args:
-        texts: Prompts; item names are `text00`, `text01`, ...
-        pipeline: A `pipelines.TextToWavPipeline`: its output is the Vocos side, `decode(codes, "encodec")` the other.
-        seed: Generation seed (text `i` uses `seed + i`).
-        **generate_kwargs: Passed to the pipeline call (e.g. `voice=`).
-
-    Returns:
-        A `Comparison` with mode `"text"`, candidates `["encodec", "vocos"]` and the no-reference measures.
-    """
-    import torch
-
-    if not texts:
-        raise ValueError("give at least one text")
-    width = max(2, len(str(len(texts) - 1)))
-    items = []
-    for index, text in enumerate(texts):
-        # no pauses: the output's audio is then the one-pass Vocos decode of its codes, decoded by EnCodec below
-        output = pipeline(text, decoder="vocos", seed=seed + index, pause_seconds=0, **generate_kwargs)
-        codes = torch.as_tensor(output.codes)  # (8, frames): Bark's fine codes
-        decoded = {"encodec": pipeline.decode(codes, decoder="encodec"), "vocos": output.audio}
-        item = score_item(f"text{index:0{width}d}", decoded, ANALYSIS_SAMPLING_RATE)
-        item.codes = codes.numpy()
-        items.append(item)
-    return Comparison(
-        mode="text",
-        sampling_rate=ANALYSIS_SAMPLING_RATE,
-        candidates=["encodec", "vocos"],
-        metrics=_metric_names(False),
-        items=items,
-        settings={"seed": seed, "texts": list(texts), "bandwidth_kbps": 6.0},
     )
