@@ -1,16 +1,24 @@
-"""The defaults every command and pipeline shares: model ids, decoders, engines, generation settings."""
+"""The defaults every command and pipeline shares: model ids, decoders, engines, generation settings and their bounds.
 
-from bark_vocos.bark import ENGINES
+Plain constants only: the command line reads them to build its parser and check settings, before torch loads.
+"""
+
+from bark_vocos.bark.engines import ENGINES
 
 __all__ = [
     "BARK_MODEL",
     "BATCH_SIZE",
     "DECODERS",
+    "DEFAULT_MAX_LAG_MS",
     "ENCODEC_MODEL",
     "ENGINE",
     "ENGINES",
+    "FORMATS",
     "MAX_CHUNK_TOKENS",
+    "MAX_PAUSE_SECONDS",
+    "MAX_SEED",
     "PAUSE_SECONDS",
+    "RUNNERS",
     "VOCODER_MODEL",
 ]
 
@@ -23,3 +31,9 @@ ENGINE = "exact"  # how Bark's stages run; the valid engines are bark_vocos.bark
 MAX_CHUNK_TOKENS = 48  # Bark speaks ~13-14 s per generation, roughly 45 tokens of English
 PAUSE_SECONDS = 0.2
 BATCH_SIZE = 4
+MAX_PAUSE_SECONDS = 60.0
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes [0, 2**64)
+RUNNERS = ("local", "ray")  # where `batch` runs its rows
+FORMATS = ("wav", "flac")  # the audio formats `batch` writes
+# `compare`: a candidate may be shifted by up to this much to line up with its reference (see `compare.metrics.align`)
+DEFAULT_MAX_LAG_MS = 50.0

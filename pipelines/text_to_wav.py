@@ -36,7 +36,16 @@ from bark_vocos.bark import (
 from bark_vocos.hub import explain_unavailable
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
-from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from .defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINE,
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    PAUSE_SECONDS,
+    VOCODER_MODEL,
+)
 from .devices import SeededRandom, check_seed, resolve_device, resolve_dtype
 from .long_form import FADE_SECONDS, Chunk, PauseInserter, plan_chunks, schedule_batches
 from .outputs import AudioChunk, TextToWavOutput
@@ -50,7 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline"]
 
-MAX_PAUSE_SECONDS = 60.0
 # EnCodec's decoder (causal convolutions and an LSTM) has unbounded left memory: streamed, it decodes from the start
 # of the text each time and holds back this many frames at the end (its last transposed convolutions' reach).
 ENCODEC_RIGHT_CONTEXT = 2

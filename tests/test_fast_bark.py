@@ -29,8 +29,9 @@ from bark_vocos.bark.fast import (
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
-from pipelines.commands import bench_pipeline, main
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, _attention_choices, _decode_engines, random_bark_model
+from pipelines.benchmarks import pipeline as bench_pipeline
+from pipelines.benchmarks.pipeline import SMALL_WINDOWS, _attention_choices, _decode_engines, random_bark_model
+from pipelines.commands import main
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 
@@ -554,7 +555,7 @@ def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
 
 
 def test_roofline_counts_follow_the_model_shape(bark):
-    from pipelines.commands.bench_pipeline import random_vocoder
+    from pipelines.benchmarks.pipeline import random_vocoder
     from pipelines.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
@@ -601,7 +602,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
     """The fast engine's int8 linear layers and its attention (float32 or bfloat16) have their own measured rates:
     with memory out of the way (a huge bandwidth) the fine stage's floor is its linear FLOPs over the linear rate
     plus its attention FLOPs over the attention rate, and the vocoder keeps the float32 rate."""
-    from pipelines.commands.bench_pipeline import random_vocoder
+    from pipelines.benchmarks.pipeline import random_vocoder
     from pipelines.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)

@@ -9,7 +9,7 @@ from bark_vocos.bark.fast import DECODE_ENGINES, FastBarkStages, _CausalDecoder
 from bark_vocos.bark.int8 import INT8_KERNELS, int8_kernels_available
 from bark_vocos.bark.onnx_step import build_step_graph, onnx_step_available, onnx_step_supported
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from pipelines.benchmarks.pipeline import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 

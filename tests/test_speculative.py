@@ -22,7 +22,7 @@ from bark_vocos.bark.fast import (
     _multinomial_replays,
 )
 from bark_vocos.bark.onnx_step import onnx_step_available
-from pipelines.commands.bench_pipeline import SMALL_WINDOWS, random_bark_model
+from pipelines.benchmarks.pipeline import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 

@@ -85,7 +85,7 @@ def test_bench_matrix_products_have_the_decoders_shapes_and_embedding():
     import torch.nn.functional as F
 
     from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-    from pipelines.commands.bench_vocoder import conv_as_linear, matrix_products
+    from pipelines.benchmarks.vocoder import conv_as_linear, matrix_products
 
     torch.manual_seed(0)
     config = VocosEncodecConfig(hidden_size=32, intermediate_size=48, num_layers=2)

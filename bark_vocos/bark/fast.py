@@ -75,13 +75,12 @@ from transformers.models.bark.generation_configuration_bark import (
 )
 
 from ..kernels import FORCE_VARIABLE, KernelCache, linear, linear_kernel, linear_kernel_names, rows_bucket
+from .engines import FAST_BARK_MODES
 from .int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
 from .orchestration import BarkGenerationConfigs, coarse_codes
 
 __all__ = ["FAST_BARK_MODES", "FastBarkStages"]
-
-FAST_BARK_MODES = ("exact", "fast")
 
 # Generation options the fast decode loop implements itself; any other option goes to transformers unchanged.
 _DECODE_OPTIONS = {"max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_k", "top_p"}

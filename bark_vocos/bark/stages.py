@@ -21,11 +21,10 @@ from typing import Any
 
 from transformers import BarkModel
 
+from .engines import ENGINES
 from .fast import FastBarkStages
 
 __all__ = ["ENGINES", "BarkStages", "bark_stages", "check_engine"]
-
-ENGINES = ("transformers", "exact", "fast")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..defaults import DECODERS
+from ..defaults import DECODERS, FORMATS, RUNNERS
 from ..files import check_writable
 from .generate import BatchSettings, RowGenerator
 from .jobs import JobRow, read_jobs, row_seed
@@ -36,9 +36,6 @@ __all__ = [
     "row_seed",
     "run_batch",
 ]
-
-RUNNERS = ("local", "ray")
-FORMATS = ("wav", "flac")
 
 
 @dataclass

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bark_vocos.tiny import is_random_checkpoint
-
-from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINES,
+    FORMATS,
+    MAX_CHUNK_TOKENS,
+    PAUSE_SECONDS,
+    RUNNERS,
+    VOCODER_MODEL,
+)
 
 __all__ = ["ROWS_FAILED_EXIT_CODE", "add_arguments", "run"]
 
@@ -16,8 +24,6 @@ ROWS_FAILED_EXIT_CODE = 3  # the job ran to the end but some rows failed (1: a u
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `batch` options."""
-    from ..batch import FORMATS, RUNNERS
-
     parser.add_argument("jobs", help="JOBS file: .jsonl or .csv with id,text[,voice,seed,decoder,...], or plain text")
     parser.add_argument("--out", required=True, help="output folder: <id>.<format> per row and manifest.jsonl")
     parser.add_argument("--runner", default="local", choices=RUNNERS, help="default: %(default)s")
@@ -41,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; prints the summary; exit 0 when every row is done, 3 when some failed (see the manifest)."""
+    from bark_vocos.tiny import is_random_checkpoint
+
     from ..batch import BatchSettings, run_batch
 
     threads = args.threads if args.threads is not None or args.runner == "local" else 1

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..compare.report import format_table, write_report
-from ..compare.scoring import (
-    DEFAULT_MAX_LAG_MS,
-    Comparison,
-    check_candidate_names,
-    check_max_lag_ms,
-    compare_dirs,
-    compare_files,
-    compare_resynthesis,
-    compare_text,
-)
-from ..defaults import BARK_MODEL, ENCODEC_MODEL, VOCODER_MODEL
+from ..defaults import BARK_MODEL, DEFAULT_MAX_LAG_MS, ENCODEC_MODEL, VOCODER_MODEL
+
+if TYPE_CHECKING:
+    from ..compare.scoring import Comparison
 
 __all__ = ["add_arguments", "run"]
 
@@ -31,6 +24,8 @@ def _named_path(value: str) -> tuple[str, str]:
 
 
 def _max_lag_ms(value: str) -> float:
+    from ..compare.scoring import check_max_lag_ms
+
     try:
         return check_max_lag_ms(float(value))
     except ValueError:
@@ -83,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _mode(args: argparse.Namespace) -> str:
+    from ..compare.scoring import check_candidate_names
+
     used = {
         "files": bool(args.candidate or args.reference),
         "dirs": bool(args.candidate_dir or args.reference_dir),
@@ -105,6 +102,8 @@ def _mode(args: argparse.Namespace) -> str:
 
 
 def _comparison(args: argparse.Namespace, mode: str) -> Comparison:
+    from ..compare.scoring import compare_dirs, compare_files, compare_resynthesis, compare_text
+
     if mode == "files":
         return compare_files(dict(args.candidate), reference=args.reference, max_lag_ms=args.max_lag_ms)
     if mode == "dirs":
@@ -166,6 +165,8 @@ def _load_vocoder(name_or_path: str):
 def run(args: argparse.Namespace) -> int:
     mode = _mode(args)
     comparison = _comparison(args, mode)
+    from ..compare.report import format_table, write_report
+
     paths = write_report(comparison, Path(args.out))
     print(format_table(comparison))
     print(f"wrote {paths['json']} and {paths['html']}")

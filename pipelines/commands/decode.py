@@ -61,14 +61,14 @@ def read_codes(path: Path) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_audio_output(args.output)  # before the work (and before torch loads): a bad -o costs nothing
+    codes = read_codes(args.codes)
     import torch
 
     from bark_vocos import VocosEncodecModel
     from bark_vocos.hub import check_model_source
     from bark_vocos.tiny import is_random_checkpoint
 
-    check_audio_output(args.output)  # before the work: a bad -o costs nothing
-    codes = read_codes(args.codes)
     check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
     model = VocosEncodecModel.from_pretrained(args.vocoder).eval()
     with torch.inference_mode():

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from bark_vocos.hub import explain_unavailable
-from bark_vocos.vocos.conversion import config_for_layout
-from bark_vocos.vocos.layouts import detect_layout
-
 __all__ = ["add_arguments", "run"]
 
 # The config values printed: what decides the architecture and the audio.
@@ -31,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bark_vocos.hub import explain_unavailable
+    from bark_vocos.vocos.conversion import config_for_layout
+    from bark_vocos.vocos.layouts import detect_layout
+
     hub_kwargs = {"revision": args.revision} if args.revision else {}
     with explain_unavailable(args.source, "Vocos checkpoint", "bark-vocos inspect PATH"):
         layout = detect_layout(args.source, **hub_kwargs)

@@ -9,8 +9,17 @@ import sys
 from pathlib import Path
 
 from ..audio_io import check_audio_output, write_audio
-from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
-from ..devices import MAX_SEED
+from ..defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINES,
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    MAX_SEED,
+    PAUSE_SECONDS,
+    VOCODER_MODEL,
+)
 from ..files import atomic_output, check_writable
 from ..wav_stream import WavStreamWriter
 
@@ -19,12 +28,6 @@ __all__ = ["add_arguments", "run"]
 # Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
 # loaded model's own value again.
 BARK_MAX_INPUT_TOKENS = 256
-
-
-def _max_pause_seconds() -> float:
-    from ..text_to_wav import MAX_PAUSE_SECONDS
-
-    return MAX_PAUSE_SECONDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pause",
         type=float,
         default=PAUSE_SECONDS,
-        help=f"seconds of silence between chunks, 0 to {_max_pause_seconds():g} (default: %(default)s)",
+        help=f"seconds of silence between chunks, 0 to {MAX_PAUSE_SECONDS:g} (default: %(default)s)",
     )
     parser.add_argument(
         "--max-chunk-tokens",
@@ -131,7 +134,7 @@ def _check_options(args: argparse.Namespace) -> None:
         check_writable(args.save_voice)
         if Path(args.save_voice).resolve() == Path(args.output).resolve():
             raise ValueError("--save-voice and -o name the same file")
-    max_pause = _max_pause_seconds()
+    max_pause = MAX_PAUSE_SECONDS
     if not math.isfinite(args.pause) or not 0 <= args.pause <= max_pause:
         raise ValueError(f"--pause {args.pause} is out of range: give seconds from 0 to {max_pause:g}")
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
@@ -181,9 +184,6 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write the file(s); one line per problem (via the dispatcher), all outputs or none."""
     from bark_vocos.hub import check_model_source
 
-    from ..devices import resolve_device, resolve_dtype
-    from ..text_to_wav import TextToWavPipeline
-
     if args.list_voices:
         from transformers import BarkProcessor
 
@@ -197,7 +197,10 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
-    _check_options(args)
+    _check_options(args)  # before torch loads: a bad path or setting answers at once
+    from ..devices import resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline
+
     resolve_device(args.device)
     resolve_dtype(args.dtype)
     vocoder = args.vocoder if args.decoder == "vocos" else None

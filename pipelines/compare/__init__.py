@@ -1,7 +1,12 @@
-"""The EnCodec-decoder-vs-Vocos comparison: scoring (from text, by resynthesis, of files), metrics and the report."""
+"""The EnCodec-decoder-vs-Vocos comparison: scoring (from text, by resynthesis, of files), metrics and the report.
 
-from .report import format_table, write_report
-from .scoring import Comparison, ComparisonItem, compare_dirs, compare_files, compare_resynthesis, compare_text
+Names are imported on first use (PEP 562), so the command line's parser loads neither matplotlib nor transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "Comparison",
@@ -13,3 +18,20 @@ __all__ = [
     "format_table",
     "write_report",
 ]
+
+# public name -> the submodule that defines it
+_SOURCES = {"format_table": ".report", "write_report": ".report"} | {
+    name: ".scoring" for name in __all__ if name not in ("format_table", "write_report")
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_SOURCES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

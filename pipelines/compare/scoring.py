@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio_io import read_audio
+from ..defaults import DEFAULT_MAX_LAG_MS
 from . import metrics as M
 
 __all__ = [
@@ -42,8 +43,6 @@ __all__ = [
 ]
 
 ANALYSIS_SAMPLING_RATE = 24000
-# A candidate may be shifted by up to this much to line up with its reference (see `metrics.align`).
-DEFAULT_MAX_LAG_MS = 50.0
 REFERENCE = "reference"
 # Keys an item already uses in report.json; a candidate cannot be called like them.
 RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "sources"})
@@ -397,7 +396,7 @@ def decode_both(codes: Any, codec_model: Any, vocoder: Any, bandwidth: float) ->
     """
     import torch
 
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     expected = num_codebooks_for_bandwidth(bandwidth)
     if codes.ndim != 2 or codes.shape[0] != expected:
@@ -432,7 +431,7 @@ def compare_resynthesis(
     """
     import torch
 
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     num_codebooks_for_bandwidth(bandwidth)  # raises ValueError listing the valid bandwidths
     if not audio_paths:
