@@ -6,6 +6,7 @@ Plain constants only: the command line reads them to build its parser and check 
 from bark_vocos.bark.engines import ENGINES
 
 __all__ = [
+    "BARK_MAX_INPUT_TOKENS",
     "BARK_MODEL",
     "BATCH_SIZE",
     "DECODERS",
@@ -37,3 +38,6 @@ RUNNERS = ("local", "ray")  # where `batch` runs its rows
 FORMATS = ("wav", "flac")  # the audio formats `batch` writes
 # `compare`: a candidate may be shifted by up to this much to line up with its reference (see `compare.metrics.align`)
 DEFAULT_MAX_LAG_MS = 50.0
+# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
+# loaded model's own value again.
+BARK_MAX_INPUT_TOKENS = 256

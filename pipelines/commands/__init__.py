@@ -28,6 +28,7 @@ __all__ = [
     "main",
     "third_party_output_hidden",
     "user_error_message",
+    "versions",
 ]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
@@ -181,9 +182,47 @@ def third_party_output_hidden(debug: bool) -> Iterator[None]:
                 os.environ["TRANSFORMERS_VERBOSITY"] = saved[2]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with our error line: the usage block, then `bark-vocos: error: COMMAND: ...` (exit 2)."""
+
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        command = self.prog.removeprefix("bark-vocos").strip()
+        self.exit(2, f"bark-vocos: error: {command + ': ' if command else ''}{message}\n")
+
+
+# what a bug report needs: our version and those of the libraries that compute the audio
+VERSION_PACKAGES = ("bark-vocos", "torch", "transformers", "onnxruntime", "numpy", "python")
+
+
+def versions() -> str:
+    """One line `bark-vocos 0.1.0, torch 2.13.0, ...`, read from the installed packages' metadata (nothing imported)."""
+    from importlib import metadata
+
+    found = []
+    for name in VERSION_PACKAGES:
+        if name == "python":
+            found.append(f"python {sys.version.split()[0]}")
+            continue
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(versions())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command (nested ones such as `bench vocoder` included)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bark-vocos",
         description=(
             "Text to speech with Bark, decoded by Vocos. Errors print one line; --debug (or "
@@ -191,8 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--debug", action="store_true", help=f"full tracebacks (same as {DEBUG_ENV}=1)")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the versions of bark-vocos, torch, transformers, ONNX Runtime"
+    )
     # the same switch after the command name; SUPPRESS keeps the top-level value when it is not repeated there
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="full tracebacks")
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bark_vocos import BANDWIDTHS
+from bark_vocos.bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
 
 from ..audio_io import check_audio_output, write_audio
 from ..defaults import VOCODER_MODEL
@@ -42,11 +42,13 @@ def read_codes(path: Path) -> np.ndarray:
 
     Raises:
         FileNotFoundError: No such file.
-        ValueError: Not a `.npy` array of integers of shape `(K, T)`, `1 <= T <= MAX_DECODE_FRAMES` (the model
-            checks `K` and the range of the values).
+        ValueError: Not a `.npy` array of integers from 0 to 1023 of shape `(K, T)`, K one of 2, 4, 8, 16 (a
+            bandwidth's codebooks), `1 <= T <= MAX_DECODE_FRAMES`.
     """
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
     if path.suffix != ".npy" or not path.is_file():
-        raise FileNotFoundError(f"{path} is not a .npy file of EnCodec codes")
+        raise ValueError(f"{path} is not a .npy file of EnCodec codes (numpy.save of an integer array (K, T))")
     codes = read_npy(path, max_elements=16 * MAX_DECODE_FRAMES)  # refuses a bigger file before reading it
     if codes.ndim != 2 or codes.shape[1] == 0:
         raise ValueError(f"{path} holds shape {codes.shape}; decode takes one item of codes (K, T) with T >= 1 frames")
@@ -57,12 +59,24 @@ def read_codes(path: Path) -> np.ndarray:
         )
     if not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"{path} holds {codes.dtype} values; EnCodec codes are integers from 0 to 1023")
+    valid_counts = [num_codebooks_for_bandwidth(bandwidth) for bandwidth in BANDWIDTHS]
+    if codes.shape[0] not in valid_counts:
+        raise ValueError(f"{path} holds {codes.shape[0]} codebooks; EnCodec 24 kHz codes have one of {valid_counts}")
+    low, high = int(codes.min()), int(codes.max())  # Python ints: no wrap-around of uint64 values at or above 2**63
+    if low < 0 or high >= CODEBOOK_SIZE:
+        bad = low if low < 0 else high
+        raise ValueError(f"{path} holds the code {bad}; EnCodec codes are integers from 0 to {CODEBOOK_SIZE - 1}")
     return codes.astype(np.int64)
 
 
 def run(args: argparse.Namespace) -> int:
     check_audio_output(args.output)  # before the work (and before torch loads): a bad -o costs nothing
     codes = read_codes(args.codes)
+    if args.bandwidth is not None and codes.shape[0] != num_codebooks_for_bandwidth(args.bandwidth):
+        raise ValueError(
+            f"{args.codes} holds {codes.shape[0]} codebooks but bandwidth {args.bandwidth} kbps uses "
+            f"{num_codebooks_for_bandwidth(args.bandwidth)}: drop --bandwidth or give the codes' own"
+        )
     import torch
 
     from bark_vocos import VocosEncodecModel
