@@ -102,13 +102,25 @@ class Terminated(BaseException):
     """SIGTERM, raised where the program is, so the same clean-up as Ctrl-C runs (temporary files are removed)."""
 
 
+# Signals received while a command ran: a KeyboardInterrupt raised where Python cannot propagate it (a `__del__`, such
+# as a progress bar's close when it is collected) is only printed and the command would run on to exit 0.
+_RECEIVED: set[int] = set()
+
+
 def _raise_terminated(signum: int, frame) -> None:
+    _RECEIVED.add(signum)
     raise Terminated()
+
+
+def _raise_interrupt(signum: int, frame) -> None:
+    _RECEIVED.add(signum)
+    raise KeyboardInterrupt()
 
 
 @contextlib.contextmanager
 def _termination_raises() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `Terminated` in the main thread instead of killing Python at once.
+    """While the block runs, SIGTERM raises `Terminated` in the main thread instead of killing Python at once, and
+    both SIGTERM and SIGINT are recorded in `_RECEIVED` (see there).
 
     Python's default on SIGTERM is to die without unwinding, which left the `.part` file of a write in progress;
     as an exception it takes the path Ctrl-C takes, through `files.atomic_output`'s clean-up.
@@ -116,11 +128,14 @@ def _termination_raises() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _RECEIVED.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_interrupt = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
 
 
 # Our own warnings start with this, so they stay visible when others' are hidden.
@@ -263,22 +278,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     # decided before parsing: the command modules import torch and transformers, whose warnings come at import
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     with third_party_output_hidden(debug), _termination_raises():
-        args = build_parser().parse_args(argv)
-        keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
         try:
-            return int(args._run(args) or 0)
-        except KeyboardInterrupt:
-            print("bark-vocos: interrupted (no partial output kept)", file=sys.stderr)
-            return 130
-        except Terminated:
-            print("bark-vocos: terminated (no partial output kept)", file=sys.stderr)
-            return 128 + signal.SIGTERM
+            args = build_parser().parse_args(argv)
+            keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
+            code = int(args._run(args) or 0)
+        except (KeyboardInterrupt, Terminated):
+            code = None
         except Exception as error:
             message = user_error_message(error)
             if debug or message is None:
                 raise
             print(f"bark-vocos: error: {message}", file=sys.stderr)
             return 1
+        if code is not None and (not _RECEIVED or code in (130, 128 + signal.SIGTERM)):
+            return code  # ran to the end, or reported the stop itself (serve)
+        if signal.SIGTERM in _RECEIVED:
+            print("bark-vocos: terminated (no partial output kept)", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        print("bark-vocos: interrupted (no partial output kept)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
