@@ -10,7 +10,13 @@ import os
 
 from .defaults import BARK_MAX_INPUT_TOKENS, MAX_PAUSE_SECONDS, MAX_SEED
 
-__all__ = ["available_cpus", "check_generation_options", "check_seed_option", "check_threads_option"]
+__all__ = [
+    "available_cpus",
+    "check_generation_options",
+    "check_seed_option",
+    "check_text",
+    "check_threads_option",
+]
 
 
 def available_cpus() -> int:
@@ -18,6 +24,19 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def check_text(text: str, name: str = "text") -> None:
+    """`text` must be valid Unicode that UTF-8 can encode: no lone surrogates (an undecodable byte of a command-line
+    argument arrives as one, e.g. `$'\\xff'`; JSON can carry one as `"\\ud800"`), which the tokenizer cannot take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        what = f"the byte {code - 0xDC00:#04x}" if 0xDC80 <= code <= 0xDCFF else f"the lone surrogate U+{code:04X}"
+        raise ValueError(
+            f"{name} holds {what} at character {error.start}, which is not UTF-8 text: give UTF-8 text"
+        ) from None
 
 
 def check_seed_option(seed: int | None, option: str = "--seed") -> None:

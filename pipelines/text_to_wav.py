@@ -36,6 +36,7 @@ from bark_vocos.bark import (
 from bark_vocos.hub import explain_unavailable
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
+from .checks import check_text
 from .defaults import (
     BARK_MODEL,
     BATCH_SIZE,
@@ -219,6 +220,7 @@ class TextToWavPipeline:
                 raise TypeError(f"text must be a string or a list of strings, got {type(text).__name__} at {i}")
             if not text.strip():
                 raise ValueError("text is empty or only whitespace: give some words to speak")
+            check_text(text)
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder '{decoder}': use one of {list(DECODERS)}")
         if decoder == "vocos" and self.vocoder is None:

@@ -198,6 +198,22 @@ BAD_REQUESTS = {
     "unknown decoder": ({**GOOD, "decoder": "hifigan"}, KEY, 400, "decoder", "'vocos' or 'encodec'"),
     "1 MB input": ({**GOOD, "input": "a" * 1_000_000}, KEY, 413, "input", "limited to 4096 characters"),
     "input over the limit": ({**GOOD, "input": "a " * 2049}, KEY, 413, "input", "has 4098 characters"),
+    "lone surrogate input": (
+        b'{"input": "Hi \\ud800 there", "voice": "alloy"}',
+        KEY,
+        400,
+        "input",
+        "the lone surrogate U+D800 at character 3",
+    ),
+    "seed of 5000 digits": (
+        b'{"input": "Hi", "voice": "alloy", "seed": ' + b"9" * 5000 + b"}",
+        KEY,
+        400,
+        None,
+        "'seed' takes 0 to 2**64-1",
+    ),
+    "seed above 2**64-1": ({**GOOD, "seed": 2**64}, KEY, 400, "seed", "less than or equal to 18446744073709551615"),
+    "negative seed": ({**GOOD, "seed": -1}, KEY, 400, "seed", "greater than or equal to 0"),
     "missing key": (GOOD, None, 401, None, "missing API key"),
     "wrong key": (GOOD, "not-the-key", 401, None, "incorrect API key"),
 }

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..audio_io import check_audio_output, write_audio
-from ..checks import check_generation_options, check_seed_option
+from ..checks import check_generation_options, check_seed_option, check_text
 from ..defaults import (
     BARK_MAX_INPUT_TOKENS,
     BARK_MODEL,
@@ -102,8 +102,10 @@ def _read_text(args: argparse.Namespace) -> str:
     if args.text_file is None:
         return args.text
     path = Path(args.text_file)
-    if not path.is_file():
+    if not path.exists():  # a pipe or /dev/stdin is not a regular file, but can be read
         raise FileNotFoundError(f"--text-file {path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"--text-file {path} is a folder: give a UTF-8 text file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -184,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
+    check_text(text)
     _check_options(args)  # before torch loads: a bad path or setting answers at once
     from ..devices import resolve_device, resolve_dtype
     from ..text_to_wav import TextToWavPipeline

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..checks import check_text
 from .formats import FORMATS, MEDIA_TYPES, STREAMED_FORMATS, encode_file, to_pcm16, wav_stream_header, writable_formats
 from .schemas import ApiError, SpeechRequest, error_body
 from .voices import OPENAI_VOICES, voice_table
@@ -164,6 +165,10 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ApiError(400, f"the request body is not valid JSON: {error}") from None
+        except ValueError:  # Python's limit on the digits of an integer (4300): no field takes such a number
+            raise ApiError(
+                400, "the request body holds an integer of thousands of digits: 'seed' takes 0 to 2**64-1"
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(400, f"the request body must be a JSON object, got {type(data).__name__}")
         try:
@@ -178,6 +183,10 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
         text = speech.input
         if not text.strip():
             raise ApiError(400, "'input' is empty or only whitespace: give some words to speak", param="input")
+        try:
+            check_text(text, "'input'")
+        except ValueError as error:
+            raise ApiError(400, str(error), param="input") from None
         if len(text) > settings.max_input_chars:
             raise ApiError(
                 413,

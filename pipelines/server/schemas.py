@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from ..defaults import DECODERS
+from ..defaults import DECODERS, MAX_SEED
 
 __all__ = ["ApiError", "SpeechRequest", "VoiceObject", "error_body"]
 
@@ -34,7 +34,12 @@ class SpeechRequest(BaseModel):
     response_format: StrictStr = Field("mp3", description="mp3 (as OpenAI's default), opus, flac, wav or pcm")
     speed: StrictFloat | StrictInt = Field(1.0, description="1.0 only: Bark speaks at its own pace")
     stream_format: Literal["audio", "sse"] = Field("audio", description="audio only (sse is not supported)")
-    seed: StrictInt | None = Field(None, description="bark-vocos: random seed (the X-Seed header reports the one used)")
+    seed: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="bark-vocos: random seed, 0 to 2**64-1 (the X-Seed header reports the one used)",
+    )
     decoder: Literal[DECODERS] = Field("vocos", description="bark-vocos: vocos (default) or encodec, for A/B")  # type: ignore[valid-type]
 
     @property
