@@ -41,3 +41,31 @@ def test_valid_text_passes(text):
 def test_a_lone_surrogate_is_refused():
     with pytest.raises(ValueError, match="'input' holds the lone surrogate U[+]D800 at character 3"):
         check_text("Hi \ud800", "'input'")
+
+
+def test_a_preset_value_at_2_63_is_reported_as_itself(tmp_path):
+    import numpy as np
+
+    from pipelines.voice_presets import resolve_voice_preset
+
+    path = tmp_path / "v.npz"
+    np.savez(
+        path,
+        semantic_prompt=np.array([1, 2**63], dtype=np.uint64),
+        coarse_prompt=np.zeros((2, 3), dtype=np.int64),
+        fine_prompt=np.zeros((8, 3), dtype=np.int64),
+    )
+    with pytest.raises(ValueError, match="'semantic_prompt' holds values from 1 to 9223372036854775808, outside"):
+        resolve_voice_preset(str(path), [])
+
+
+def test_an_npy_header_of_a_huge_shape_is_refused_naming_the_file(tmp_path):
+    import numpy as np
+
+    from pipelines.npy_files import read_npy
+
+    path = tmp_path / "codes.npy"
+    with open(path, "wb") as file:
+        np.lib.format.write_array_header_1_0(file, {"descr": "<i8", "fortran_order": False, "shape": (2**40, 2**40)})
+    with pytest.raises(ValueError, match=f"{path} holds {2**80} values, shape"):
+        read_npy(path, max_elements=100)
