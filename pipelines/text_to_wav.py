@@ -148,7 +148,8 @@ class TextToWavPipeline:
         return cls(bark_model, processor, vocoder_model, stages=bark_stages(bark_model, engine))
 
     def set_progress_bar_config(self, **kwargs: Any) -> None:
-        """Options for the per-stage tqdm bars (e.g. `disable=True`, `leave=False`, `file=sys.stdout`)."""
+        """Options for the per-stage tqdm bars (e.g. `disable=True`, `leave=False`, `file=sys.stdout`); by default
+        they show on a terminal only (`disable=None`)."""
         self._progress_bar_config = dict(kwargs)
 
     def enable_cpu_offload(self, accelerator_id: int = 0) -> None:
@@ -455,7 +456,9 @@ class TextToWavPipeline:
 
         # 3. Decode each text's codes in one pass across its chunk joins, then insert the pauses
         outputs = []
-        bar_options = {"leave": False, **self._progress_bar_config, **({} if progress else {"disable": True})}
+        bar_options = {"leave": False, "disable": None, **self._progress_bar_config}  # None: on a terminal only
+        if not progress:
+            bar_options["disable"] = True
         for text_index, text_chunks in enumerate(tqdm(request.chunks, desc="decode", unit="text", **bar_options)):
             items = [tokens[text_index, chunk.index] for chunk in text_chunks]
             codes = torch.cat([item.fine for item in items], dim=1)

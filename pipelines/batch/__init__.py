@@ -179,7 +179,8 @@ def run_batch(
             entries = iter_local(plan.todo, out_dir, settings)
         else:
             entries = iter_ray(plan.todo, out_dir, settings, workers=workers, ray_address=ray_address)
-        bar = tqdm(total=len(plan.todo), desc="batch", unit="row", disable=not progress, dynamic_ncols=True)
+        disable = None if progress else True  # None: on a terminal only, no carriage returns in a log or pipe
+        bar = tqdm(total=len(plan.todo), desc="batch", unit="row", disable=disable, dynamic_ncols=True)
         try:
             for entry in entries:
                 manifest.append({**entry, **extras[entry["id"]]})

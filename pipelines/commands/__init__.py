@@ -144,6 +144,9 @@ OWN_WARNING_PREFIX = "bark-vocos"
 OWN_LOGGERS = ("bark_vocos", "pipelines")
 
 
+_HUB_BARS_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"
+
+
 class _OwnRecordsOnly(logging.Filter):
     """Passes the log records of our own packages' loggers; drops every other package's."""
 
@@ -177,6 +180,7 @@ def third_party_output_hidden(debug: bool) -> Iterator[None]:
         handler.addFilter(_OwnRecordsOnly())
     transformers_logger = logging.getLogger("transformers")
     saved = root.level, transformers_logger.level, os.environ.get("TRANSFORMERS_VERBOSITY")
+    saved_bars = os.environ.get(_HUB_BARS_ENV)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     with warnings.catch_warnings():
@@ -185,16 +189,21 @@ def third_party_output_hidden(debug: bool) -> Iterator[None]:
             # read by transformers when it sets up its logger (on import); set directly when it is already imported
             os.environ["TRANSFORMERS_VERBOSITY"] = "critical"
             transformers_logger.setLevel(logging.CRITICAL)
+            # transformers' and the hub's own bars ("Loading weights: 0%| ...") follow this variable (read on import)
+            os.environ[_HUB_BARS_ENV] = "1"
+            if "transformers" in sys.modules:
+                sys.modules["transformers"].utils.logging.disable_progress_bar()
         try:
             yield
         finally:
             root.removeHandler(handler)
             root.setLevel(saved[0])
             transformers_logger.setLevel(saved[1])
-            if saved[2] is None:
-                os.environ.pop("TRANSFORMERS_VERBOSITY", None)
-            else:
-                os.environ["TRANSFORMERS_VERBOSITY"] = saved[2]
+            for variable, value in (("TRANSFORMERS_VERBOSITY", saved[2]), (_HUB_BARS_ENV, saved_bars)):
+                if value is None:
+                    os.environ.pop(variable, None)
+                else:
+                    os.environ[variable] = value
 
 
 class _Parser(argparse.ArgumentParser):
