@@ -277,8 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_gone() -> int:
+    """The reader of our stdout closed it (`| head`): end quietly with 128 + SIGPIPE, as `cat` and `yes` do.
+
+    stdout is pointed at /dev/null first, so Python's flush at exit does not fail (and print) a second time.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + getattr(signal, "SIGPIPE", 13)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped).
+    """Run the command line; returns the exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped, 141 no reader).
 
     Every expected failure (see `user_error_message`) is printed here, and only here, as one line
     `bark-vocos: error: ...`; with `--debug` or `BARK_VOCOS_DEBUG=1` it is raised with its traceback instead.
@@ -293,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = int(args._run(args) or 0)
         except (KeyboardInterrupt, Terminated):
             code = None
+        except BrokenPipeError:
+            return _reader_gone()
         except Exception as error:
             message = user_error_message(error)
             if debug or message is None:

@@ -119,6 +119,8 @@ def _check_options(args: argparse.Namespace) -> None:
     """Fail before loading any model when an output cannot be written or a setting is out of range."""
     if args.output is None:
         raise ValueError("no output file: pass -o FILE.wav (or .flac, or - for a WAV stream on stdout)")
+    if args.output == "-" and sys.stdout is None:
+        raise ValueError("-o - writes to stdout, but stdout is closed: redirect it to a file or a pipe, or use -o FILE")
     if args.output != "-":
         check_audio_output(args.output)
         if args.stream and Path(args.output).suffix.lower() != ".wav":
