@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..checks import check_text
 from .formats import FORMATS, MEDIA_TYPES, STREAMED_FORMATS, encode_file, to_pcm16, wav_stream_header, writable_formats
-from .schemas import ApiError, SpeechRequest, error_body
+from .schemas import ApiError, SpeechRequest, document_speech_request, error_body, error_responses
 from .voices import OPENAI_VOICES, voice_table
 from .worker import GenerationWorker, JobEvent, QueueFullError, SpeechJob
 
@@ -232,7 +233,18 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             return ApiError(400, str(event.error))
         return ApiError(500, "speech generation failed (details in the server log)", "server_error")
 
-    @app.post("/v1/audio/speech", response_model=None)
+    audio_content = {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in MEDIA_TYPES.values()
+    }
+
+    @app.post(
+        "/v1/audio/speech",
+        response_model=None,
+        responses={
+            200: {"description": "the audio, in the requested format", "content": audio_content},
+            **error_responses(400, 401, 413, 422, 429, 500, 503),
+        },
+    )
     async def speech(request: Request) -> Response:
         check_key(request)
         speech_request = parse(await read_body(request))
@@ -296,7 +308,7 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
         content = await asyncio.to_thread(encode_file, audio, first.chunk.sampling_rate, response_format)
         return Response(content, media_type=MEDIA_TYPES[response_format], headers=headers)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=error_responses(401, 500))
     async def models(request: Request) -> dict[str, Any]:
         check_key(request)
         return {
@@ -304,7 +316,7 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             "data": [{"id": MODEL_ID, "object": "model", "created": started, "owned_by": MODEL_ID}],
         }
 
-    @app.get("/v1/audio/voices")
+    @app.get("/v1/audio/voices", responses=error_responses(401, 500))
     async def list_voices(request: Request) -> dict[str, Any]:
         check_key(request)
         return {
@@ -321,4 +333,13 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            app.openapi_schema = document_speech_request(
+                schema, "/v1/audio/speech", list(voices), list(formats), list(decoders), settings.max_input_chars
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
