@@ -148,7 +148,7 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
     assert sorted(_files(out)) == ["ok1.flac", "ok2.flac"]
     assert list(entries["ok1"]) == [
         "id", "status", "file", "text", "duration", "samples", "sampling_rate", "sha256", "seed", "voice", "decoder",
-        "error", "settings", "book",
+        "error", "settings", "say", "book",
     ]  # fmt: skip
     audio, rate = read_audio(out / "ok2.flac")
     assert (rate, audio.shape[0]) == (24000, entries["ok2"]["samples"])

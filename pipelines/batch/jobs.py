@@ -34,6 +34,7 @@ MANIFEST_FIELDS = (
     "decoder",
     "error",
     "settings",
+    "say",
 )
 # ids name files (DIR/<id>.<ext>): letters, digits, '.', '_', '-', starting with a letter or digit
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
