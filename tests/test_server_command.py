@@ -117,3 +117,31 @@ def test_serve_refuses_a_voice_alias_to_an_unknown_preset(tiny_dir):
         .startswith("bark-vocos: error: --voice-alias bob=v2/nope: this Bark model has no preset 'v2/nope'")
     )
     assert "speech server on" not in result.stdout
+
+
+def test_serve_stopped_by_sigterm_says_so(tiny_dir):
+    command = [sys.executable, "-m", "pipelines", "serve", "--port", "0"]
+    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        printed = []
+        while not any(line.startswith("bark-vocos speech server on ") for line in printed):
+            line = lines.get(timeout=START_SECONDS)
+            assert line is not None, "".join(printed)
+            printed.append(line)
+        url = next(line for line in printed if line.startswith("bark-vocos speech server on ")).split()[4]
+        assert httpx.get(url + "health", timeout=START_SECONDS).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143
+        rest = []
+        while (line := lines.get(timeout=10)) is not None:
+            rest.append(line)
+        assert "Traceback" not in "".join(rest) and "no partial output" not in "".join(rest)
+        assert rest[-1] == "bark-vocos: server stopped (SIGTERM); 0 request(s) were in flight\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
