@@ -89,6 +89,14 @@ def _pipeline_chunks(pipe: TextToWavPipeline) -> Any:
     return generate
 
 
+def _random_weights(pipe: TextToWavPipeline) -> bool:
+    """Whether the loaded Bark or vocoder came from a folder marked as random weights (`make-tiny`)."""
+    from bark_vocos.tiny import is_random_checkpoint
+
+    models = (pipe.bark, pipe.vocoder)
+    return any(is_random_checkpoint(str(getattr(m, "name_or_path", "") or "")) for m in models if m is not None)
+
+
 def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) -> FastAPI:
     """The FastAPI app serving `pipe`; its lifespan starts and stops the one generation worker.
 
@@ -104,6 +112,7 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
     formats = writable_formats()
     decoders = ("vocos", "encodec") if pipe.vocoder is not None else ("encodec",)
     worker = GenerationWorker(_pipeline_chunks(pipe), settings.max_queue)
+    random_weights = _random_weights(pipe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -327,7 +336,12 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "queue": worker.stats(), "auth": settings.api_key is not None}
+        return {
+            "status": "ok",
+            "queue": worker.stats(),
+            "auth": settings.api_key is not None,
+            "random_weights": random_weights,  # the page warns: the audio is noise, not speech
+        }
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
