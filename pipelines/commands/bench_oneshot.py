@@ -49,8 +49,8 @@ def _save_checkpoints(folder: Path, quick: bool) -> tuple[Path, Path]:
         return bark, vocos
     from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER
 
+    from ..benchmarks.pipeline import BARK_SMALL, random_bark_model, random_vocoder
     from ..tiny import make_tiny, save_tiny_tokenizer
-    from .bench_pipeline import BARK_SMALL, random_bark_model, random_vocoder
 
     if quick:
         make_tiny(folder)
