@@ -1,38 +1,33 @@
 """Kernel choice by measurement: of several implementations that compute the same thing, use the one that runs
-fastest on this machine, timed once per shape and remembered for the process.
+fastest on this machine, timed once per shape (`bark_vocos.timing`) and kept in the registry of measured choices
+(`bark_vocos.choices`).
 
 CPUs differ. oneDNN's fused linear beats MKL's `addmm` by 5-10% on an AVX-512 EPYC at the vocoder's shapes and loses
 by about 10% on an AVX2-only one; at Bark's decoding shapes on that AVX2-only AMD EPYC it is 1.25x faster for one row
 and about 1.7x for 2-8 rows, where MKL's `addmm` falls off a cliff. Instead of assuming either, `fastest` times the
-candidates on the real inputs (interleaved, after a warm-up, fastest of up to five runs) the first time a shape is seen;
-`KernelCache` keeps the answer per key.
+candidates on the real inputs (interleaved, after a warm-up, fastest of up to five runs) the first time a shape is seen.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import time
 import weakref
-from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .choices import CHOICES, LinearKey
 
 __all__ = [
     "COMPUTE_BOUND_ROWS",
     "FORCE_VARIABLE",
     "LARGE_ROWS",
     "LINEAR_KERNELS",
-    "KernelCache",
     "caller_choice",
     "derived_weight",
-    "fastest",
     "linear",
     "linear_kernel",
     "linear_kernel_names",
@@ -44,62 +39,10 @@ __all__ = [
 FORCE_VARIABLE = "BARK_VOCOS_KERNEL"
 
 
-# Read before each timed run, so that every candidate starts with cold caches, as a layer does inside a model: between
-# two calls of one layer the other layers' weights pass through the cache (bark-small's decoder reads 370 MB a token).
-# Timed with its weights hot in a 32 MB L3 cache, MKL looked faster than oneDNN for one row on an AVX2 EPYC; in the
-# model it is the slower. 64 MB covers the last-level cache of the CPUs this runs on (read from sysfs when larger).
-_EVICT_BYTES = 64 * 2**20
-
-
-def _last_level_cache_bytes() -> int:
-    """The largest cache size sysfs reports for CPU 0, in bytes (0 when it reports none)."""
-    sizes = []
-    for index in range(8):
-        try:
-            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size", encoding="ascii") as file:
-                text = file.read().strip()
-        except OSError:
-            break
-        units = {"K": 2**10, "M": 2**20, "G": 2**30}
-        sizes.append(int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text))
-    return max(sizes, default=0)
-
-
-@functools.cache
-def _evict_buffer() -> np.ndarray:
-    """A buffer larger than the last-level cache (made on the first kernel choice, then kept)."""
-    return np.ones(max(_EVICT_BYTES, 2 * _last_level_cache_bytes()) // 4, dtype=np.float32)
-
-
-@functools.cache
-def _evict_pool(workers: int) -> ThreadPoolExecutor:
-    """A plain thread pool of `workers` threads (made on first use per thread count, then kept)."""
-    return ThreadPoolExecutor(workers, thread_name_prefix="bark_vocos_evict")
-
-
-def _evict_caches() -> None:
-    """Read a buffer larger than the last-level cache, one part per thread of a plain thread pool (numpy's sum runs
-    without the GIL).
-
-    Not with a torch reduction: that wakes torch's OpenMP workers, which then spin for milliseconds after it and take
-    the cores from a candidate that runs its own threads. On a 2-core Xeon (AVX-512) an ONNX Runtime decode step
-    timed after a parallel torch read took 23 ms (int8: 16 ms) against 18 ms (8 ms) after a numpy read, and PyTorch's
-    step won a choice it loses inside the generation loop (where forcing ONNX Runtime made each stage faster). Idle
-    pool threads sleep, they do not spin; two of them read that machine's 960 MB in 35 ms, one in 63 ms.
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        _evict_buffer().sum()
-    else:
-        list(_evict_pool(threads).map(np.sum, np.array_split(_evict_buffer(), threads)))
-
-
-SEPARATED_AFTER = 3  # runs per candidate before `fastest` may stop early
-
 # From this many rows on a linear layer is bound by compute, not by reading its weights (float32: 2 * rows FLOPs per
 # 4-byte weight against a machine balance of ~11 FLOP/byte on the Xeon, 325 GFLOP/s over 29 GB/s; int8 likewise at
 # its higher rate), so the state of the caches before a timed run does not change the answer and its choice is timed
-# without `_evict_caches`: for a batch's prompts and fine windows that read was most of the time a choice took.
+# without `timing.evict_caches`: for a batch's prompts and fine windows that read was most of the time a choice took.
 COMPUTE_BOUND_ROWS = 64
 # From this many rows on every candidate runs at its compute-bound rate, so one choice serves all larger row counts: a
 # batch's prompts (8 sentences: 2000-7000 rows) reuse the choice made for one sentence's instead of timing products
@@ -119,83 +62,6 @@ def timing_rows(rows: torch.Tensor) -> torch.Tensor:
     compute-bound rate, so the slice orders them as the whole would, for a fraction of the time: timing a batch of 8
     sentences' prompts (2000-7000 rows) whole took 0.87 s of the long form's first batch (AMD EPYC, 2 threads)."""
     return rows[:LARGE_ROWS]
-
-
-def _separated(times: dict[str, list[float]]) -> bool:
-    """Whether one candidate's slowest time is below every other candidate's fastest."""
-    best = min(times, key=lambda name: max(times[name]))
-    return all(max(times[best]) < min(times[name]) for name in times if name != best)
-
-
-def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold: bool = True) -> str:
-    """The name of the candidate with the lowest time over up to `repeats` interleaved runs (one warm-up each, then
-    rounds in alternating order), each run starting with cold caches unless `cold` is False (for work bound by
-    compute).
-
-    Interference only ever slows a run, so each candidate's fastest run is what it costs: on the Xeon (held to AVX2)
-    one ONNX Runtime decode step in five took 13-14 ms instead of 6.6-7.0 ms, and with the median of five such
-    spikes in three runs, or in both of two runs before an early stop, would pick the 11 ms PyTorch step, as one
-    bench run did (its fast engine then ran 20% slower). It stops after `SEPARATED_AFTER` runs when one candidate's
-    slowest run was faster than every other run: the order is then plain, and each cold run costs a read of twice
-    the last-level cache (on a Xeon with a 480 MB L3, 35 ms).
-    """
-    for run in candidates.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    names = list(candidates)
-    for round_index in range(repeats):
-        # Every other round in reverse order, so that each of two candidates also runs right after itself, as it does
-        # in a loop of its own: what one leaves behind cannot slow the other in every run. torch's OpenMP workers spin
-        # for milliseconds after a parallel region: an ONNX Runtime decode step run after a PyTorch one (and the cache
-        # read) took 4.8 ms (median of 15) against 3.7 ms after itself (AMD EPYC Zen 5, 2 threads), and a bench run's
-        # choice once took the PyTorch step, twice as slow in the decoding loop.
-        for name in names if round_index % 2 == 0 else names[::-1]:
-            run = candidates[name]
-            if cold:
-                _evict_caches()
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-        if round_index + 1 >= SEPARATED_AFTER and _separated(times):
-            break
-    return min(times, key=lambda name: min(times[name]))
-
-
-class KernelCache:
-    """The measured choice per key (e.g. a layer shape and thread count), measured on first use.
-
-    Args:
-        variable: The environment variable that, set to a candidate's name, forces that candidate without timing.
-    """
-
-    def __init__(self, variable: str = FORCE_VARIABLE) -> None:
-        self.variable = variable
-        self.choices: dict[Hashable, str] = {}
-
-    def choose(
-        self,
-        key: Hashable,
-        candidates: dict[str, Callable[[], object]],
-        cold: bool = True,
-        timed: Callable[[], dict[str, Callable[[], object]]] | None = None,
-    ) -> str:
-        """The cached choice for `key`, or the fastest of `candidates` (timed now, from cold caches unless `cold` is
-        False: see `fastest`), or the one `self.variable` names.
-
-        `timed`, when given, makes the candidates to time instead (the same names, on a part of the input that orders
-        them as the whole would: `timing_rows`); it is called only when a timing runs.
-
-        Raises:
-            ValueError: `self.variable` names no candidate.
-        """
-        forced = os.environ.get(self.variable)
-        if forced:
-            if forced not in candidates:
-                raise ValueError(f"{self.variable}={forced!r} is not a kernel here; valid: {sorted(candidates)}")
-            return forced
-        if key not in self.choices:
-            self.choices[key] = fastest(candidates if timed is None else timed(), cold=cold)
-        return self.choices[key]
 
 
 def _onednn_linear_available() -> bool:
@@ -241,7 +107,7 @@ def derived_weight(module: nn.Module, name: str, make: Callable[[torch.Tensor], 
     return derived
 
 
-LINEAR_KERNELS = KernelCache()  # (rows bucket, out, in, gelu, prepack, threads) -> "onednn" or "aten"
+LINEAR_KERNELS = CHOICES["linear"]  # `LinearKey` -> "onednn", "aten" or "onednn_aten_gelu"
 _CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_linear_kernel", default=None)
 
 
@@ -308,7 +174,7 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False, pr
     on an AVX-512 EPYC at 750 rows, about 10% slower on an AVX2-only one, 1.25-1.7x faster there at 1-8 rows), so the
     first call for a shape times both on the real inputs and the faster one serves that shape from then on
     (`BARK_VOCOS_KERNEL=onednn|aten` forces one; inside `linear_kernel(name)` the caller's choice applies). Bark's
-    stages (`bark_vocos.bark.fast`) call it too: their decode steps choose for all layers at once, by timing whole
+    stages (`bark_vocos.bark.decoder`) call it too: their decode steps choose for all layers at once, by timing whole
     steps; prompts and the fine stage's 1024-frame windows choose per layer. Same products and sums; every other case
     (autograd, CUDA, half precision, a torch without oneDNN) takes ATen.
 
@@ -341,7 +207,7 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False, pr
     if chosen is None:
         rows = hidden_states.numel() // hidden_states.shape[-1]
         # The weight's shape, not the layer: heads may be tied.
-        key = (rows_bucket(rows), *layer.weight.shape, gelu, prepack, torch.get_num_threads())
+        key = LinearKey(rows_bucket(rows), *layer.weight.shape, gelu, prepack, torch.get_num_threads())
 
         def timed() -> dict[str, Callable[[], torch.Tensor]]:
             return candidates(timing_rows(hidden_states.reshape(-1, hidden_states.shape[-1])))

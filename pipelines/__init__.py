@@ -8,7 +8,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline", "keep_freed_memory"]
+__all__ = [
+    "AudioChunk",
+    "ClonedVoice",
+    "TextToWavOutput",
+    "TextToWavPipeline",
+    "VoiceCloner",
+    "keep_freed_memory",
+    "save_voice_preset",
+    "voice_from_audio",
+]
 
 # public name -> the submodule that defines it
 _SOURCES = {
@@ -16,6 +25,10 @@ _SOURCES = {
     "TextToWavOutput": ".text_to_wav",
     "TextToWavPipeline": ".text_to_wav",
     "keep_freed_memory": ".memory",
+    "ClonedVoice": ".voice_cloning",
+    "VoiceCloner": ".voice_cloning",
+    "voice_from_audio": ".voice_cloning",
+    "save_voice_preset": ".voice_presets",
 }
 
 

@@ -3,7 +3,7 @@
 Plain constants only: the command line reads them to build its parser and check settings, before torch loads.
 """
 
-from bark_vocos.bark.engines import ENGINES
+from bark_vocos.bark.names import ENGINES
 
 __all__ = [
     "BARK_MAX_INPUT_TOKENS",
@@ -15,10 +15,13 @@ __all__ = [
     "ENGINE",
     "ENGINES",
     "FORMATS",
+    "HUBERT_MODEL",
     "MAX_CHUNK_TOKENS",
     "MAX_PAUSE_SECONDS",
     "MAX_SEED",
     "PAUSE_SECONDS",
+    "QUANTIZER_FILE",
+    "QUANTIZER_MODEL",
     "RUNNERS",
     "VOCODER_MODEL",
 ]
@@ -26,6 +29,10 @@ __all__ = [
 BARK_MODEL = "suno/bark-small"
 VOCODER_MODEL = "hf-audio/vocos-encodec-24khz"
 ENCODEC_MODEL = "facebook/encodec_24khz"
+# voice cloning: HuBERT base (9th layer) and gitmylo's quantizer to Bark semantic tokens (MIT), EnCodec for the codes
+HUBERT_MODEL = "facebook/hubert-base-ls960"
+QUANTIZER_MODEL = "GitMylo/bark-voice-cloning"
+QUANTIZER_FILE = "quantifier_V1_hubert_base_ls960_23.pth"  # the repo's newest quantizer (version 1, 23 epochs)
 # "vocos": the bundled vocoder; "encodec": Bark's own EnCodec decoder (the A/B reference)
 DECODERS = ("vocos", "encodec")
 ENGINE = "exact"  # how Bark's stages run; the valid engines are bark_vocos.bark.ENGINES (re-exported here)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -14,12 +13,14 @@ import torch
 from torch import nn
 
 from bark_vocos.bark.int8 import Int8Linear, int8_kernel, int8_kernels_available
+from bark_vocos.choices import ISA_VARIABLES, cpu_model
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
 from .checks import check_threads_option
 from .memory import keep_freed_memory
 
 __all__ = [
+    "bench_metadata",
     "best_seconds",
     "describe_machine",
     "keep_freed_memory",
@@ -30,23 +31,6 @@ __all__ = [
     "synchronizer",
     "timed_seconds",
 ]
-
-# The settings that hold each CPU library of ours to an instruction set (e.g. all four to AVX2 on an AVX-512 machine):
-# torch's own kernels, oneDNN, MKL, and fbgemm (the fast engine's int8 products). Without the last, fbgemm keeps its
-# AVX-512 VNNI kernels: on an AMD EPYC Zen 5 (2 threads) its int8 product at Bark's MLP shape ran at about 1600 GOP/s
-# with the other three held to AVX2, 510 GOP/s with it held too.
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "FBGEMM_ENABLE_INSTRUCTIONS")
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def describe_machine() -> str:
@@ -63,10 +47,56 @@ def describe_machine() -> str:
             limits.append(f"not set: {', '.join(free)}")
         limits.append("not held: ONNX Runtime's kernels, chosen by CPUID")
     isa = torch.backends.cpu.get_cpu_capability()
-    line = f"cpu: {_cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
+    line = f"cpu: {cpu_model()}, torch ISA {isa}, {torch.get_num_threads()} torch threads"
     if torch.cuda.is_available():
         line += f", GPU {torch.cuda.get_device_name()}"
     return line + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _commit() -> str | None:
+    """The checked-out commit of the repository this package runs from (with "+dirty" for uncommitted changes), or
+    None outside a git checkout."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def bench_metadata() -> dict[str, object]:
+    """What a benchmark's JSON names about its run: the CPU model, torch's ISA and any ISA limits, the thread count,
+    the versions of torch / ONNX Runtime / transformers, the date (UTC) and the commit.
+
+    The speed tables of the docs are made from these files (`pipelines.bench_tables`), so a figure always says where
+    and with which code it was measured.
+    """
+    import datetime
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("torch", "onnxruntime", "transformers"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu": cpu_model(),
+        "isa": torch.backends.cpu.get_cpu_capability(),
+        "isa_limits": {name: os.environ[name] for name in ISA_VARIABLES if name in os.environ},
+        "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "commit": _commit(),
+        "line": describe_machine(),
+    }
 
 
 def set_threads(threads: int | None) -> None:

@@ -27,13 +27,15 @@ from bark_vocos.bark import (
     BarkGenerationConfigs,
     BarkStages,
     BarkTokens,
-    FastBarkStages,
+    OptimizedBarkStages,
     bark_stages,
     check_engine,
     coarse_frames_for_semantic,
     generate_bark_tokens,
 )
 from bark_vocos.hub import explain_unavailable
+from bark_vocos.settings import settings as engine_settings
+from bark_vocos.tuning import load_record, save_record
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
 from .checks import check_text
@@ -96,7 +98,7 @@ class TextToWavPipeline:
         bark: BarkModel,
         processor: BarkProcessor,
         vocoder: VocosEncodecModel | None = None,
-        stages: BarkStages | FastBarkStages | None = None,
+        stages: BarkStages | OptimizedBarkStages | None = None,
     ):
         self.bark = bark
         self.processor = processor
@@ -104,6 +106,7 @@ class TextToWavPipeline:
         self.stages = stages if stages is not None else bark_stages(bark, ENGINE)
         self.generation_configs = BarkGenerationConfigs.from_bark(bark)
         self._progress_bar_config: dict[str, Any] = {}
+        load_record()  # the machine's measured kernel choices (`bark_vocos.tuning`): timed once per machine
 
     @classmethod
     def from_pretrained(
@@ -122,7 +125,7 @@ class TextToWavPipeline:
             vocoder: Vocos-EnCodec hub id or folder; `None` to decode with Bark's EnCodec only.
             device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
             dtype: `None` (the checkpoint's), `"float16"`/`"fp16"`, `"bfloat16"`/`"bf16"`, or a torch dtype.
-            engine: How Bark's stages run (see `bark_vocos.bark.stages`): `"exact"` (default), `"transformers"` or
+            engine: How Bark's stages run (see `bark_vocos.bark.engines`): `"exact"` (default), `"transformers"` or
                 `"fast"`.
 
         Raises:
@@ -136,6 +139,7 @@ class TextToWavPipeline:
         device = resolve_device(device)
         dtype = resolve_dtype(dtype)
         check_engine(engine)
+        engine_settings()  # the BARK_VOCOS_* pins: a bad value fails here, before any model loads
         with explain_unavailable(bark, "Bark model", "--bark PATH or bark=PATH"):
             processor = BarkProcessor.from_pretrained(os.fspath(bark))
             bark_model = BarkModel.from_pretrained(os.fspath(bark), dtype=dtype)
@@ -156,10 +160,10 @@ class TextToWavPipeline:
         """Keep Bark's sub-models on the CPU and move each to the accelerator only while it runs (needs accelerate).
 
         Raises:
-            ValueError: The stages are `FastBarkStages` (engines "exact" and "fast"), which call the sub-models'
+            ValueError: The stages are `OptimizedBarkStages` (engines "exact" and "fast"), which call the sub-models'
                 layers directly, past the offload hooks: use `engine="transformers"`.
         """
-        if isinstance(self.stages, FastBarkStages):
+        if isinstance(self.stages, OptimizedBarkStages):
             raise ValueError(
                 f"cpu offload needs engine 'transformers', this pipeline runs engine {self.stages.mode!r}: "
                 "load it with engine='transformers'"
@@ -306,6 +310,7 @@ class TextToWavPipeline:
                     history = {"semantic_prompt": last.semantic, "coarse_prompt": last.coarse, "fine_prompt": last.fine}
                 with rng.active():
                     tokens = self._generate_batch(batch, history, request.generation_kwargs, bars)
+                save_record()  # what this batch measured, kept for the next process even if the caller stops here
                 for chunk, item in zip(batch, tokens, strict=True):
                     previous[chunk.text_index] = item
                     yield chunk, item
@@ -477,6 +482,7 @@ class TextToWavPipeline:
                 output.semantic_tokens = torch.cat([item.semantic for item in items]).cpu().numpy()
                 output.coarse_tokens = torch.cat([item.coarse for item in items], dim=1).cpu().numpy()
             outputs.append(output)
+        save_record()  # the decoder's measured choices too
         return outputs if isinstance(text, list | tuple) else outputs[0]
 
     def _join(self, request: _Request, chunks: list[Chunk], items: list[BarkTokens], audio: np.ndarray) -> np.ndarray:
@@ -548,5 +554,6 @@ class TextToWavPipeline:
         for chunk, item in self._generate(request, progress):
             pauses.add_piece(item.frames * hop, chunk.last)
             audio = pauses.feed(decoder.push(item.fine, final=chunk.last).cpu().numpy())
+            save_record()
             yield AudioChunk(audio, rate, offset, chunk.text, chunk.index, request.seed)
             offset += audio.shape[0]

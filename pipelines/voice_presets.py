@@ -121,7 +121,13 @@ def resolve_voice_preset(
 
 
 def save_voice_preset(
-    path: str | os.PathLike, semantic_prompt: np.ndarray, coarse_prompt: np.ndarray, fine_prompt: np.ndarray
+    path: str | os.PathLike,
+    semantic_prompt: np.ndarray,
+    coarse_prompt: np.ndarray,
+    fine_prompt: np.ndarray,
+    *,
+    semantic_vocab_size: int = SEMANTIC_VOCAB_SIZE,
+    codebook_size: int = CODEBOOK_SIZE,
 ) -> Path:
     """Write a Bark voice preset `.npz` (keys `semantic_prompt`, `coarse_prompt`, `fine_prompt`), atomically.
 
@@ -130,15 +136,23 @@ def save_voice_preset(
         semantic_prompt: Semantic tokens, shape `(S,)`.
         coarse_prompt: Coarse codes, shape `(2, T)`.
         fine_prompt: Fine codes, shape `(8, T)`.
+        semantic_vocab_size: Semantic tokens must lie in `[0, semantic_vocab_size)` (the Bark model's; 10_000).
+        codebook_size: Codes must lie in `[0, codebook_size)` (1024).
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: A path not ending in `.npz`, or arrays that are no valid preset (as `resolve_voice_preset`).
     """
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"a voice preset file must end in .npz, got '{path.name}'")
     arrays = _validated(
-        {"semantic_prompt": semantic_prompt, "coarse_prompt": coarse_prompt, "fine_prompt": fine_prompt}, "to save"
+        {"semantic_prompt": semantic_prompt, "coarse_prompt": coarse_prompt, "fine_prompt": fine_prompt},
+        "to save",
+        semantic_vocab_size=semantic_vocab_size,
+        codebook_size=codebook_size,
     )
     with atomic_output(path, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)

@@ -1,11 +1,14 @@
 """Shared test set-up: offline hub, deterministic torch, few threads."""
 
+import dataclasses
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# no tuning record unless a test asks for one (in its own folder): choices measured by one test must not reach others
+os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
 
@@ -14,14 +17,13 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
-from bark_vocos.bark.fast import (  # noqa: E402
-    ATTENTION_KERNELS,
-    CHOICE_VARIABLES,
-    DECODE_ENGINES,
-    EXACT_ATTENTION_KERNELS,
-)
+from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS  # noqa: E402
+from bark_vocos.bark.decoder import DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
+from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
+from bark_vocos.choices import CHOICES  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
+from bark_vocos.settings import Settings, override, settings  # noqa: E402
 
 # Kernel and decode-engine choices are measured per process, and the candidates differ in rounding (exact mode) or in
 # quantization (fast mode's decode engines): tests that compare audio made in two processes pin every choice, as the
@@ -36,11 +38,33 @@ PINNED_KERNELS = {
 assert set(PINNED_KERNELS) == set(CHOICE_VARIABLES), "a measured choice of the stages is not pinned here"
 
 
+@pytest.fixture(autouse=True)
+def _measured_choices_restored() -> Iterator[None]:
+    """Every test leaves the registry of measured choices as it found it (a test may `reset` a kind to time anew)."""
+    saved = CHOICES.snapshot()
+    yield
+    CHOICES.restore(saved)
+
+
+def _pinned(variables: dict[str, str | None]) -> Settings:
+    """The engine settings in force as if `variables` were also set (None: unset), checked as the environment's are."""
+    merged = {**settings().environ(), **variables}
+    return Settings.from_environ({name: value for name, value in merged.items() if value is not None})
+
+
+@pytest.fixture
+def pins() -> Iterator[Callable[[dict[str, str | None]], Settings]]:
+    """`pins({variable: value or None})`: until the test ends, the engine settings as if those `BARK_VOCOS_*` variables
+    were set (None: unset), in this process (`bark_vocos.settings.override`); a bad value raises as at start-up."""
+    with ExitStack() as stack:
+        yield lambda variables: stack.enter_context(override(**dataclasses.asdict(_pinned(variables))))
+
+
 @contextmanager
 def _pinned_kernels() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, override(**dataclasses.asdict(_pinned(PINNED_KERNELS))):
         for variable, name in PINNED_KERNELS.items():
-            patch.setenv(variable, name)
+            patch.setenv(variable, name)  # for the processes started inside the block
         patch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))  # a child's default: 1 per physical core
         yield
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from batch_helpers import WORDS, manifest_entries, settings, start_batch, write_jsonl
 
+from bark_vocos.kernels import linear_kernel_names
 from pipelines.batch import run_batch
 from pipelines.batch.ray_runner import worker_runtime_env
 from pipelines.commands import main
@@ -115,19 +116,18 @@ def test_ray_job_interrupted_by_ctrl_c_resumes(tiny_dir, tmp_path, pin_kernels):
         assert manifest_entries(out) == manifest_entries(tmp_path / "whole")
 
 
-def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("BARK_VOCOS_DRAFT_TOKENS", "2")
+@pytest.mark.skipif("onednn" not in linear_kernel_names(), reason="the pin below raises only where oneDNN is offered")
+def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path, monkeypatch, pins):
+    # a valid pin that no layer without a GELU offers: the worker's rows fail on it, so the error shows it arrived
+    pins({"BARK_VOCOS_DRAFT_TOKENS": "2", "BARK_VOCOS_KERNEL": "onednn_aten_gelu", "BARK_VOCOS_DECODE_ENGINE": None})
     monkeypatch.setenv("BARK_VOCOS_API_KEY", "secret")  # the server's key has no business on a worker
-    monkeypatch.delenv("BARK_VOCOS_KERNEL", raising=False)
-    monkeypatch.setenv("BARK_VOCOS_DECODE_ENGINE", "nonsense")
-    expected = {"BARK_VOCOS_DECODE_ENGINE": "nonsense", "BARK_VOCOS_DRAFT_TOKENS": "2"}
+    monkeypatch.setenv("BARK_VOCOS_INT8_KERNEL", "onednn")  # the driver's settings were read at its start, not now
+    expected = {"BARK_VOCOS_KERNEL": "onednn_aten_gelu", "BARK_VOCOS_DRAFT_TOKENS": "2"}
     assert worker_runtime_env() == {"env_vars": expected}
 
-    # the module's Ray started before the variable was set, so only forwarding brings it to the worker
+    # the pins are the driver's settings, not in its environment: only forwarding brings them to the worker
     jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"id": "a", "text": "Hello my dog"}])
     summary = run_batch(jobs, tmp_path / "out", settings=settings(tiny_dir), runner="ray", progress=False)
     assert (summary.generated, summary.failed) == (0, 1)
     error = manifest_entries(tmp_path / "out")["a"]["error"]
-    assert (
-        error == "ValueError: BARK_VOCOS_DECODE_ENGINE='nonsense' is not a kernel here; valid: ['onnxruntime', 'torch']"
-    )
+    assert error == "ValueError: BARK_VOCOS_KERNEL='onednn_aten_gelu' is not a kernel here; valid: ['aten', 'onednn']"

@@ -14,7 +14,7 @@ def test_bench_serve_reports_first_byte_and_total_against_pipe(tmp_path, capsys)
     assert "random weights" in printed and "torch ISA " in printed
     assert "first byte after" in printed
     results = json.loads(out.read_text())
-    assert results["machine"].startswith("cpu: ") and "torch ISA" in results["machine"]
+    assert results["machine"]["line"].startswith("cpu: ") and results["machine"]["isa"] in results["machine"]["line"]
     (round_,) = results["rounds"]
     assert 0 < round_["first_byte_s"] <= round_["stream_total_s"]
     assert round_["pipe_total_s"] > 0 and round_["audio_s"] > 0

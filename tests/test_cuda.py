@@ -43,7 +43,7 @@ def test_bench_pipeline_runs_on_cuda_in_half_precision(tmp_path):
     assert main(argv) == 0
     results = json.loads(out.read_text())
     assert results["device"].startswith("cuda") and results["dtype"] == "float16"
-    assert "GPU" in results["machine"]
+    assert results["machine"]["gpu"] and "GPU" in results["machine"]["line"]
     for mode in ("exact", "fast"):
         assert all(value > 0 for value in results[mode]["speedup"].values())
         assert all(step["ms"] > 0 for step in results[mode]["decode_step_alone"].values())
@@ -51,3 +51,24 @@ def test_bench_pipeline_runs_on_cuda_in_half_precision(tmp_path):
     exact, fast = results["exact"]["roofline"], results["fast"]["roofline"]
     assert exact["semantic"]["bytes_read"] == fast["semantic"]["bytes_read"]
     assert results["long_form"]["speedup"] > 0
+
+
+def test_voice_cloner_runs_on_cuda(tiny_dir, tmp_path):
+    """The cloner's models on the GPU: the same shapes as on the CPU, tokens and codes in range (random weights)."""
+    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from pipelines import VoiceCloner
+
+    models = {
+        "hubert": save_tiny_hubert(tmp_path / "hubert"),
+        "quantizer": save_tiny_quantizer(tmp_path / "q.pth"),
+        "encodec": save_tiny_encodec(tmp_path / "encodec"),
+        "bark": tiny_dir / "bark",
+    }
+    t = np.arange(6 * 16_000) / 16_000
+    audio = (0.3 * np.sin(2 * np.pi * 160 * t) * (np.sin(2 * np.pi * 3 * t) > -0.5)).astype(np.float32)
+    on_gpu = VoiceCloner.from_pretrained(**models, device="cuda")(audio, 16_000)
+    on_cpu = VoiceCloner.from_pretrained(**models)(audio, 16_000)
+    assert on_gpu.window == on_cpu.window
+    for key, array in on_cpu.as_preset().items():
+        assert on_gpu.as_preset()[key].shape == array.shape and on_gpu.as_preset()[key].dtype == np.int64
+    assert on_gpu.semantic_prompt.max() < 64 and on_gpu.fine_prompt.max() < 1024

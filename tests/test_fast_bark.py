@@ -1,8 +1,9 @@
-"""FastBarkStages against transformers' Bark stages on a tiny random model saved to and loaded from disk.
+"""OptimizedBarkStages against transformers' Bark stages on a tiny random model saved to and loaded from disk.
 
 Every test runs twice, with the decode steps forced to PyTorch and to ONNX Runtime (`DECODE_ENGINES`), so that each
 exact-equality test holds for both implementations."""
 
+import contextlib
 import json
 
 import pytest
@@ -15,30 +16,25 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from bark_vocos import kernels
-from bark_vocos.bark import BarkGenerationConfigs, FastBarkStages, generate_bark_tokens
-from bark_vocos.bark.fast import (
-    ATTENTION_KERNELS,
-    DECODE_ENGINES,
-    DECODE_INT8_KERNELS,
-    DECODE_KERNELS,
-    EXACT_ATTENTION_KERNELS,
-    HEADS_KERNEL,
-    _attention,
-)
+from bark_vocos import timing
+from bark_vocos.bark import BarkGenerationConfigs, OptimizedBarkStages, generate_bark_tokens
+from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS, HEADS_KERNEL, attention
+from bark_vocos.bark.decoder import DECODE_ENGINES, DECODE_INT8_KERNELS, DECODE_KERNELS
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernels_available
 from bark_vocos.bark.onnx_step import onnx_step_available
+from bark_vocos.choices import AttentionKey, StepEngineKey
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
+from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 from pipelines.benchmarks import pipeline as bench_pipeline
-from pipelines.benchmarks.pipeline import SMALL_WINDOWS, _attention_choices, _decode_engines, random_bark_model
+from pipelines.benchmarks.pipeline import _attention_choices, _decode_engines
 from pipelines.commands import main
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 
 
 @pytest.fixture(autouse=True, params=ENGINES)
-def decode_engine(request, monkeypatch) -> str:
-    monkeypatch.setenv(DECODE_ENGINES.variable, request.param)
+def decode_engine(pins, request) -> str:
+    pins({DECODE_ENGINES.variable: request.param})
     return request.param
 
 
@@ -103,7 +99,7 @@ def test_semantic_greedy_matches_transformers(bark, configs, options):
     expected = bark.semantic.generate(
         input_ids, semantic_generation_config=config, attention_mask=attention_mask, **options
     )
-    fast = FastBarkStages(bark)
+    fast = OptimizedBarkStages(bark)
     got = fast.semantic.generate(input_ids, semantic_generation_config=config, attention_mask=attention_mask, **options)
     assert got.shape == expected.shape
     assert torch.equal(got, expected)
@@ -116,7 +112,7 @@ def test_coarse_greedy_matches_transformers_across_shifting_windows(bark, config
     semantic = _semantic_tokens(2, 30)
     kwargs = {key: configs[key] for key in ("semantic_generation_config", "coarse_generation_config")}
     expected, expected_lengths = bark.coarse_acoustics.generate(semantic.clone(), return_output_lengths=True, **kwargs)
-    got, lengths = FastBarkStages(bark).coarse_acoustics.generate(
+    got, lengths = OptimizedBarkStages(bark).coarse_acoustics.generate(
         semantic.clone(), return_output_lengths=True, **kwargs
     )
     assert got.shape == expected.shape == (2, 90)
@@ -129,7 +125,7 @@ def test_fine_matches_transformers_with_history_and_four_windows(bark, configs, 
     generator = torch.Generator().manual_seed(4)
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
-    got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got = OptimizedBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     assert got.shape == expected.shape == (2, 8, 100)
     assert torch.equal(got, expected)
     assert int(got.min()) >= 0 and int(got.max()) < 1024
@@ -154,7 +150,7 @@ def test_end_to_end_matches_transformers_stages_with_speaker_prompt(bark, config
     )
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     got, frames = _generate(
-        FastBarkStages(bark),
+        OptimizedBarkStages(bark),
         bark,
         input_ids,
         history_prompt=history_prompt,
@@ -193,12 +189,12 @@ def test_semantic_sampling_matches_transformers_for_a_seed(bark, configs, histor
         **options,
     }
     expected, expected_rng = _seeded(11, bark.semantic.generate, input_ids, **kwargs)
-    got, rng = _seeded(11, FastBarkStages(bark).semantic.generate, input_ids, **kwargs)
+    got, rng = _seeded(11, OptimizedBarkStages(bark).semantic.generate, input_ids, **kwargs)
     assert got.shape == expected.shape
     assert torch.equal(got, expected)
     assert torch.equal(rng, expected_rng)  # the global RNG was consumed identically
     # the sampling did draw: another seed gives other tokens
-    other, _ = _seeded(12, FastBarkStages(bark).semantic.generate, input_ids, **kwargs)
+    other, _ = _seeded(12, OptimizedBarkStages(bark).semantic.generate, input_ids, **kwargs)
     assert not torch.equal(other, got)
 
 
@@ -213,7 +209,7 @@ def test_coarse_sampling_matches_transformers_for_a_seed(bark, configs, history_
         "temperature": 0.7,
     }
     (expected, expected_lengths), expected_rng = _seeded(13, bark.coarse_acoustics.generate, semantic.clone(), **kwargs)
-    (got, lengths), rng = _seeded(13, FastBarkStages(bark).coarse_acoustics.generate, semantic.clone(), **kwargs)
+    (got, lengths), rng = _seeded(13, OptimizedBarkStages(bark).coarse_acoustics.generate, semantic.clone(), **kwargs)
     assert got.shape == expected.shape == (2, 90)
     assert torch.equal(got, expected)
     assert torch.equal(lengths, expected_lengths)
@@ -225,8 +221,8 @@ def test_fine_sampling_matches_transformers_for_a_seed(bark, configs, history_pr
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
     kwargs = {"history_prompt": history_prompt, "temperature": 0.5, **configs}  # suno/bark's fine temperature
     expected, expected_rng = _seeded(14, bark.fine_acoustics.generate, coarse, **kwargs)
-    got, rng = _seeded(14, FastBarkStages(bark).fine_acoustics.generate, coarse, **kwargs)
-    greedy = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got, rng = _seeded(14, OptimizedBarkStages(bark).fine_acoustics.generate, coarse, **kwargs)
+    greedy = OptimizedBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     assert not torch.equal(got, greedy)  # the sampling did draw
     assert got.shape == expected.shape == (2, 8, 100)
     assert torch.equal(got, expected)
@@ -247,7 +243,7 @@ def test_end_to_end_sampling_matches_bark_generate_for_a_seed(bark, history_prom
     options = {"do_sample": True, "temperature": 0.7, "fine_temperature": 0.5}
     options |= {"semantic_max_new_tokens": 24, "min_eos_p": 0.01}
     _, expected_rng = _seeded(15, bark.generate, input_ids, return_output_lengths=True, **kwargs, **options)
-    (got, frames), rng = _seeded(15, _generate, FastBarkStages(bark), bark, input_ids, **kwargs, **options)
+    (got, frames), rng = _seeded(15, _generate, OptimizedBarkStages(bark), bark, input_ids, **kwargs, **options)
     assert torch.equal(frames, seen["lengths"])
     assert all(torch.equal(a, b) for a, b in zip(got, _trimmed(seen["fine"], frames), strict=True))
     assert torch.equal(rng, expected_rng)
@@ -275,7 +271,7 @@ def test_streamer_gets_what_transformers_gives_it(bark, configs, monkeypatch):
     expected, got = _Recorder(), _Recorder()
     bark.semantic.generate(input_ids, attention_mask=attention_mask, streamer=expected, **semantic_kwargs)
     bark.coarse_acoustics.generate(semantic.clone(), streamer=expected, **coarse_kwargs)
-    fast = FastBarkStages(bark)
+    fast = OptimizedBarkStages(bark)
 
     def fallback(*args, **kwargs):
         raise AssertionError("the fast loop fell back to transformers' generate")
@@ -293,14 +289,14 @@ def test_unsupported_option_runs_transformers_method(bark, configs):
     kwargs = {"semantic_generation_config": configs["semantic_generation_config"], "attention_mask": attention_mask}
     expected = bark.semantic.generate(input_ids, max_new_tokens=20, repetition_penalty=1.5, **kwargs)
     plain = bark.semantic.generate(input_ids, max_new_tokens=20, **kwargs)
-    got = FastBarkStages(bark).semantic.generate(input_ids, max_new_tokens=20, repetition_penalty=1.5, **kwargs)
+    got = OptimizedBarkStages(bark).semantic.generate(input_ids, max_new_tokens=20, repetition_penalty=1.5, **kwargs)
     assert torch.equal(got, expected)
     assert not torch.equal(expected, plain)  # the option did change the output, so it was honoured
 
 
 def test_sampling_is_seeded_and_in_range(bark):
     input_ids, attention_mask = _text(1)
-    fast = FastBarkStages(bark)
+    fast = OptimizedBarkStages(bark)
     kwargs = {"attention_mask": attention_mask, "semantic_max_new_tokens": 16, "semantic_min_new_tokens": 16}
     runs = []
     for _ in range(2):
@@ -314,10 +310,10 @@ def test_sampling_is_seeded_and_in_range(bark):
 def test_fast_mode_quantises_a_copy_and_stays_deterministic(bark):
     input_ids, attention_mask = _text(1)
     kwargs = {"attention_mask": attention_mask, "semantic_max_new_tokens": 16, "semantic_min_new_tokens": 16}
-    fast = FastBarkStages(bark, mode="fast")
+    fast = OptimizedBarkStages(bark, mode="fast")
     first = _generate(fast, bark, input_ids, **kwargs)[0][0]
     second = _generate(fast, bark, input_ids, **kwargs)[0][0]
-    exact = _generate(FastBarkStages(bark), bark, input_ids, **kwargs)[0][0]
+    exact = _generate(OptimizedBarkStages(bark), bark, input_ids, **kwargs)[0][0]
     assert torch.equal(first, second)
     assert first.shape == exact.shape == (8, 24)
     assert int(first.min()) >= 0 and int(first.max()) < 1024
@@ -327,56 +323,56 @@ def test_fast_mode_quantises_a_copy_and_stays_deterministic(bark):
 
 
 @pytest.mark.parametrize("kernel", ["onednn", "aten"])
-def test_exact_matches_transformers_with_either_float32_kernel(bark, configs, history_prompt, kernel, monkeypatch):
+def test_exact_matches_transformers_with_either_float32_kernel(pins, bark, configs, history_prompt, kernel):
     """The exact engine's linear layers go through the measured kernel choice; both kernels give transformers' codes
     (decoding rows 1-2 in the semantic stage, 64-frame windows in the fine stage)."""
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    pins({FORCE_VARIABLE: kernel})
     input_ids, attention_mask = _text(2)
     config = configs["semantic_generation_config"]
     options = {"attention_mask": attention_mask, "max_new_tokens": 16}
     expected = bark.semantic.generate(input_ids, semantic_generation_config=config, **options)
-    got = FastBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
+    got = OptimizedBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
     assert torch.equal(got, expected)
     generator = torch.Generator().manual_seed(4)
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
-    got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got = OptimizedBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     assert torch.equal(got, expected)
 
 
 @pytest.mark.parametrize("attention", ["float32", HEADS_KERNEL])
-def test_exact_fine_matches_transformers_with_either_attention(bark, configs, history_prompt, attention, monkeypatch):
+def test_exact_fine_matches_transformers_with_either_attention(pins, bark, configs, history_prompt, attention):
     """The exact engine's fine windows (no mask, not causal) are attended to by SDPA or head by head, as a timing
     chooses; both give transformers' codes (two items, a history and two 64-frame windows)."""
     if attention == HEADS_KERNEL and "onednn" not in linear_kernel_names():
         pytest.skip("attention head by head needs torch's oneDNN linear")
-    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, attention)
-    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", {})
+    pins({EXACT_ATTENTION_KERNELS.variable: attention})
+    EXACT_ATTENTION_KERNELS.reset()
     generator = torch.Generator().manual_seed(4)
     coarse = torch.randint(10_000, 10_000 + 2048, (2, 2 * 100), generator=generator)
     expected = bark.fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
-    got = FastBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
+    got = OptimizedBarkStages(bark).fine_acoustics.generate(coarse, history_prompt=history_prompt, **configs)
     assert torch.equal(got, expected)
 
 
 @pytest.mark.skipif("onednn" not in linear_kernel_names(), reason="attention head by head needs torch's oneDNN linear")
-def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_candidate(monkeypatch):
+def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_candidate(pins, monkeypatch):
     """Unmasked, non-causal attention: per head it gives SDPA's result to float32 rounding, in memory that transposes
     back to `(B, T, H * D)` without a copy; both engines time it against SDPA (the fast one against bfloat16 too),
     and where a mask or causality rules it out nothing else changes."""
     for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
-        monkeypatch.delenv(cache.variable, raising=False)
-        monkeypatch.setattr(cache, "choices", {})
+        pins({cache.variable: None})
+        cache.reset()
     generator = torch.Generator().manual_seed(0)
     query, key, value = (torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3))
     expected = torch.nn.functional.scaled_dot_product_attention(query, key, value)
-    monkeypatch.setenv(EXACT_ATTENTION_KERNELS.variable, HEADS_KERNEL)
-    got = _attention(query, key, value, None, False, fast=False)
+    pins({EXACT_ATTENTION_KERNELS.variable: HEADS_KERNEL})
+    got = attention(query, key, value, None, False, fast=False)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
     assert got.transpose(1, 2).is_contiguous()
     causal = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
-    assert torch.equal(_attention(query, key, value, None, True, fast=False), causal)  # forced, but not applicable
-    monkeypatch.delenv(EXACT_ATTENTION_KERNELS.variable)
+    assert torch.equal(attention(query, key, value, None, True, fast=False), causal)  # forced, but not applicable
+    pins({EXACT_ATTENTION_KERNELS.variable: None})
     timed: list[list[str]] = []
 
     def record(candidates, repeats=5, cold=True):
@@ -384,31 +380,31 @@ def test_attention_head_by_head_is_sdpa_within_float32_rounding_and_a_timed_cand
         assert all(run().shape[0] == 1 for run in candidates.values())  # timed on the first sequence
         return HEADS_KERNEL
 
-    monkeypatch.setattr(kernels, "fastest", record)
-    torch.testing.assert_close(_attention(query, key, value, None, False, fast=False), expected, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(_attention(query, key, value, None, False, fast=True), expected, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(timing, "fastest", record)
+    torch.testing.assert_close(attention(query, key, value, None, False, fast=False), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(attention(query, key, value, None, False, fast=True), expected, rtol=1e-5, atol=1e-6)
     assert timed == [["float32", HEADS_KERNEL], ["bfloat16", "float32", HEADS_KERNEL]]
-    assert torch.equal(_attention(query, key, value, None, True, fast=False), causal)  # exact, causal: SDPA, untimed
+    assert torch.equal(attention(query, key, value, None, True, fast=False), causal)  # exact, causal: SDPA, untimed
     assert len(timed) == 2
 
 
-def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bark, configs, monkeypatch):
-    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.setattr(DECODE_KERNELS, "choices", {})
+def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(pins, bark, configs):
+    pins({DECODE_ENGINES.variable: "torch"})
+    pins({FORCE_VARIABLE: None})
+    DECODE_KERNELS.reset()
     input_ids, attention_mask = _text(2)
     config = configs["semantic_generation_config"]
     options = {"attention_mask": attention_mask, "max_new_tokens": 8, "min_new_tokens": 8}
     expected = bark.semantic.generate(input_ids, semantic_generation_config=config, **options)
-    got = FastBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
+    got = OptimizedBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
     assert torch.equal(got, expected)  # the timing runs rewrite the same keys and values: same codes
     key = (bark.semantic.config.hidden_size, bark.semantic.config.num_layers, 2, torch.get_num_threads())
     assert list(DECODE_KERNELS.choices) == [key] and DECODE_KERNELS.choices[key] in linear_kernel_names()
-    DECODE_KERNELS.choices.clear()
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(DECODE_INT8_KERNELS, "choices", {})
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
-    FastBarkStages(bark, mode="fast").semantic.generate(input_ids, semantic_generation_config=config, **options)
+    DECODE_KERNELS.reset()
+    pins({INT8_KERNELS.variable: None})
+    DECODE_INT8_KERNELS.reset()
+    INT8_KERNELS.reset()
+    OptimizedBarkStages(bark, mode="fast").semantic.generate(input_ids, semantic_generation_config=config, **options)
     assert DECODE_KERNELS.choices == {}
     assert list(DECODE_INT8_KERNELS.choices) == [key] and DECODE_INT8_KERNELS.choices[key] in int8_kernels_available()
     # per layer only outside the steps: at the steps' 2 rows, only the head of the prompt's last position chose
@@ -421,7 +417,7 @@ def test_decode_steps_choose_one_kernel_per_batch_size_by_timing_whole_steps(bar
 def test_fast_fine_attends_only_over_the_frames_that_exist(bark, configs, history_prompt, frames, with_history):
     """Fast mode runs one unpadded window when history and frames fit in the 64-frame window; longer inputs take
     transformers' sliding windows. Each window is seen by one pass per predicted codebook (6)."""
-    fast = FastBarkStages(bark, mode="fast").fine_acoustics
+    fast = OptimizedBarkStages(bark, mode="fast").fine_acoustics
     windows = []
     logits = fast.logits
     fast.logits = lambda codebook, buffer: windows.append(buffer.shape[1]) or logits(codebook, buffer)
@@ -442,13 +438,13 @@ def test_fast_fine_attends_only_over_the_frames_that_exist(bark, configs, histor
 
 def test_caller_mistakes_raise(bark, configs):
     with pytest.raises(ValueError, match="'exact', 'fast'"):
-        FastBarkStages(bark, mode="turbo")
+        OptimizedBarkStages(bark, mode="turbo")
     with pytest.raises(TypeError, match="BarkModel"):
-        FastBarkStages(bark.semantic)
+        OptimizedBarkStages(bark.semantic)
     with pytest.raises(ValueError, match="semantic_generation_config"):
-        FastBarkStages(bark).semantic.generate(torch.zeros(1, 64, dtype=torch.long))
+        OptimizedBarkStages(bark).semantic.generate(torch.zeros(1, 64, dtype=torch.long))
     with pytest.raises(ValueError, match="coarse_generation_config"):
-        FastBarkStages(bark).coarse_acoustics.generate(
+        OptimizedBarkStages(bark).coarse_acoustics.generate(
             torch.zeros(1, 10, dtype=torch.long), semantic_generation_config=configs["semantic_generation_config"]
         )
 
@@ -456,12 +452,12 @@ def test_caller_mistakes_raise(bark, configs):
 def test_bench_pipeline_quick_writes_ratios(tmp_path, capsys, decode_engine, monkeypatch):
     built = []
 
-    class CountedStages(FastBarkStages):
+    class CountedStages(OptimizedBarkStages):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             built.append(self.mode)
 
-    monkeypatch.setattr(bench_pipeline, "FastBarkStages", CountedStages)
+    monkeypatch.setattr(bench_pipeline, "OptimizedBarkStages", CountedStages)
     out = tmp_path / "bench.json"
     argv = ["bench", "pipeline", "--quick", "--semantic-tokens", "8", "--long-form-sentences", "2"]
     assert main(argv + ["--long-form-tokens", "4", "--repeats", "2", "--out", str(out)]) == 0
@@ -555,7 +551,7 @@ def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
 
 
 def test_roofline_counts_follow_the_model_shape(bark):
-    from pipelines.benchmarks.pipeline import random_vocoder
+    from bark_vocos.testing import random_vocoder
     from pipelines.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
@@ -602,7 +598,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
     """The fast engine's int8 linear layers and its attention (float32 or bfloat16) have their own measured rates:
     with memory out of the way (a huge bandwidth) the fine stage's floor is its linear FLOPs over the linear rate
     plus its attention FLOPs over the attention rate, and the vocoder keeps the float32 rate."""
-    from pipelines.benchmarks.pipeline import random_vocoder
+    from bark_vocos.testing import random_vocoder
     from pipelines.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
@@ -639,67 +635,98 @@ def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
     assert decode_step_bytes(coarse, 1.0, 100, rows) == blocks + chosen + cache
 
 
-def test_bench_pipeline_names_the_measured_decode_engines(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
+def test_bench_pipeline_names_the_measured_decode_engines(pins):
+    pins({DECODE_ENGINES.variable: None})
+    DECODE_ENGINES.reset()
     choices = {(768, 12, 1, 2, False): "onnxruntime", (768, 12, 4, 2, True): "torch", (768, 12, 2, 2, True): "torch"}
-    monkeypatch.setattr(DECODE_ENGINES, "choices", choices)
+    for key, choice in choices.items():
+        DECODE_ENGINES.record(StepEngineKey(*key), choice)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
     assert _decode_engines() == expected
 
 
-def test_bench_pipeline_names_the_measured_attention(monkeypatch):
+def test_bench_pipeline_names_the_measured_attention(pins):
     for cache in (ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS):
-        monkeypatch.delenv(cache.variable, raising=False)
+        pins({cache.variable: None})
     exact = {(12, rows_bucket(1024), rows_bucket(1024), 64, False, False, 2): HEADS_KERNEL}
     fast = {(12, rows_bucket(300), rows_bucket(300), 64, False, True, 2): "bfloat16"}
-    monkeypatch.setattr(EXACT_ATTENTION_KERNELS, "choices", exact)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", fast)
+    for cache, choices in ((EXACT_ATTENTION_KERNELS, exact), (ATTENTION_KERNELS, fast)):
+        cache.reset()
+        for key, choice in choices.items():
+            cache.record(AttentionKey(*key), choice)
     assert _attention_choices() == {
         "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
         "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
     }
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float32")
+    pins({ATTENTION_KERNELS.variable: "float32"})
     assert _attention_choices()["fast"] == {"forced": "float32"}
 
 
-def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(bark, monkeypatch):
+def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(pins, bark, monkeypatch):
     """Prompts and fine windows: the fast engine chooses the attention's precision per shape by timing both (the
     exact engine never does), and bfloat16 attention stays within its rounding of float32."""
-    monkeypatch.delenv(ATTENTION_KERNELS.variable, raising=False)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    pins({ATTENTION_KERNELS.variable: None})
+    ATTENTION_KERNELS.reset()
     input_ids, attention_mask = _text(1)
     semantic = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
     options = {"semantic_generation_config": semantic, "attention_mask": attention_mask, "max_new_tokens": 4}
-    FastBarkStages(bark).semantic.generate(input_ids, **options)
+    OptimizedBarkStages(bark).semantic.generate(input_ids, **options)
     assert ATTENTION_KERNELS.choices == {}  # exact: float32 as given
-    FastBarkStages(bark, mode="fast").semantic.generate(input_ids, **options)
+    OptimizedBarkStages(bark, mode="fast").semantic.generate(input_ids, **options)
     assert len(ATTENTION_KERNELS.choices) == 1  # the prompt's shape (the steps attend with one query)
     assert set(ATTENTION_KERNELS.choices.values()) <= {"float32", "bfloat16"}
     generator = torch.Generator().manual_seed(0)
     query, key, value = (torch.randn(1, 4, 50, 16, generator=generator) for _ in range(3))
     expected = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "bfloat16")
-    got = _attention(query, key, value, None, True, fast=True)
+    pins({ATTENTION_KERNELS.variable: "bfloat16"})
+    got = attention(query, key, value, None, True, fast=True)
     assert got.dtype == torch.float32 and got.shape == expected.shape
     assert float((got - expected).norm() / expected.norm()) < 2e-2  # bfloat16: 8-bit mantissa
-    assert torch.equal(_attention(query, key, value, None, True, fast=False), expected)
+    assert torch.equal(attention(query, key, value, None, True, fast=False), expected)
     # a batch is timed on its first sequence, and the choice serves every batch size
-    monkeypatch.delenv(ATTENTION_KERNELS.variable)
-    monkeypatch.setattr(ATTENTION_KERNELS, "choices", {})
+    pins({ATTENTION_KERNELS.variable: None})
+    ATTENTION_KERNELS.reset()
     timed_batches = []
 
     def record(candidates, repeats=5, cold=True):
         timed_batches.extend(run().shape[0] for run in candidates.values())
         return "float32"
 
-    monkeypatch.setattr(kernels, "fastest", record)
+    monkeypatch.setattr(timing, "fastest", record)
     batch = [torch.randn(3, 4, 50, 16, generator=generator) for _ in range(3)]
     mask = torch.ones(3, 1, 50, 50, dtype=torch.bool).tril()
-    got = _attention(*batch, mask, False, fast=True)
+    got = attention(*batch, mask, False, fast=True)
     torch.testing.assert_close(got, torch.nn.functional.scaled_dot_product_attention(*batch, attn_mask=mask))
     assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1
-    _attention(*(tensor[:2] for tensor in batch), mask[:2], False, fast=True)
+    attention(*(tensor[:2] for tensor in batch), mask[:2], False, fast=True)
     assert timed_batches == [1, 1] and len(ATTENTION_KERNELS.choices) == 1  # batch 2: the same choice, not timed
-    monkeypatch.setenv(ATTENTION_KERNELS.variable, "float16")
-    with pytest.raises(ValueError, match="not a kernel here"):
-        _attention(query, key, value, None, True, fast=True)
+    with pytest.raises(ValueError, match="not a kernel here"):  # checked when the pin is read, at start
+        pins({ATTENTION_KERNELS.variable: "float16"})
+        attention(query, key, value, None, True, fast=True)
+
+
+def test_the_stages_time_their_parts_through_their_hooks(bark, configs, history_prompt):
+    """`decoder.timer` sees each prompt pass and each decode step (or speculative round); `FineStage.timer` each
+    codebook's pass. The codes are the same with the hooks as without."""
+    parts: list[str] = []
+
+    @contextlib.contextmanager
+    def timer(part):
+        parts.append(part)
+        yield
+
+    input_ids, attention_mask = _text(2)  # two sequences: plain steps, never speculative rounds
+    config = configs["semantic_generation_config"]
+    options = {"attention_mask": attention_mask, "max_new_tokens": 6, "min_new_tokens": 6}
+    stages = OptimizedBarkStages(bark)
+    expected = stages.semantic.generate(input_ids, semantic_generation_config=config, **options)
+    stages.semantic.decoder.timer = timer
+    assert torch.equal(stages.semantic.generate(input_ids, semantic_generation_config=config, **options), expected)
+    assert parts == ["prompt"] + ["decoding"] * 5  # the prompt, then a step after each token but the last
+    parts.clear()
+    stages.fine_acoustics.timer = timer
+    coarse = torch.randint(10_000, 10_000 + 2 * 1024, (1, 40), generator=torch.Generator().manual_seed(0))
+    stages.fine_acoustics.generate(coarse, **configs)
+    n_fine = configs["fine_generation_config"].n_fine_codebooks
+    n_coarse = configs["coarse_generation_config"].n_coarse_codebooks
+    assert parts == ["passes"] * (n_fine - n_coarse)  # 20 frames: one window, one pass per predicted codebook

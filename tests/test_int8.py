@@ -24,11 +24,11 @@ def test_this_torch_offers_an_int8_kernel():
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("rows", [1, 3, 200])
 @pytest.mark.parametrize("bias", [True, False])
-def test_each_kernel_is_close_to_float32(kernel, rows, bias, monkeypatch):
+def test_each_kernel_is_close_to_float32(pins, kernel, rows, bias):
     layer = _layer(768, 512, bias)
     hidden = torch.randn(rows, 768)
     expected = layer(hidden).detach()
-    monkeypatch.setenv(INT8_KERNELS.variable, kernel)
+    pins({INT8_KERNELS.variable: kernel})
     got = Int8Linear(layer)(hidden)
     assert got.shape == expected.shape and got.dtype == torch.float32
     # rounding noise of 7-bit activations (one step over the input's range) and 8-bit weights (per row): uniform
@@ -44,21 +44,21 @@ def test_each_kernel_is_close_to_float32(kernel, rows, bias, monkeypatch):
 
 @pytest.mark.skipif(len(KERNELS) < 2, reason="only one int8 kernel in this torch build")
 @pytest.mark.parametrize("gelu", [False, True])
-def test_the_kernels_compute_the_same_thing(gelu, monkeypatch):
+def test_the_kernels_compute_the_same_thing(pins, gelu):
     layer = _layer(96, 160)
     module = Int8Linear(layer)
     hidden = torch.randn(2, 7, 96)
     outputs = []
     for kernel in KERNELS:
-        monkeypatch.setenv(INT8_KERNELS.variable, kernel)
+        pins({INT8_KERNELS.variable: kernel})
         outputs.append(module(hidden, gelu=gelu))
     assert outputs[0].shape == (2, 7, 160)
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-4, atol=1e-4)
 
 
-def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(monkeypatch):
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(pins):
+    pins({INT8_KERNELS.variable: None})
+    INT8_KERNELS.reset()
     layer = _layer(64, 32)
     before = layer.weight.detach().clone()
     module = Int8Linear(layer)
@@ -77,9 +77,9 @@ def test_the_layer_is_copied_not_changed_and_the_choice_is_measured_once(monkeyp
     assert set(INT8_KERNELS.choices.values()) <= set(KERNELS)
 
 
-def test_bad_uses_raise(monkeypatch):
+def test_bad_uses_raise(pins):
     with pytest.raises(ValueError, match="not a kernel here"):
-        monkeypatch.setenv(INT8_KERNELS.variable, "vnni")
+        pins({INT8_KERNELS.variable: "vnni"})
         Int8Linear(_layer(8, 8))(torch.randn(1, 8))
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device to put the layer on")
@@ -87,9 +87,9 @@ def test_bad_uses_raise(monkeypatch):
         Int8Linear(_layer(8, 8).cuda())
 
 
-def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(monkeypatch):
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(pins):
+    pins({INT8_KERNELS.variable: None})
+    INT8_KERNELS.reset()
     torch.manual_seed(0)
     layer = Int8Linear(torch.nn.Linear(64, 32))
     hidden = torch.randn(2, 64)

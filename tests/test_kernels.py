@@ -1,32 +1,33 @@
 """Kernel choice by measurement: the choice is timed once per key, forced by name, and any choice gives the same
 numbers."""
 
+from typing import NamedTuple
+
 import pytest
 import torch
 from torch import nn
 
+from bark_vocos.choices import ChoiceKind
 from bark_vocos.kernels import (
     COMPUTE_BOUND_ROWS,
     FORCE_VARIABLE,
     LARGE_ROWS,
     LINEAR_KERNELS,
-    SEPARATED_AFTER,
-    KernelCache,
     derived_weight,
-    fastest,
     linear,
     linear_kernel,
     linear_kernel_names,
     rows_bucket,
 )
+from bark_vocos.timing import SEPARATED_AFTER, fastest
 
 
 def _scripted(durations: dict[str, list[float]], monkeypatch) -> tuple[dict, dict[str, int]]:
     """Candidates whose runs take the scripted times on a fake clock (the first entry is the warm-up)."""
-    from bark_vocos import kernels
+    from bark_vocos import timing
 
     clock = [0.0]
-    monkeypatch.setattr(kernels.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
     calls = dict.fromkeys(durations, 0)
 
     def candidate(name):
@@ -65,10 +66,10 @@ def test_fastest_takes_each_candidates_fastest_run_so_spikes_do_not_decide(monke
 def test_fastest_alternates_the_order_so_each_candidate_also_runs_after_itself(monkeypatch):
     """A candidate slowed by what another leaves behind (torch's OpenMP workers spinning on after a PyTorch step slowed
     the ONNX Runtime step run next) still gets runs that follow itself, as in a loop of its own, and wins on them."""
-    from bark_vocos import kernels
+    from bark_vocos import timing
 
     clock = [0.0]
-    monkeypatch.setattr(kernels.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
     order = []
 
     def candidate(name):
@@ -104,46 +105,53 @@ def test_fastest_picks_the_quicker_candidate_on_the_real_clock():
     assert calls["slow"] == calls["quick"] == 4  # one warm-up and three timed runs each
 
 
-def test_cache_times_once_per_key_and_honours_the_forcing_variable(monkeypatch):
-    cache = KernelCache()
+class _Shape(NamedTuple):
+    name: str
+    size: int
+
+
+def test_cache_times_once_per_key_and_honours_the_forcing_variable(pins):
+    cache = ChoiceKind("test", _Shape, FORCE_VARIABLE)
     runs = []
-    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
-    first = cache.choose(("shape", 1), candidates)
+    candidates = {"onednn": lambda: runs.append("onednn"), "aten": lambda: runs.append("aten")}
+    first = cache.choose(_Shape("shape", 1), candidates)
     timed = len(runs)
     assert first in candidates
-    assert runs.count("a") == runs.count("b") == timed // 2 in (4, 5, 6)  # a warm-up and three to five timed runs
-    assert cache.choose(("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
-    monkeypatch.setenv(FORCE_VARIABLE, "b")
-    assert cache.choose(("shape", 2), candidates) == "b" and len(runs) == timed
-    monkeypatch.setenv(FORCE_VARIABLE, "c")
+    assert (
+        runs.count("onednn") == runs.count("aten") == timed // 2 in (4, 5, 6)
+    )  # a warm-up and three to five timed runs
+    assert cache.choose(_Shape("shape", 1), candidates) == first and len(runs) == timed  # cached: nothing timed again
+    pins({FORCE_VARIABLE: "aten"})
+    assert cache.choose(_Shape("shape", 2), candidates) == "aten" and len(runs) == timed
+    pins({FORCE_VARIABLE: "onednn_aten_gelu"})  # a valid pin, but not a candidate here
     with pytest.raises(ValueError, match="not a kernel here"):
-        cache.choose(("shape", 2), candidates)
+        cache.choose(_Shape("shape", 2), candidates)
 
 
-def test_the_cache_times_the_sample_candidates_only_when_it_times(monkeypatch):
+def test_the_cache_times_the_sample_candidates_only_when_it_times(pins):
     """`timed` makes the candidates to time (e.g. on part of the input): called only when a timing runs, never for a
     cached or forced choice, and the candidates given are not run by the timing."""
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    cache = KernelCache()
+    pins({FORCE_VARIABLE: None})
+    cache = ChoiceKind("test", _Shape, FORCE_VARIABLE)
     runs, samples = [], []
-    candidates = {"a": lambda: runs.append("a"), "b": lambda: runs.append("b")}
+    candidates = {"onednn": lambda: runs.append("onednn"), "aten": lambda: runs.append("aten")}
 
     def timed():
         samples.append(1)
-        return {"a": lambda: runs.append("sample a"), "b": lambda: runs.append("sample b")}
+        return {"onednn": lambda: runs.append("sample a"), "aten": lambda: runs.append("sample b")}
 
-    assert cache.choose("key", candidates, timed=timed) in candidates
+    assert cache.choose(_Shape("key", 0), candidates, timed=timed) in candidates
     assert samples == [1] and set(runs) == {"sample a", "sample b"}
-    cache.choose("key", candidates, timed=timed)
-    monkeypatch.setenv(FORCE_VARIABLE, "a")
-    assert cache.choose("other key", candidates, timed=timed) == "a"
+    cache.choose(_Shape("key", 0), candidates, timed=timed)
+    pins({FORCE_VARIABLE: "onednn"})
+    assert cache.choose(_Shape("other key", 0), candidates, timed=timed) == "onednn"
     assert samples == [1]
 
 
 @pytest.mark.parametrize("kernel", ["onednn", "aten", "onednn_aten_gelu"])
 @pytest.mark.parametrize("gelu", [False, True])
 @pytest.mark.parametrize("prepack", [False, True])
-def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, prepack, monkeypatch):
+def test_linear_gives_the_same_numbers_with_either_kernel(pins, kernel, gelu, prepack):
     if kernel == "onednn_aten_gelu" and not gelu:
         pytest.skip("a candidate of GELU layers only")
     torch.manual_seed(0)
@@ -151,7 +159,7 @@ def test_linear_gives_the_same_numbers_with_either_kernel(kernel, gelu, prepack,
     hidden = torch.randn(2, 75, 48)
     expected = layer(hidden)
     expected = torch.nn.functional.gelu(expected) if gelu else expected
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
+    pins({FORCE_VARIABLE: kernel})
     with torch.no_grad():
         got = linear(hidden, layer, gelu=gelu, prepack=prepack)
         again = linear(hidden, layer, gelu=gelu, prepack=prepack)  # a kept prepacked weight, if any
@@ -184,9 +192,9 @@ def test_a_derived_weight_is_kept_until_the_weight_changes():
     assert not derived_weight(layer, "double", make).requires_grad
 
 
-def test_linear_measures_each_shape_once(monkeypatch):
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
+def test_linear_measures_each_shape_once(pins):
+    pins({FORCE_VARIABLE: None})
+    LINEAR_KERNELS.reset()
     layer = nn.Linear(16, 32)
     with torch.no_grad():
         for rows in (100, 120, 100):  # 100 and 120 rows share a size bucket
@@ -195,16 +203,16 @@ def test_linear_measures_each_shape_once(monkeypatch):
     assert all(choice in ("onednn", "aten") for choice in LINEAR_KERNELS.choices.values())
 
 
-def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
+def test_only_memory_bound_shapes_are_timed_from_cold_caches(pins, monkeypatch):
     """A layer with fewer than COMPUTE_BOUND_ROWS rows reads its weights more than it computes: each timed run starts
-    after `_evict_caches`; from COMPUTE_BOUND_ROWS rows on none does (fp32 `linear` and `Int8Linear` alike)."""
-    from bark_vocos import kernels
+    after `timing.evict_caches`; from COMPUTE_BOUND_ROWS rows on none does (fp32 `linear` and `Int8Linear` alike)."""
+    from bark_vocos import timing
     from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear
 
     evictions = []
-    monkeypatch.setattr(kernels, "_evict_caches", lambda: evictions.append(1))
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
+    monkeypatch.setattr(timing, "evict_caches", lambda: evictions.append(1))
+    pins({FORCE_VARIABLE: None})
+    pins({INT8_KERNELS.variable: None})
     layer = nn.Linear(16, 32)
     int8_layer = Int8Linear(layer)
     cases = (
@@ -212,7 +220,7 @@ def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
         (int8_layer, INT8_KERNELS, len(int8_layer.kernels)),
     )
     for run, cache, candidates in cases:
-        monkeypatch.setattr(cache, "choices", {})
+        cache.reset()
         with torch.no_grad():
             run(torch.randn(COMPUTE_BOUND_ROWS, 16))
             assert evictions == []
@@ -223,10 +231,10 @@ def test_only_memory_bound_shapes_are_timed_from_cold_caches(monkeypatch):
         evictions.clear()
 
 
-def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whole(monkeypatch):
+def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whole(pins, monkeypatch):
     """Counts from LARGE_ROWS on share one choice, so it is timed on the first LARGE_ROWS rows (a batch's prompts run
     thousands); the product itself is computed on every row (fp32 `linear` and `Int8Linear` alike)."""
-    from bark_vocos import kernels
+    from bark_vocos import timing
     from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear
 
     timed_rows = []
@@ -236,11 +244,11 @@ def test_a_large_product_is_timed_on_its_first_large_rows_rows_and_computed_whol
             timed_rows.append(run().shape[0])
         return next(iter(candidates))
 
-    monkeypatch.setattr(kernels, "fastest", record)
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.delenv(INT8_KERNELS.variable, raising=False)
-    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
-    monkeypatch.setattr(INT8_KERNELS, "choices", {})
+    monkeypatch.setattr(timing, "fastest", record)
+    pins({FORCE_VARIABLE: None})
+    pins({INT8_KERNELS.variable: None})
+    LINEAR_KERNELS.reset()
+    INT8_KERNELS.reset()
     layer = nn.Linear(16, 32)
     inputs = torch.randn(3, LARGE_ROWS, 16)  # 3 * LARGE_ROWS rows
     with torch.no_grad():
@@ -263,9 +271,9 @@ def test_rows_of_one_power_of_two_share_a_choice_and_large_counts_share_one():
     assert rows_bucket(LARGE_ROWS) == rows_bucket(LARGE_ROWS * 14) == rows_bucket(10**6) != rows_bucket(LARGE_ROWS - 1)
 
 
-def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):
-    monkeypatch.delenv(FORCE_VARIABLE, raising=False)
-    monkeypatch.setattr(LINEAR_KERNELS, "choices", {})
+def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(pins):
+    pins({FORCE_VARIABLE: None})
+    LINEAR_KERNELS.reset()
     torch.manual_seed(0)
     layer = nn.Linear(16, 32)
     hidden = torch.randn(1, 16)
@@ -282,14 +290,14 @@ def test_a_caller_can_choose_the_kernel_for_every_layer_of_a_step(monkeypatch):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_cache_eviction_reads_past_the_last_level_cache_without_torch_threads(threads):
-    from bark_vocos import kernels
+    from bark_vocos import timing
 
-    assert kernels._evict_buffer().nbytes >= max(kernels._EVICT_BYTES, 2 * kernels._last_level_cache_bytes())
+    assert timing._evict_buffer().nbytes >= max(timing._EVICT_BYTES, 2 * timing._last_level_cache_bytes())
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
-            kernels._evict_caches()
+            timing.evict_caches()
     finally:
         torch.set_num_threads(before)
     # no torch operator (whose OpenMP workers would spin on after it, taking cores from the next candidate)

@@ -13,10 +13,14 @@ EXPECTED = {
     "01_text_to_speech.ipynb": {"audio", "figure"},
     "02_encodec_vs_vocos.ipynb": {"audio", "figure"},
     "03_codes_and_stages.ipynb": {"audio"},
+    "04_voice_from_a_recording.ipynb": {"audio"},
 }
 
 # Lines a notebook must print (its own checks, shown to the reader).
-PRINTED = {"01_text_to_speech.ipynb": ["the stream equals one call: True"]}
+PRINTED = {
+    "01_text_to_speech.ipynb": ["the stream equals one call: True"],
+    "04_voice_from_a_recording.ipynb": ["exit code 0 | same preset as above: True"],
+}
 
 
 def test_every_notebook_is_listed_and_linked_from_the_readme():

@@ -5,11 +5,12 @@ import pytest
 import torch
 from transformers.models.bark.generation_configuration_bark import BarkSemanticGenerationConfig
 
-from bark_vocos.bark.fast import DECODE_ENGINES, FastBarkStages, _CausalDecoder
+from bark_vocos.bark import OptimizedBarkStages
+from bark_vocos.bark.decoder import DECODE_ENGINES, CausalDecoder
 from bark_vocos.bark.int8 import INT8_KERNELS, int8_kernels_available
 from bark_vocos.bark.onnx_step import build_step_graph, onnx_step_available, onnx_step_supported
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names
-from pipelines.benchmarks.pipeline import SMALL_WINDOWS, random_bark_model
+from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 
@@ -24,7 +25,7 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
     """One step after a 40-position prompt: logits and the keys/values written at the new position, from the float32
     step, the PyTorch int8 step and the ONNX Runtime step over the same cache."""
     model = random_bark_model(*size, seed=1).semantic
-    exact, fast = _CausalDecoder(model, "exact"), _CausalDecoder(model, "fast")
+    exact, fast = CausalDecoder(model, "exact"), CausalDecoder(model, "fast")
     assert fast.onnx_step is not None
     exact.allocate(batch, 48)
     fast.allocate(batch, 48)
@@ -40,8 +41,8 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
         expected = exact.forward(model.input_embeds_layer(token), 40)
         torch_int8 = fast.forward(model.input_embeds_layer(token), 40)
         torch_keys = [buffer[:, :, 40].clone() for buffer in fast.keys + fast.values]
-        got = fast._onnx_forward(token, 40)[:, 0]
-        again = fast._onnx_forward(token, 40)[:, 0]
+        got = fast.onnx_forward(token, 40)[:, 0]
+        again = fast.onnx_forward(token, 40)[:, 0]
     assert got.shape == expected.shape == (batch, model.config.output_vocab_size) and got.dtype == torch.float32
     assert torch.equal(got, again)  # deterministic, and rewriting position 40 changes nothing
     # 8-bit weights in blocks of 128 (or fewer) inputs and 8-bit activations: measured 0.6-0.7x the error of
@@ -59,7 +60,7 @@ def test_the_onnx_step_is_closer_to_float32_than_the_torch_int8_step(size, batch
 def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
     """The exact engine's ONNX Runtime step computes the same sums as the PyTorch step in another order."""
     model = random_bark_model(128, 2, 4, seed=2).semantic
-    torch_step, onnx_step = _CausalDecoder(model, "exact"), _CausalDecoder(model, "exact")
+    torch_step, onnx_step = CausalDecoder(model, "exact"), CausalDecoder(model, "exact")
     generator = torch.Generator().manual_seed(batch)
     for decoder in (torch_step, onnx_step):
         decoder.allocate(batch, 48)
@@ -72,32 +73,32 @@ def test_the_float32_onnx_step_equals_the_torch_step_to_rounding(batch):
         onnx_step.forward(prompt, 0)
         for index in range(4):  # several steps: each reads what the previous one wrote
             expected = torch_step.forward(model.input_embeds_layer(tokens[:, index : index + 1]), 40 + index)
-            got = onnx_step._onnx_forward(tokens[:, index : index + 1], 40 + index)[:, 0]
+            got = onnx_step.onnx_forward(tokens[:, index : index + 1], 40 + index)[:, 0]
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     for got, expected in zip(onnx_step.keys + onnx_step.values, torch_step.keys + torch_step.values, strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)  # positions 44-47 untouched (7.0) in both
 
 
 def test_a_step_past_the_cache_raises():
-    decoder = _CausalDecoder(random_bark_model(32, 1, 2, seed=0).semantic, "exact")
+    decoder = CausalDecoder(random_bark_model(32, 1, 2, seed=0).semantic, "exact")
     decoder.allocate(1, 8)
     with pytest.raises(ValueError, match="9 positions exceeds the cache of 8"):
-        decoder._onnx_forward(torch.zeros(1, 1, dtype=torch.long), 8)
+        decoder.onnx_forward(torch.zeros(1, 1, dtype=torch.long), 8)
 
 
 def test_unsupported_shapes_keep_the_torch_step():
     model = random_bark_model(24, 1, 2, seed=0).semantic  # head size 12: not a multiple of 8
     assert not onnx_step_supported(model, int8=True) and not onnx_step_supported(model, int8=False)
-    assert _CausalDecoder(model, "fast").onnx_step is None and _CausalDecoder(model, "exact").onnx_step is None
+    assert CausalDecoder(model, "fast").onnx_step is None and CausalDecoder(model, "exact").onnx_step is None
     model = random_bark_model(40, 1, 5, seed=0).semantic  # head size 8, widths 40 and 160: no 8-bit blocks
-    assert _CausalDecoder(model, "fast").onnx_step is None and _CausalDecoder(model, "exact").onnx_step is not None
+    assert CausalDecoder(model, "fast").onnx_step is None and CausalDecoder(model, "exact").onnx_step is not None
 
 
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
-def test_each_decode_engine_runs_the_fast_stages(engine, monkeypatch):
-    monkeypatch.setenv(DECODE_ENGINES.variable, engine)
+def test_each_decode_engine_runs_the_fast_stages(pins, engine):
+    pins({DECODE_ENGINES.variable: engine})
     bark = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
-    stages = FastBarkStages(bark, mode="fast")
+    stages = OptimizedBarkStages(bark, mode="fast")
     calls = []
     step = stages.semantic.decoder.onnx_step
     stages.semantic.decoder.onnx_step = lambda *args: calls.append(1) or step(*args)
@@ -110,18 +111,18 @@ def test_each_decode_engine_runs_the_fast_stages(engine, monkeypatch):
     assert len(calls) == (22 if engine == "onnxruntime" else 0)  # 11 steps after each prompt
 
 
-def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
-    monkeypatch.setattr(DECODE_ENGINES, "choices", {})
+def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(pins):
+    pins({DECODE_ENGINES.variable: None})
+    DECODE_ENGINES.reset()
     bark = random_bark_model(32, 2, 2, seed=0, initializer_range=0.2, generation=SMALL_WINDOWS)
-    stages = FastBarkStages(bark, mode="fast")
+    stages = OptimizedBarkStages(bark, mode="fast")
     config = BarkSemanticGenerationConfig(**bark.generation_config.semantic_config)
     input_ids = torch.randint(0, 1000, (2, 64), generator=torch.Generator().manual_seed(0))  # 64: the text window
     options = {"max_new_tokens": 6, "min_new_tokens": 6}
     stages.semantic.generate(input_ids, semantic_generation_config=config, **options)
     stages.semantic.generate(input_ids[:1], semantic_generation_config=config, **options)
     threads = torch.get_num_threads()
-    FastBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
+    OptimizedBarkStages(bark).semantic.generate(input_ids, semantic_generation_config=config, **options)
     assert set(DECODE_ENGINES.choices) == {
         (32, 2, 2, threads, True),
         (32, 2, 1, threads, True),
@@ -133,17 +134,17 @@ def test_the_engine_is_chosen_once_per_batch_size_by_timing_steps(monkeypatch):
 @pytest.mark.parametrize("kernel", linear_kernel_names())
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("mode", ["exact", "fast"])
-def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode, engine, kernel, monkeypatch):
+def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(pins, mode, engine, kernel):
     """The coarse stage's decoder computes only the head rows of ids it can choose: the same values as the whole
     head's in those rows, -inf elsewhere, from a prompt and from steps of either engine, with each float32 kernel.
     (The kernels are pinned: the two heads' shapes differ, so each would time its own choice, and oneDNN and MKL round
     differently, as fbgemm and oneDNN's int8 products do.)"""
-    monkeypatch.setenv(DECODE_ENGINES.variable, engine)
-    monkeypatch.setenv(FORCE_VARIABLE, kernel)
-    monkeypatch.setenv(INT8_KERNELS.variable, int8_kernels_available()[0])
+    pins({DECODE_ENGINES.variable: engine})
+    pins({FORCE_VARIABLE: kernel})
+    pins({INT8_KERNELS.variable: int8_kernels_available()[0]})
     model = random_bark_model(128, 2, 4, seed=3).coarse_acoustics
     rows = (10_000, model.config.output_vocab_size)
-    whole, part = _CausalDecoder(model, mode), _CausalDecoder(model, mode, head_rows=rows)
+    whole, part = CausalDecoder(model, mode), CausalDecoder(model, mode, head_rows=rows)
     ids = torch.randint(10_000, 12_000, (2, 30), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         for decoder in (whole, part):
@@ -159,7 +160,7 @@ def test_a_decoder_computing_some_head_rows_gives_those_logits_bit_for_bit(mode,
 
 def test_the_coarse_stage_computes_only_the_rows_it_can_choose():
     bark = random_bark_model(32, 2, 2, seed=0, generation=SMALL_WINDOWS)
-    decoder = FastBarkStages(bark).coarse_acoustics.decoder
+    decoder = OptimizedBarkStages(bark).coarse_acoustics.decoder
     assert decoder.head_rows == (10_000, bark.coarse_acoustics.config.output_vocab_size)
     assert decoder.lm_head.weight.shape[0] == bark.coarse_acoustics.config.output_vocab_size - 10_000
 
@@ -180,17 +181,17 @@ def test_the_step_graph_carries_its_weights_apart_and_the_session_copies_them(in
     assert model.lm_head.weight.shape[0] * model.lm_head.weight.shape[1] * (1 if int8 else 4) <= max(
         array.nbytes for array in graph.weights.values()
     )  # the head's weights are among them
-    decoder = _CausalDecoder(model, "fast" if int8 else "exact")
+    decoder = CausalDecoder(model, "fast" if int8 else "exact")
     decoder.allocate(1, 8)
     token = torch.tensor([[5]])
     with torch.no_grad():
         for buffer in decoder.keys + decoder.values:
             buffer.zero_()
-        first = decoder._onnx_forward(token, 0).clone()
+        first = decoder.onnx_forward(token, 0).clone()
         # the float32 arrays given to the session are views of these weights (the embedding tables, bound in place
         # on every step, are not among them)
         for block in model.layers:
             for layer in (block.attn.att_proj, block.attn.out_proj, block.mlp.in_proj, block.mlp.out_proj):
                 layer.weight.zero_()
         model.lm_head.weight.zero_()
-        assert torch.equal(decoder._onnx_forward(token, 0), first)
+        assert torch.equal(decoder.onnx_forward(token, 0), first)

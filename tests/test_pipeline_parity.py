@@ -1,6 +1,6 @@
 """Parity: the pipeline's Bark stages give the fine codes (and EnCodec audio) of transformers' BarkModel.generate.
 
-The pipeline runs its default engine ("exact": FastBarkStages) and is compared with transformers' own
+The pipeline runs its default engine ("exact": OptimizedBarkStages) and is compared with transformers' own
 `BarkModel.generate`, sampled (same seed) and greedy; the pipeline's stages must not fall back to transformers.
 """
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bark_vocos.bark import BarkStages
-from bark_vocos.bark.fast import FastBarkStages
+from bark_vocos.bark import BarkStages, OptimizedBarkStages
 from pipelines import TextToWavPipeline
 
 TEXT = "Hello, my dog is cute [laughs]"
@@ -18,7 +17,7 @@ TEXT = "Hello, my dog is cute [laughs]"
 @pytest.fixture(scope="module")
 def pipe(tiny_bark_dir):
     pipe = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None)
-    assert isinstance(pipe.stages, FastBarkStages) and pipe.stages.mode == "exact"  # the default engine
+    assert isinstance(pipe.stages, OptimizedBarkStages) and pipe.stages.mode == "exact"  # the default engine
     return pipe
 
 
@@ -26,7 +25,7 @@ def _no_fallback(pipe, monkeypatch):
     """Make any call of transformers' sub-model `generate` fail: the fast stages must run their own loops."""
 
     def fallback(*args, **kwargs):
-        raise AssertionError("FastBarkStages fell back to transformers' generate")
+        raise AssertionError("OptimizedBarkStages fell back to transformers' generate")
 
     for name in ("semantic", "coarse_acoustics", "fine_acoustics"):
         monkeypatch.setattr(getattr(pipe.bark, name), "generate", fallback)
@@ -116,7 +115,7 @@ def test_engines(tiny_bark_dir, pipe):
     reference = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None, engine="transformers")
     assert isinstance(reference.stages, BarkStages) and reference.stages.semantic is reference.bark.semantic
     fast = TextToWavPipeline.from_pretrained(bark=tiny_bark_dir, vocoder=None, engine="fast")
-    assert isinstance(fast.stages, FastBarkStages) and fast.stages.mode == "fast"
+    assert isinstance(fast.stages, OptimizedBarkStages) and fast.stages.mode == "fast"
     # sampled with a seed: transformers' stages and the default engine give the same codes
     kwargs = {"voice_preset": "v2/en_speaker_1", "seed": 5, "decoder": "encodec", "progress": False}
     np.testing.assert_array_equal(reference(TEXTS, **kwargs)[1].codes, pipe(TEXTS, **kwargs)[1].codes)

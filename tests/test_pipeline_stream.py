@@ -167,9 +167,9 @@ def test_say_stream_to_a_file_and_to_stdout(tiny_dir, tmp_path, pin_kernels):
 
 
 def test_say_stream_failure_leaves_no_file(tiny_dir, tmp_path, monkeypatch):
-    from bark_vocos.bark.fast import FastFineStage
+    from bark_vocos.bark.fine import FineStage
 
-    original = FastFineStage.generate
+    original = FineStage.generate
     calls = []
 
     def failing_second(self, *args, **kwargs):
@@ -178,7 +178,7 @@ def test_say_stream_failure_leaves_no_file(tiny_dir, tmp_path, monkeypatch):
             raise ValueError("injected failure on chunk 2")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(FastFineStage, "generate", failing_second)
+    monkeypatch.setattr(FineStage, "generate", failing_second)
     (tmp_path / "keep.wav").write_bytes(b"existing")
     args = ["say", "Hello, my dog is cute. The dog was cute and I was he!", "--bark", str(tiny_dir / "bark"),
             "--vocoder", str(tiny_dir / "vocos"), "--max-chunk-tokens", "8", "--batch-size", "1", "--no-progress",

@@ -90,3 +90,51 @@ def test_page_shows_an_api_error(tiny_dir):
         server.stop()
     assert status == "encodec: 'input' is empty or only whitespace: give some words to speak"
     assert hidden is True
+
+
+def test_page_upload_field_shows_only_when_on_and_adds_a_voice(tiny_dir, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from pipelines import VoiceCloner
+
+    sync_playwright = browser_or_skip()
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    cloner = VoiceCloner.from_pretrained(
+        hubert=save_tiny_hubert(tmp_path / "hubert"),
+        quantizer=save_tiny_quantizer(tmp_path / "q.pth"),
+        encodec=save_tiny_encodec(tmp_path / "encodec"),
+        bark=tiny_dir / "bark",
+    )
+    t = np.arange(5 * 16_000) / 16_000  # harmonic syllables, random-weight models: no one's voice
+    tone = sum(np.sin(k * 2 * np.pi * 160 * t) / k for k in range(1, 20))
+    sf.write(tmp_path / "rec.wav", 0.3 * tone * np.clip(1.5 * np.sin(2 * np.pi * 3 * t) + 1, 0, 1), 16_000)
+    off = BackgroundServer(create_app(pipe, ServerSettings())).start()
+    on = BackgroundServer(create_app(pipe, ServerSettings(), cloner=cloner)).start()
+    errors = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(off.url + "/", wait_until="load")
+                page.wait_for_function("document.querySelectorAll('#voice option').length > 0", timeout=WAIT_MS)
+                hidden_when_off = page.evaluate("() => document.getElementById('upload').hidden")
+                page.goto(on.url + "/", wait_until="load")
+                page.wait_for_function("!document.getElementById('upload').hidden", timeout=WAIT_MS)
+                page.set_input_files("#upload-file", str(tmp_path / "rec.wav"))
+                page.fill("#upload-name", "mine")
+                page.click("#upload-button")
+                page.wait_for_function("document.getElementById('voice').value === 'mine'", timeout=WAIT_MS)
+                status = page.text_content("#status")
+            finally:
+                browser.close()
+    finally:
+        off.stop()
+        on.stop()
+    assert errors == []
+    assert hidden_when_off is True
+    assert status.startswith("voice mine from ")

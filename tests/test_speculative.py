@@ -1,4 +1,4 @@
-"""Speculative decoding in the exact engine (`_CausalDecoder.speculate`): the tokens and the global RNG state equal
+"""Speculative decoding in the exact engine (`bark_vocos.bark.speculative`): the tokens and the global RNG state equal
 transformers' for one sequence, greedy and sampled, whatever the drafts; the drafts are accepted when they are right;
 the multi-position ONNX Runtime pass equals one-position passes; the draft count is measured or forced."""
 
@@ -10,27 +10,20 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
-from bark_vocos.bark import fast
-from bark_vocos.bark.fast import (
-    DECODE_ENGINES,
-    DRAFT_CHOICES,
-    DRAFT_TOKENS_VARIABLE,
-    EXPLORE_ROUNDS,
-    FastBarkStages,
-    _CausalDecoder,
-    _Draws,
-    _multinomial_replays,
-)
+from bark_vocos.bark import OptimizedBarkStages
+from bark_vocos.bark.decoder import DECODE_ENGINES, CausalDecoder
 from bark_vocos.bark.onnx_step import onnx_step_available
-from pipelines.benchmarks.pipeline import SMALL_WINDOWS, random_bark_model
+from bark_vocos.bark.sampling import Draws, choose, multinomial_replays
+from bark_vocos.bark.speculative import DRAFT_CHOICES, DRAFT_TOKENS_VARIABLE, EXPLORE_ROUNDS
+from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 
 pytestmark = pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")
 
 
 @pytest.fixture(autouse=True)
-def measured_engines(monkeypatch):
-    monkeypatch.delenv(DECODE_ENGINES.variable, raising=False)
-    monkeypatch.delenv(DRAFT_TOKENS_VARIABLE, raising=False)
+def measured_engines(pins):
+    pins({DECODE_ENGINES.variable: None})
+    pins({DRAFT_TOKENS_VARIABLE: None})
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +64,7 @@ def _coarse(bark: BarkModel, history_prompt, **options):
     }
 
 
-def _rounds(decoder: _CausalDecoder) -> dict[int, tuple[int, int]]:
+def _rounds(decoder: CausalDecoder) -> dict[int, tuple[int, int]]:
     """Per draft count: (rounds, chosen tokens in the timed rounds)."""
     return {drafts: (rounds, tokens) for (_, drafts), (_, tokens, rounds) in decoder.round_times.items()}
 
@@ -87,16 +80,16 @@ CASES = {
 
 @pytest.mark.parametrize("drafts", ["1", "3", "16", None])
 @pytest.mark.parametrize("case", list(CASES))
-def test_speculation_gives_transformers_tokens_and_rng_state(bark, history_prompt, case, drafts, monkeypatch):
+def test_speculation_gives_transformers_tokens_and_rng_state(pins, bark, history_prompt, case, drafts):
     """Forced draft counts (16: longer than the coarse windows) and the measured choice (None)."""
     if drafts is not None:
-        monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, drafts)
+        pins({DRAFT_TOKENS_VARIABLE: drafts})
     inputs, options = CASES[case]
     args, kwargs = inputs(bark, history_prompt, **options)
     stage_name = "semantic" if inputs is _semantic else "coarse_acoustics"
     reference_stage = getattr(bark, stage_name)
     expected, expected_rng = _seeded(11, reference_stage.generate, *(arg.clone() for arg in args), **kwargs)
-    stages = FastBarkStages(bark)
+    stages = OptimizedBarkStages(bark)
     stage = getattr(stages, stage_name)
     assert stage.decoder.can_speculate(1)
     got, rng = _seeded(11, stage.generate, *(arg.clone() for arg in args), **kwargs)
@@ -111,12 +104,12 @@ def test_speculation_gives_transformers_tokens_and_rng_state(bark, history_promp
         assert count > 1 and tokens > count - 1  # at least one timed round
 
 
-def test_right_drafts_are_accepted(bark, history_prompt, monkeypatch):
+def test_right_drafts_are_accepted(pins, bark, history_prompt):
     """With the float32 step as its own draft every draft is right: each round yields drafts + 1 tokens (but where
     the sequence or a coarse window ends)."""
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+    pins({DRAFT_TOKENS_VARIABLE: "3"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=41, min_new_tokens=41)
-    stages = FastBarkStages(bark)
+    stages = OptimizedBarkStages(bark)
     decoder = stages.semantic.decoder
     decoder.draft_step = decoder.onnx_step
     got = stages.semantic.generate(*args, **kwargs)
@@ -126,11 +119,11 @@ def test_right_drafts_are_accepted(bark, history_prompt, monkeypatch):
     assert rounds == 10 and tokens == 9 * 4  # 1 token from the prompt, then 10 rounds of 4 (the first not timed)
 
 
-def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
+def test_wrong_drafts_change_nothing(pins, bark, history_prompt):
     """Drafts from random logits are rejected and the tokens stay transformers' (sampled, with the RNG state)."""
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "4")
+    pins({DRAFT_TOKENS_VARIABLE: "4"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=30, do_sample=True, temperature=0.7)
-    stages = FastBarkStages(bark)
+    stages = OptimizedBarkStages(bark)
     decoder = stages.semantic.decoder
     generator = torch.Generator().manual_seed(0)
     vocab = bark.semantic.config.output_vocab_size
@@ -142,8 +135,8 @@ def test_wrong_drafts_change_nothing(bark, history_prompt, monkeypatch):
     assert tokens < 1.5 * (rounds - 1)  # nearly every draft rejected: about one token per round
 
 
-def test_streamer_gets_each_token_once_in_order(bark, history_prompt, monkeypatch):
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "3")
+def test_streamer_gets_each_token_once_in_order(pins, bark, history_prompt):
+    pins({DRAFT_TOKENS_VARIABLE: "3"})
     args, kwargs = _semantic(bark, history_prompt, max_new_tokens=20, min_new_tokens=20)
     streamed = []
 
@@ -154,24 +147,24 @@ def test_streamer_gets_each_token_once_in_order(bark, history_prompt, monkeypatc
         def end(self):
             streamed.append("end")
 
-    got = FastBarkStages(bark).semantic.generate(*args, streamer=Streamer(), **kwargs)
+    got = OptimizedBarkStages(bark).semantic.generate(*args, streamer=Streamer(), **kwargs)
     assert streamed[-1] == "end" and streamed[0].shape[0] == 1  # the prompt placeholder first
     assert torch.equal(torch.cat(streamed[1:-1]), got[0])
 
 
-def test_plain_steps_when_forced_or_batched(bark, history_prompt, monkeypatch):
-    decoder = FastBarkStages(bark).semantic.decoder
+def test_plain_steps_when_forced_or_batched(pins, bark, history_prompt):
+    decoder = OptimizedBarkStages(bark).semantic.decoder
     assert decoder.can_speculate(1) and not decoder.can_speculate(2)
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "0")
+    pins({DRAFT_TOKENS_VARIABLE: "0"})
     assert not decoder.can_speculate(1)
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, "")
-    monkeypatch.setenv(DECODE_ENGINES.variable, "torch")
+    pins({DRAFT_TOKENS_VARIABLE: ""})
+    pins({DECODE_ENGINES.variable: "torch"})
     assert not decoder.can_speculate(1)
-    assert FastBarkStages(bark, mode="fast").semantic.decoder.draft_step is None  # fast mode: nothing to verify
+    assert OptimizedBarkStages(bark, mode="fast").semantic.decoder.draft_step is None  # fast mode: nothing to verify
 
 
 def test_the_draft_count_is_the_fastest_per_token_after_exploring(bark):
-    decoder = _CausalDecoder(bark.semantic, "exact")
+    decoder = CausalDecoder(bark.semantic, "exact")
     threads = torch.get_num_threads()
     explored = []
     for drafts in DRAFT_CHOICES:  # each count is explored in turn until it has its rounds
@@ -184,17 +177,18 @@ def test_the_draft_count_is_the_fastest_per_token_after_exploring(bark):
 
 
 @pytest.mark.parametrize("value", ["x", "-1", "17"])
-def test_a_bad_draft_count_raises(bark, value, monkeypatch):
-    monkeypatch.setenv(DRAFT_TOKENS_VARIABLE, value)
+def test_a_bad_draft_count_raises(pins, bark, value):
+    """Checked when the pin is read (at start), not when the first round asks for it."""
     with pytest.raises(ValueError, match=DRAFT_TOKENS_VARIABLE):
-        _CausalDecoder(bark.semantic, "exact").draft_count()
+        pins({DRAFT_TOKENS_VARIABLE: value})
+    assert CausalDecoder(bark.semantic, "exact").draft_count() in DRAFT_CHOICES  # the settings in force unchanged
 
 
 def test_multinomial_is_replayable_and_the_check_leaves_the_rng_alone():
-    _multinomial_replays.cache_clear()
+    multinomial_replays.cache_clear()
     torch.manual_seed(0)
     before = torch.get_rng_state()
-    assert _multinomial_replays()
+    assert multinomial_replays()
     assert torch.equal(torch.get_rng_state(), before)
 
 
@@ -204,13 +198,13 @@ def test_draws_given_back_leave_the_generator_after_the_used_ones():
     expected = [torch.multinomial(probs, 1).squeeze(1) for _ in range(3)]
     after_three = torch.get_rng_state()
     torch.manual_seed(1)
-    draws = _Draws((2, 50), sampling=True)
-    got = [fast._choose(torch.log(probs), _Sampling(), [], draws.get(index)) for index in range(5)]
+    draws = Draws((2, 50), sampling=True)
+    got = [choose(torch.log(probs), _Sampling(), [], draws.get(index)) for index in range(5)]
     draws.use(3)
     draws.give_back()
     assert all(torch.equal(a, b) for a, b in zip(got[:3], expected, strict=True))
     assert torch.equal(torch.get_rng_state(), after_three)
-    assert _Draws((2, 50), sampling=False).get(0) is None
+    assert Draws((2, 50), sampling=False).get(0) is None
 
 
 class _Sampling:
@@ -223,7 +217,7 @@ def test_a_several_token_pass_equals_one_token_passes(bark, length):
     """The float32 ONNX Runtime pass over `length` new positions (each attends to the cache and the positions
     before it) against one-position passes, logits and cache."""
     model = bark.semantic
-    several, single = _CausalDecoder(model, "exact"), _CausalDecoder(model, "exact")
+    several, single = CausalDecoder(model, "exact"), CausalDecoder(model, "exact")
     generator = torch.Generator().manual_seed(length)
     prompt = torch.randn(1, 20, 32, generator=generator)
     tokens = torch.randint(0, model.config.input_vocab_size, (1, length), generator=generator)
@@ -231,8 +225,8 @@ def test_a_several_token_pass_equals_one_token_passes(bark, length):
         for decoder in (several, single):
             decoder.allocate(1, 32)
             decoder.forward(prompt, 0)
-        got = several._onnx_forward(tokens, 20)
-        expected = torch.stack([single._onnx_forward(tokens[:, i : i + 1], 20 + i)[:, 0] for i in range(length)], 1)
+        got = several.onnx_forward(tokens, 20)
+        expected = torch.stack([single.onnx_forward(tokens[:, i : i + 1], 20 + i)[:, 0] for i in range(length)], 1)
         embedded = model.input_embeds_layer(tokens)
         reference = torch.stack([single.forward(embedded[:, : i + 1], 20) for i in range(length)], 1)
     assert got.shape == (1, length, model.config.output_vocab_size)

@@ -1,6 +1,7 @@
 """The model layer's commands: `decode`, `convert` and a tiny smoke run of `bench vocoder` (in-process)."""
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -48,8 +49,16 @@ def test_convert_writes_transformers_layout_and_refuses_to_overwrite(tiny_origin
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vocos") is None, reason="needs the original vocos package")
-def test_bench_vocoder_smoke_prints_ratios(capsys):
-    assert main(["bench", "vocoder", "--tiny", "--durations", "0.2", "--repeats", "1", "--threads", "1"]) == 0
+def test_bench_vocoder_smoke_prints_ratios(capsys, tmp_path):
+    out = tmp_path / "vocoder.json"
+    args = ["bench", "vocoder", "--tiny", "--durations", "0.2", "--repeats", "1", "--threads", "1", "--out", str(out)]
+    assert main(args) == 0
+    results = json.loads(out.read_text())
+    machine = results["machine"]  # what the docs' speed tables name beside each figure
+    assert machine["threads"] == 1 and machine["isa"] and machine["cpu"] and machine["date"]
+    assert set(machine["versions"]) == {"torch", "onnxruntime", "transformers"}
+    (row,) = results["rows"]
+    assert row["ours_over_original"] == row["original"] / row["ours"] and row["parity"] <= 1e-4
     printed = capsys.readouterr().out
     assert "ours/orig" in printed and "random weights" in printed
     lines = printed.strip().splitlines()

@@ -6,7 +6,7 @@ unsigned integers per call (one scale and zero point for the whole input, from i
 is accumulated in int32 and scaled back to float32.
 
 Two kernels compute it, and which one is faster depends on the CPU, so the first call for a shape times both on the
-real input and the faster one serves that shape from then on (`bark_vocos.kernels.KernelCache`;
+real input and the faster one serves that shape from then on (`bark_vocos.choices`;
 `BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one):
 
 - `"fbgemm"`: `torch.ops.quantized.linear_dynamic` on a weight prepacked by `torch.ops.quantized.linear_prepack`,
@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kernels import COMPUTE_BOUND_ROWS, KernelCache, caller_choice, rows_bucket, timing_rows
+from ..choices import CHOICES, Int8Key
+from ..kernels import COMPUTE_BOUND_ROWS, caller_choice, rows_bucket, timing_rows
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
-INT8_KERNELS = KernelCache("BARK_VOCOS_INT8_KERNEL")  # (rows bucket, in, out, gelu, threads) -> "fbgemm"|"onednn"
+INT8_KERNELS = CHOICES["int8"]  # `Int8Key` -> "fbgemm" or "onednn"
 _CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_int8_kernel", default=None)
 ACTIVATION_LEVELS = 127  # 7-bit activations (see the module docstring)
 
@@ -55,7 +56,7 @@ def int8_kernels_available() -> list[str]:
 
 def int8_kernel(name: str) -> AbstractContextManager[None]:
     """Inside the block, every `Int8Linear` runs kernel `name` instead of choosing per layer: for a caller that times
-    whole decode steps (`bark_vocos.bark.fast`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
+    whole decode steps (`bark_vocos.bark.decoder`), as `bark_vocos.kernels.linear_kernel` does for float32 layers."""
     return caller_choice(_CALLER_KERNEL, name, tuple(int8_kernels_available()), "int8")
 
 
@@ -121,7 +122,9 @@ class Int8Linear(nn.Module):
         rows = hidden_states.reshape(-1, self.in_features).float().contiguous()
         chosen = _CALLER_KERNEL.get()
         if chosen is None:
-            key = (rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads())
+            key = Int8Key(
+                rows_bucket(rows.shape[0]), self.in_features, self.out_features, gelu, torch.get_num_threads()
+            )
 
             def candidates(inputs: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
                 return {name: functools.partial(kernel, inputs, gelu) for name, kernel in self.kernels.items()}

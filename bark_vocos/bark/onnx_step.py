@@ -1,7 +1,7 @@
 """Decode steps of Bark's causal transformers (semantic, coarse) as one ONNX Runtime graph.
 
 A one-token decode step on the CPU has two implementations, chosen by timing whole steps
-(`bark_vocos.bark.fast.DECODE_ENGINES`):
+(`bark_vocos.bark.decoder.DECODE_ENGINES`):
 
 - `"torch"`: the step in PyTorch (float32 linear layers through `bark_vocos.kernels.linear`, or in the fast engine
   `Int8Linear` layers);
@@ -10,7 +10,7 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
   the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
   new positions into it) and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in
   the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
-  (`accuracy_level=4`). The key/value buffers are the torch tensors of `_CausalDecoder`, bound by pointer, so
+  (`accuracy_level=4`). The key/value buffers are the torch tensors of `CausalDecoder`, bound by pointer, so
   prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step. A call takes one or
   a few new positions per sequence (speculative decoding verifies its drafts in one pass); for prompts of hundreds
   of positions PyTorch is faster (coarse window of 887 positions: 0.71 s against 0.94 s in float32).
@@ -29,7 +29,7 @@ a quarter of it in the fast engine; the exact engine holds both (its 8-bit sessi
 from __future__ import annotations
 
 import importlib.util
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -103,6 +103,114 @@ class StepGraph(NamedTuple):
     weights: dict[str, np.ndarray]
 
 
+class _GraphBuilder:
+    """The nodes, initializers and external weights of a step graph as they are added (see `build_step_graph`).
+
+    Args:
+        onnx: the `onnx` module (imported by the caller, only when a graph is built).
+        int8: whether linear layers get 8-bit weights (`MatMulNBits`) instead of float32 `Gemm`.
+    """
+
+    def __init__(self, onnx: Any, int8: bool) -> None:
+        self.onnx = onnx
+        self.helper = onnx.helper
+        self.int8 = int8
+        self.nodes: list = []
+        self.initializers: list = []
+        self.external: dict[str, np.ndarray] = {}
+
+    def node(self, op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
+        self.nodes.append(self.helper.make_node(op, inputs, outputs, **attributes))
+
+    def constant(self, array: np.ndarray, name: str) -> str:
+        """An initializer named `name`: in the graph when small, else an external one given in memory."""
+        TensorProto = self.onnx.TensorProto  # noqa: N806 (onnx's name)
+        if array.nbytes < _EXTERNAL_BYTES:
+            self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+            return name
+        self.external[name] = np.ascontiguousarray(array)
+        tensor = TensorProto(name=name, data_type=self.helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+        # Written here, not with `onnx.external_data_helper.set_external_data`, which refuses a tensor without raw
+        # data: these never carry any. The location is never read, the arrays are given in memory.
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", name), ("length", str(array.nbytes))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        self.initializers.append(tensor)
+        return name
+
+    def project(self, inputs: str, layer: nn.Linear, name: str) -> str:
+        """`layer(inputs)`: float32 `Gemm` or 8-bit `MatMulNBits` (then the bias added)."""
+        if not self.int8:  # Gemm on the (N, K) weight as stored: ORT keeps only its prepacked copy (MatMul kept two)
+            node_inputs = [inputs, self.constant(layer.weight.detach().float().numpy(), f"{name}.weight")]
+            if layer.bias is not None:
+                node_inputs.append(self.constant(layer.bias.detach().float().numpy(), f"{name}.bias"))
+            self.node("Gemm", node_inputs, [name], transB=1)
+            return name
+        codes, scales, block = _quantize(layer.weight)
+        node_inputs = [inputs, self.constant(codes, f"{name}.codes"), self.constant(scales, f"{name}.scales")]
+        self.node(
+            "MatMulNBits", node_inputs, [name], domain="com.microsoft", K=layer.weight.shape[1],
+            N=layer.weight.shape[0], bits=8, block_size=block, accuracy_level=4,
+        )  # fmt: skip
+        if layer.bias is None:
+            return name
+        self.node("Add", [name, self.constant(layer.bias.detach().float().numpy(), f"{name}.bias")], [f"{name}+bias"])
+        return f"{name}+bias"
+
+    def layer_norm(self, inputs: str, norm: nn.Module, name: str) -> str:
+        node_inputs = [inputs, self.constant(norm.weight.detach().float().numpy(), f"{name}.weight")]
+        if norm.bias is not None:
+            node_inputs.append(self.constant(norm.bias.detach().float().numpy(), f"{name}.bias"))
+        self.node("LayerNormalization", node_inputs, [name], axis=-1, epsilon=_LAYER_NORM_EPS)
+        return name
+
+    def embeddings(self, channels: int) -> str:
+        """`hidden` `(B * T, C)`: token embedding + position embedding, positions `[total_len - T, total_len)` for
+        every sequence; also the shapes the attention reshapes to (`qkv_shape`, `rows_shape`)."""
+        # (B * T, 3C) <-> (B, T, 3C) around the attention, B read from seqlens_k
+        self.node("Shape", ["seqlens_k"], ["batch_dim"])
+        self.constant(np.array([-1, 3 * channels], dtype=np.int64), "tokens_qkv")
+        self.node("Concat", ["batch_dim", "tokens_qkv"], ["qkv_shape"], axis=0)
+        self.constant(np.array([-1, channels], dtype=np.int64), "rows_shape")
+        self.node("Shape", ["input_ids"], ["rows_dim"])
+        self.node("Div", ["rows_dim", "batch_dim"], ["tokens_dim"])  # (1,): T
+        self.constant(np.array([0], dtype=np.int64), "axis0")
+        self.node("Squeeze", ["tokens_dim", "axis0"], ["tokens"])
+        self.node("Cast", ["total_len"], ["end"], to=self.onnx.TensorProto.INT64)
+        self.node("Sub", ["end", "tokens"], ["begin"])
+        self.constant(np.array(1, dtype=np.int64), "one")
+        self.node("Range", ["begin", "end", "one"], ["positions"])  # (T,)
+        self.node("Tile", ["positions", "batch_dim"], ["row_positions"])  # (B * T,)
+        self.node("Gather", ["token_embeddings", "input_ids"], ["token_rows"], axis=0)
+        self.node("Gather", ["position_embeddings", "row_positions"], ["position_rows"], axis=0)
+        self.node("Add", ["token_rows", "position_rows"], ["hidden"])
+        return "hidden"
+
+    def block(self, hidden: str, block: nn.Module, index: int, heads: int) -> str:
+        """One `BarkBlock` on `hidden`, its keys/values read from and written to `past_*_{index}`/`present_*_{index}`;
+        returns the block's output name."""
+        name = f"block{index}"
+        normed = self.layer_norm(hidden, block.layernorm_1, f"{name}.norm1")
+        qkv = self.project(normed, block.attn.att_proj, f"{name}.qkv")  # packed query, key, value
+        self.node("Reshape", [qkv, "qkv_shape"], [f"{name}.qkv3"])  # (B, T, 3C)
+        cache = [f"past_key_{index}", f"past_value_{index}", "seqlens_k", "total_len"]
+        self.node(
+            "GroupQueryAttention", [f"{name}.qkv3", "", "", *cache],
+            [f"{name}.attention3", f"present_key_{index}", f"present_value_{index}"],
+            domain="com.microsoft", num_heads=heads, kv_num_heads=heads,
+        )  # fmt: skip
+        self.node("Reshape", [f"{name}.attention3", "rows_shape"], [f"{name}.attention"])
+        attended = self.project(f"{name}.attention", block.attn.out_proj, f"{name}.out")
+        self.node("Add", [hidden, attended], [f"{name}.residual1"])
+        normed = self.layer_norm(f"{name}.residual1", block.layernorm_2, f"{name}.norm2")
+        expanded = self.project(normed, block.mlp.in_proj, f"{name}.mlp_in")
+        self.node("Gelu", [expanded], [f"{name}.gelu"], domain="com.microsoft")
+        contracted = self.project(f"{name}.gelu", block.mlp.out_proj, f"{name}.mlp_out")
+        self.node("Add", [f"{name}.residual1", contracted], [f"{name}.residual2"])
+        return f"{name}.residual2"
+
+
 def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None) -> StepGraph:
     """The ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
@@ -116,136 +224,34 @@ def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None
     per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
     are written in place).
     """
-    from onnx import TensorProto, helper, numpy_helper
+    import onnx
+    from onnx import TensorProto, helper
 
     config = model.config
     channels, heads = config.hidden_size, config.num_heads
-    head_size = channels // heads
-    nodes: list = []
-    initializers: list = []
-    external: dict[str, np.ndarray] = {}
-
-    def constant(array: np.ndarray, name: str) -> str:
-        if array.nbytes < _EXTERNAL_BYTES:
-            initializers.append(numpy_helper.from_array(array, name))
-            return name
-        external[name] = np.ascontiguousarray(array)
-        tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
-        # Written here, not with `onnx.external_data_helper.set_external_data`, which refuses a tensor without raw
-        # data: these never carry any. The location is never read, the arrays are given in memory.
-        tensor.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", name), ("length", str(array.nbytes))):
-            entry = tensor.external_data.add()
-            entry.key, entry.value = key, value
-        initializers.append(tensor)
-        return name
-
-    def project(inputs: str, layer: nn.Linear, name: str) -> str:
-        if not int8:  # Gemm on the (N, K) weight as stored: ORT keeps only its prepacked copy (MatMul kept two)
-            node_inputs = [inputs, constant(layer.weight.detach().float().numpy(), f"{name}.weight")]
-            if layer.bias is not None:
-                node_inputs.append(constant(layer.bias.detach().float().numpy(), f"{name}.bias"))
-            nodes.append(helper.make_node("Gemm", node_inputs, [name], transB=1))
-            return name
-        codes, scales, block = _quantize(layer.weight)
-        node_inputs = [inputs, constant(codes, f"{name}.codes"), constant(scales, f"{name}.scales")]
-        nodes.append(
-            helper.make_node(
-                "MatMulNBits",
-                node_inputs,
-                [name],
-                domain="com.microsoft",
-                K=layer.weight.shape[1],
-                N=layer.weight.shape[0],
-                bits=8,
-                block_size=block,
-                accuracy_level=4,
-            )  # fmt: skip
-        )
-        return bias(name, layer)
-
-    def bias(name: str, layer: nn.Linear) -> str:
-        if layer.bias is None:
-            return name
-        values = constant(layer.bias.detach().float().numpy(), f"{name}.bias")
-        nodes.append(helper.make_node("Add", [name, values], [f"{name}+bias"]))
-        return f"{name}+bias"
-
-    def layer_norm(inputs: str, norm: nn.Module, name: str) -> str:
-        node_inputs = [inputs, constant(norm.weight.detach().float().numpy(), f"{name}.weight")]
-        if norm.bias is not None:
-            node_inputs.append(constant(norm.bias.detach().float().numpy(), f"{name}.bias"))
-        nodes.append(helper.make_node("LayerNormalization", node_inputs, [name], axis=-1, epsilon=_LAYER_NORM_EPS))
-        return name
-
-    batch, capacity = "batch", "capacity"
+    cache_shape = ["batch", heads, "capacity", channels // heads]
     rows = "rows"  # batch * tokens per sequence
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, [rows]),
         helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, ["input_vocab", channels]),
         helper.make_tensor_value_info("position_embeddings", TensorProto.FLOAT, ["positions", channels]),
-        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, [batch]),
+        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
         helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
     ]
     head = model.lm_head if head is None else head
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [rows, head.weight.shape[0]])]
-    # (B * T, 3C) <-> (B, T, 3C) around the attention, B read from seqlens_k
-    nodes.append(helper.make_node("Shape", ["seqlens_k"], ["batch_dim"]))
-    constant(np.array([-1, 3 * channels], dtype=np.int64), "tokens_qkv")
-    nodes.append(helper.make_node("Concat", ["batch_dim", "tokens_qkv"], ["qkv_shape"], axis=0))
-    constant(np.array([-1, channels], dtype=np.int64), "rows_shape")
-    # hidden = token embedding + position embedding, positions [total_len - T, total_len) for every sequence
-    nodes.append(helper.make_node("Shape", ["input_ids"], ["rows_dim"]))
-    nodes.append(helper.make_node("Div", ["rows_dim", "batch_dim"], ["tokens_dim"]))  # (1,): T
-    constant(np.array([0], dtype=np.int64), "axis0")
-    nodes.append(helper.make_node("Squeeze", ["tokens_dim", "axis0"], ["tokens"]))
-    nodes.append(helper.make_node("Cast", ["total_len"], ["end"], to=TensorProto.INT64))
-    nodes.append(helper.make_node("Sub", ["end", "tokens"], ["begin"]))
-    constant(np.array(1, dtype=np.int64), "one")
-    nodes.append(helper.make_node("Range", ["begin", "end", "one"], ["positions"]))  # (T,)
-    nodes.append(helper.make_node("Tile", ["positions", "batch_dim"], ["row_positions"]))  # (B * T,)
-    nodes.append(helper.make_node("Gather", ["token_embeddings", "input_ids"], ["token_rows"], axis=0))
-    nodes.append(helper.make_node("Gather", ["position_embeddings", "row_positions"], ["position_rows"], axis=0))
-    nodes.append(helper.make_node("Add", ["token_rows", "position_rows"], ["hidden"]))
-    hidden = "hidden"
+    builder = _GraphBuilder(onnx, int8)
+    hidden = builder.embeddings(channels)
     for index, block in enumerate(model.layers):
-        cache_names = []
         for kind in ("key", "value"):
-            past, present = f"past_{kind}_{index}", f"present_{kind}_{index}"
-            shape = [batch, heads, capacity, head_size]
-            inputs.append(helper.make_tensor_value_info(past, TensorProto.FLOAT, shape))
-            outputs.append(helper.make_tensor_value_info(present, TensorProto.FLOAT, shape))
-            cache_names.append((past, present))
-        (past_key, present_key), (past_value, present_value) = cache_names
-        normed = layer_norm(hidden, block.layernorm_1, f"block{index}.norm1")
-        qkv = project(normed, block.attn.att_proj, f"block{index}.qkv")  # packed query, key, value
-        nodes.append(helper.make_node("Reshape", [qkv, "qkv_shape"], [f"block{index}.qkv3"]))  # (B, T, 3C)
-        nodes.append(
-            helper.make_node(
-                "GroupQueryAttention",
-                [f"block{index}.qkv3", "", "", past_key, past_value, "seqlens_k", "total_len"],
-                [f"block{index}.attention3", present_key, present_value],
-                domain="com.microsoft",
-                num_heads=heads,
-                kv_num_heads=heads,
-            )  # fmt: skip
-        )
-        nodes.append(
-            helper.make_node("Reshape", [f"block{index}.attention3", "rows_shape"], [f"block{index}.attention"])
-        )
-        attended = project(f"block{index}.attention", block.attn.out_proj, f"block{index}.out")
-        nodes.append(helper.make_node("Add", [hidden, attended], [f"block{index}.residual1"]))
-        normed = layer_norm(f"block{index}.residual1", block.layernorm_2, f"block{index}.norm2")
-        expanded = project(normed, block.mlp.in_proj, f"block{index}.mlp_in")
-        nodes.append(helper.make_node("Gelu", [expanded], [f"block{index}.gelu"], domain="com.microsoft"))
-        contracted = project(f"block{index}.gelu", block.mlp.out_proj, f"block{index}.mlp_out")
-        nodes.append(helper.make_node("Add", [f"block{index}.residual1", contracted], [f"block{index}.residual2"]))
-        hidden = f"block{index}.residual2"
-    normed = layer_norm(hidden, model.layernorm_final, "norm_final")
-    nodes.append(helper.make_node("Identity", [project(normed, head, "lm_head")], ["logits"]))
-    graph = helper.make_graph(nodes, "bark_decode_step", inputs, outputs, initializers)
+            inputs.append(helper.make_tensor_value_info(f"past_{kind}_{index}", TensorProto.FLOAT, cache_shape))
+            outputs.append(helper.make_tensor_value_info(f"present_{kind}_{index}", TensorProto.FLOAT, cache_shape))
+        hidden = builder.block(hidden, block, index, heads)
+    normed = builder.layer_norm(hidden, model.layernorm_final, "norm_final")
+    builder.node("Identity", [builder.project(normed, head, "lm_head")], ["logits"])
+    graph = helper.make_graph(builder.nodes, "bark_decode_step", inputs, outputs, builder.initializers)
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    return StepGraph(helper.make_model(graph, opset_imports=opsets).SerializeToString(), external)
+    return StepGraph(helper.make_model(graph, opset_imports=opsets).SerializeToString(), builder.external)
 
 
 class _Binding:

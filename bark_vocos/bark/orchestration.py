@@ -3,7 +3,7 @@
 `BarkModel.generate` runs the three stages and then decodes with EnCodec, returning only audio. bark-vocos needs the
 fine codes (to decode them with Vocos) and the semantic/coarse tokens (to save voice presets), so
 `generate_bark_tokens` makes the same three stage `generate` calls with the same arguments and generation configs and
-returns every stage's tokens, per batch item, on Bark's device. Every engine (`bark_vocos.bark.stages`) runs through
+returns every stage's tokens, per batch item, on Bark's device. Every engine (`bark_vocos.bark.engines`) runs through
 this one function; engines differ only in how a stage's `generate` runs.
 """
 
@@ -46,7 +46,11 @@ class BarkGenerationConfigs:
     @classmethod
     def from_bark(cls, bark: BarkModel) -> BarkGenerationConfigs:
         """Build them as `BarkModel.generate` does: the Bark*GenerationConfig classes from the nested dicts."""
-        config = bark.generation_config
+        return cls.from_generation_config(bark.generation_config)
+
+    @classmethod
+    def from_generation_config(cls, config: Any) -> BarkGenerationConfigs:
+        """The same from a Bark `GenerationConfig` (e.g. `GenerationConfig.from_pretrained`, without the weights)."""
         return cls(
             semantic=BarkSemanticGenerationConfig(**config.semantic_config),
             coarse=BarkCoarseGenerationConfig(**config.coarse_acoustics_config),
@@ -135,7 +139,7 @@ def generate_bark_tokens(
 
     Args:
         stages: An engine: `semantic`, `coarse_acoustics` and `fine_acoustics` with transformers' `generate` methods
-            (see `bark_vocos.bark.stages`).
+            (see `bark_vocos.bark.engines`).
         configs: The stages' generation configs.
         input_ids: Text ids as `BarkProcessor` makes them, `(B, L)`, on Bark's device.
         history_prompt: Voice preset tensors `semantic_prompt (S,)`, `coarse_prompt (2, T)`, `fine_prompt (8, T)`.

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bark_vocos.bark.fast import CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE
+from bark_vocos.settings import settings as engine_settings
 
 from ..machine import keep_freed_memory
 from .generate import BatchSettings, RowGenerator, model_location
@@ -24,14 +24,12 @@ __all__ = ["RayRowGenerator", "iter_ray", "require_ray", "worker_runtime_env"]
 # and rows of very different lengths spread evenly over the actors; past it, blocks hold several rows.
 MAX_BLOCKS = 4096
 
-# The driver's settings that change what a worker computes or how fast: its kernel pins (README, "Reproducibility")
-# and draft count reach every worker, local or on a cluster, whose environment is not the driver's.
-FORWARDED_VARIABLES = (*CHOICE_VARIABLES, DRAFT_TOKENS_VARIABLE)
-
 
 def worker_runtime_env() -> dict[str, Any]:
-    """The `runtime_env` of our Ray workers: the `FORWARDED_VARIABLES` the driver has set."""
-    return {"env_vars": {name: os.environ[name] for name in FORWARDED_VARIABLES if name in os.environ}}
+    """The `runtime_env` of our Ray workers: the driver's engine settings (`bark_vocos.settings`: kernel pins and draft
+    count, which change what a worker computes or how fast), as the variables that pin them; a worker, local or on a
+    cluster, whose environment is not the driver's, reads them when it starts."""
+    return {"env_vars": engine_settings().environ()}
 
 
 def require_ray():

@@ -24,7 +24,7 @@ from bark_vocos.bark import bark_stages
 
 from ..defaults import MAX_CHUNK_TOKENS
 from ..files import atomic_output, check_writable
-from ..machine import describe_machine, set_threads
+from ..machine import bench_metadata, describe_machine, set_threads
 from ..text_to_wav import TextToWavPipeline
 from .pipeline import BARK_SMALL, QUICK, RANDOM_WEIGHTS_NOTE, SMALL_WINDOWS, random_bark_model, random_vocoder
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     same_length = streamed_audio.shape == audio.shape  # equal when the chunking is (not with a shorter first chunk)
     results = {
         "note": RANDOM_WEIGHTS_NOTE,
-        "machine": describe_machine(),
+        "machine": bench_metadata(),
         "engine": args.engine,
         "text_sentences": TEXT.count(". ") + 1,
         "one_call_chunks": chunks,

@@ -17,6 +17,7 @@ the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,8 @@ from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
 from ..devices import resolve_device
-from ..machine import describe_machine, measure_matmul_flops, synchronizer, timed_seconds
+from ..files import atomic_output, check_writable
+from ..machine import bench_metadata, describe_machine, measure_matmul_flops, synchronizer, timed_seconds
 from ..roofline import vocoder_work
 
 __all__ = ["benchmark", "conv_as_linear", "matrix_products", "run"]
@@ -132,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.threads < 1 or min(args.durations) <= 0:
         raise ValueError("--repeats and --threads must be >= 1 and --durations > 0")
     device = resolve_device(args.device)
+    if args.out is not None:
+        check_writable(args.out)  # before the timing, not after
     torch.set_num_threads(args.threads)
     machine = describe_machine()
     print(f"bark-vocos bench vocoder: best of {args.repeats}, random weights, float32 on {device}; {machine}")
@@ -156,4 +160,17 @@ def run(args: argparse.Namespace) -> int:
     print(
         "floor ms: those products' FLOPs at this machine's measured float32 matrix-product rate; of floor: ours over it"
     )
+    if args.out is not None:
+        results = {
+            "machine": bench_metadata(),
+            "note": "random weights: timings and parity only, the audio is noise",
+            "device": str(device),
+            "repeats": args.repeats,
+            "tiny": args.tiny,
+            "rows": [{**row, "ours_over_original": row["original"] / row["ours"],
+                      "ours_over_encodec": row["encodec"] / row["ours"]} for row in rows],
+        }  # fmt: skip
+        with atomic_output(args.out) as tmp:
+            tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0

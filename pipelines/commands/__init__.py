@@ -34,6 +34,7 @@ __all__ = [
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "say": ("say", "text to a wav/flac file with Bark, decoded by Vocos"),
+    "tune": ("tune", "measure this machine's kernel choices once, for every later process (the tuning record)"),
     "make-tiny": ("make_tiny", "write tiny random Bark + Vocos checkpoints (noise) for offline tests"),
     "decode": ("decode", "decode EnCodec codes (.npy, shape (K, T)) to a wav with the Vocos vocoder"),
     "convert": ("convert", "convert a Vocos checkpoint of any known layout to the transformers layout"),
@@ -53,8 +54,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "serve": ("serve", "an OpenAI-compatible speech server (POST /v1/audio/speech) with a listening page"),
     "bench serve": ("bench_serve", "time to first byte and total of a streamed server request against pipe(...)"),
+    "voice clone": ("voice_clone", "a Bark voice preset (.npz) from a recording of someone's speech"),
 }
 
+TUNING_HELP = "neither read nor write the machine's tuning record (same as BARK_VOCOS_TUNING_RECORD=off)"
 # Set to 1 (or pass --debug) for the full traceback of an expected error, e.g. for a bug report.
 DEBUG_ENV = "BARK_VOCOS_DEBUG"
 
@@ -158,7 +161,7 @@ def _quiet_third_party_warnings() -> None:
     """Hide other packages' warnings (transformers, torch, kernels, ...) in normal runs; ours stay visible.
 
     Matched by message rather than module: a library's warning points at its caller (stacklevel), which is often our
-    code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
+    code (e.g. torch.ao's, raised where `OptimizedBarkStages` quantises).
     """
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", message=OWN_WARNING_PREFIX)
@@ -254,12 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--debug", action="store_true", help=f"full tracebacks (same as {DEBUG_ENV}=1)")
+    parser.add_argument("--no-tuning-cache", action="store_true", help=TUNING_HELP)
     parser.add_argument(
         "--version", action=_VersionAction, help="print the versions of bark-vocos, torch, transformers, ONNX Runtime"
     )
     # the same switch after the command name; SUPPRESS keeps the top-level value when it is not repeated there
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="full tracebacks")
+    common.add_argument("--no-tuning-cache", action="store_true", default=argparse.SUPPRESS, help=TUNING_HELP)
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for name, (module_name, help_text) in COMMANDS.items():
@@ -288,6 +293,14 @@ def _reader_gone() -> int:
     return 128 + getattr(signal, "SIGPIPE", 13)
 
 
+def _run(args: argparse.Namespace) -> int:
+    """The command's `run`, without the tuning record (`bark_vocos.tuning`) when `--no-tuning-cache` is given."""
+    from bark_vocos.settings import override
+
+    with override(tuning_record="off") if args.no_tuning_cache else contextlib.nullcontext():
+        return int(args._run(args) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped, 141 no reader).
 
@@ -301,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = build_parser().parse_args(argv)
             keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
-            code = int(args._run(args) or 0)
+            code = _run(args)
         except (KeyboardInterrupt, Terminated):
             code = None
         except BrokenPipeError:

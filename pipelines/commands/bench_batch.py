@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..batch import BatchSettings, run_batch
     from ..batch.ray_runner import require_ray
-    from ..machine import describe_machine
+    from ..machine import bench_metadata, describe_machine
     from ..tiny import make_tiny
 
     for name in ("rows", "repeats", "workers", "threads"):
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     machine = describe_machine()
     print(f"bench batch: {machine} (per worker, both runners)")
-    results: dict[str, Any] = {"machine": machine, "rows": args.rows, "threads": args.threads}
+    results: dict[str, Any] = {"machine": bench_metadata(), "rows": args.rows, "threads": args.threads}
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         root = Path(tmp)
         if args.bark is None:

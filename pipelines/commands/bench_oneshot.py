@@ -4,8 +4,9 @@ Each run is a fresh Python process that imports, loads a checkpoint from disk, s
 semantic tokens, greedy), and writes the wav: the cost of a `say` of one sentence, first-call warm-ups included. The
 reference process is the model card's `BarkProcessor` + `BarkModel.generate` (three stage calls and EnCodec's
 `codec_decode`); ours is `TextToWavPipeline` with one engine and Vocos. The processes run interleaved (reference, then
-each engine, round after round) after one unmeasured round that fills the disk cache, and each round's ratio counts.
-The checkpoints hold RANDOM weights (bark-small's shape, or make-tiny's with --quick): the audio is noise, never speech.
+each engine, round after round) after one unmeasured round that fills the disk cache and the run's own tuning record
+(`bark_vocos.tuning`; off with `--no-tuning-cache`), and each round's ratio counts. The checkpoints hold RANDOM
+weights (bark-small's shape, or make-tiny's with --quick): the audio is noise, never speech.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def _save_checkpoints(folder: Path, quick: bool) -> tuple[Path, Path]:
     bark, vocos = folder / "bark", folder / "vocos"
     if (bark / "config.json").is_file() and (vocos / "config.json").is_file():
         return bark, vocos
+    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
     from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER
 
-    from ..benchmarks.pipeline import BARK_SMALL, random_bark_model, random_vocoder
     from ..tiny import make_tiny, save_tiny_tokenizer
 
     if quick:
@@ -64,9 +65,14 @@ def _save_checkpoints(folder: Path, quick: bool) -> tuple[Path, Path]:
     return bark, vocos
 
 
-def _one_process(mode: str, bark: Path, vocos: Path, out: Path, tokens: int, threads: int) -> dict[str, Any]:
-    """Run `child()` in a new interpreter; its phases, its peak resident memory and its spawn-to-written wall time."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
+def _one_process(
+    mode: str, bark: Path, vocos: Path, out: Path, tokens: int, threads: int, record: str
+) -> dict[str, Any]:
+    """Run `child()` in a new interpreter; its phases, its peak resident memory and its spawn-to-written wall time.
+
+    `record` is the tuning record the process reads and fills (`bark_vocos.tuning`), or "off".
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "BARK_VOCOS_TUNING_RECORD": record}
     spawned = time.time()
     argv = [
         sys.executable,
@@ -190,7 +196,7 @@ def _print(summary: dict[str, Any], engines: list[str], quick: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints, run one unmeasured round and `--repeats` measured ones, print and store the figures."""
     _check(args)
-    from ..machine import describe_machine
+    from ..machine import bench_metadata, describe_machine
 
     engines = list(dict.fromkeys(args.engines))
     print("bench oneshot: random weights: whole-process timings only, the audio is noise, not speech")
@@ -199,12 +205,16 @@ def run(args: argparse.Namespace) -> int:
         folder = args.workdir if args.workdir is not None else Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         bark, vocos = _save_checkpoints(folder, args.quick)
+        from bark_vocos.settings import settings
+
+        # the processes' own tuning record, filled by round 0 (the user's is left alone); off with --no-tuning-cache
+        record = "off" if settings().tuning_record == "off" else str(folder / "tuning.json")
         rounds = []
-        for index in range(args.repeats + 1):  # round 0 fills the disk cache and is not counted
+        for index in range(args.repeats + 1):  # round 0 fills the disk cache and the tuning record, not counted
             figures = {}
             for mode in ("reference", *engines):
                 out = folder / f"{mode}.wav"
-                figures[mode] = _one_process(mode, bark, vocos, out, args.semantic_tokens, args.threads)
+                figures[mode] = _one_process(mode, bark, vocos, out, args.semantic_tokens, args.threads, record)
             print(f"round {index}{' (not counted)' if index == 0 else ''}: "
                   + ", ".join(f"{mode} {f['process_s']:.2f} s" for mode, f in figures.items()), flush=True)  # fmt: skip
             if index:
@@ -212,12 +222,13 @@ def run(args: argparse.Namespace) -> int:
     summary = _summary(rounds, engines)
     _print(summary, engines, args.quick)
     results = {
-        "machine": describe_machine(),
+        "machine": bench_metadata(),
         "note": "random weights: whole-process timings only, the audio is noise, not speech",
         "shape": "make-tiny" if args.quick else "bark-small",
         "semantic_tokens": args.semantic_tokens,
         "threads": args.threads,
         "repeats": args.repeats,
+        "tuning_record": record != "off",
         "rounds": rounds,
         **summary,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bark_vocos.bark.engines import FAST_BARK_MODES
+from bark_vocos.bark.names import OPTIMIZED_MODES
 
 __all__ = ["add_arguments", "run"]
 
@@ -18,12 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `bark-vocos bench pipeline`."""
     parser.add_argument("--semantic-tokens", type=int, default=250, help="semantic tokens generated (forced length)")
     parser.add_argument(
-        "--modes", nargs="+", choices=FAST_BARK_MODES, default=list(FAST_BARK_MODES), help="our modes to time"
+        "--modes", nargs="+", choices=OPTIMIZED_MODES, default=list(OPTIMIZED_MODES), help="our modes to time"
     )
     parser.add_argument("--long-form-sentences", type=int, default=8, help="sentences in the long-form test (0: skip)")
     parser.add_argument("--long-form-tokens", type=int, default=100, help="semantic tokens per long-form sentence")
     parser.add_argument(
-        "--long-form-mode", choices=FAST_BARK_MODES, default="fast", help="our mode in the long-form test"
+        "--long-form-mode", choices=OPTIMIZED_MODES, default="fast", help="our mode in the long-form test"
     )
     parser.add_argument(
         "--repeats", type=int, default=3, help="interleaved rounds of reference and our modes (default: %(default)s)"

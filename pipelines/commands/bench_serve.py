@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pipeline(args: argparse.Namespace, folder: Path) -> tuple[Any, str]:
-    from ..benchmarks.pipeline import BARK_SMALL, random_bark_model, random_vocoder
+    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
+
     from ..text_to_wav import TextToWavPipeline
     from ..tiny import make_tiny
 
@@ -114,7 +115,7 @@ def _rounds(pipe: Any, url: str, args: argparse.Namespace, options: dict[str, An
 def run(args: argparse.Namespace) -> int:
     """Serve the pipeline on loopback, alternate pipe(...) and a streamed request, print times and ratios."""
     from ..benchmarks.pipeline import RANDOM_WEIGHTS_NOTE
-    from ..machine import describe_machine, set_threads
+    from ..machine import bench_metadata, describe_machine, set_threads
 
     try:
         from ..server import BackgroundServer, ServerSettings, create_app
@@ -161,7 +162,13 @@ def run(args: argparse.Namespace) -> int:
         f"whole stream {ratios['stream_total_over_pipe']:.2f}x pipe(...)"
     )
     if args.out is not None:
-        results = {"model": model_name, "machine": machine, "text": args.text, "options": options, "rounds": rounds}
+        results = {
+            "model": model_name,
+            "machine": bench_metadata(),
+            "text": args.text,
+            "options": options,
+            "rounds": rounds,
+        }
         results.update(median=summary, ratios=ratios)
         with atomic_output(args.out) as tmp:
             tmp.write_text(json.dumps(results, indent=2))

@@ -7,6 +7,7 @@ Only the options live here, so `--help` and argument errors load nothing heavy; 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
 
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and codes")
     parser.add_argument("--tiny", action="store_true", help="tiny models instead of full size (smoke test only)")
     parser.add_argument("--device", default="cpu", help="where all three run: cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..defaults import BARK_MODEL, ENGINES, VOCODER_MODEL
+from ..defaults import BARK_MODEL, ENCODEC_MODEL, ENGINES, HUBERT_MODEL, QUANTIZER_MODEL, VOCODER_MODEL
 
 __all__ = ["API_KEY_ENV", "add_arguments", "run"]
 
@@ -48,6 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=PRESET",
         help="map a voice name to a Bark preset (repeatable); replaces the default OpenAI names alloy, echo, ...",
+    )
+    upload = parser.add_argument_group("voice upload (POST /v1/audio/voices: a recording becomes a voice)")
+    upload.add_argument(
+        "--allow-voice-upload",
+        action="store_true",
+        help="accept uploaded recordings as voices (off by default; the API key applies); loads HuBERT, the "
+        "quantizer and EnCodec (see `voice clone`)",
+    )
+    upload.add_argument("--hubert", default=HUBERT_MODEL, help="HuBERT hub id or folder (default: %(default)s)")
+    upload.add_argument(
+        "--quantizer", default=QUANTIZER_MODEL, help="quantizer file, folder or hub id (default: %(default)s)"
+    )
+    upload.add_argument("--encodec", default=ENCODEC_MODEL, help="EnCodec hub id or folder (default: %(default)s)")
+    upload.add_argument(
+        "--max-upload-seconds", type=float, default=120.0, help="longest recording accepted (default: %(default)s)"
+    )
+    upload.add_argument(
+        "--max-upload-mb", type=float, default=20.0, help="largest upload in MiB (default: %(default)s)"
     )
 
 
@@ -97,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         max_input_chars=args.max_input_chars,
         voice_aliases=aliases or dict(OPENAI_VOICES),
         generation_kwargs={} if args.first_chunk_tokens is None else {"first_chunk_tokens": args.first_chunk_tokens},
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_upload_seconds=args.max_upload_seconds,
     )
     if args.first_chunk_tokens is not None and args.first_chunk_tokens < 1:
         raise ValueError(f"--first-chunk-tokens must be >= 1, got {args.first_chunk_tokens}")
@@ -128,7 +148,15 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
     )
     if own_aliases:
         _check_aliases(settings.voice_aliases, pipe.available_voice_presets)
-    app = create_app(pipe, settings)
+    cloner = None
+    if args.allow_voice_upload:
+        from ..voice_cloning import VoiceCloner
+
+        print(f"loading {args.hubert}, {args.quantizer} and {args.encodec} for voice upload ...", file=sys.stderr)
+        cloner = VoiceCloner.from_pretrained(
+            hubert=args.hubert, quantizer=args.quantizer, encodec=args.encodec, bark=args.bark, device=args.device
+        )
+    app = create_app(pipe, settings, cloner=cloner)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"bark-vocos speech server on http://{shown}:{port}/ (API: http://{shown}:{port}/v1)")
@@ -137,6 +165,8 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
     else:
         keyed = settings.api_key is not None
         print(f"listening on {args.host}: reachable from other machines" + ("" if keyed else ", with NO API key"))
+    if cloner is not None:
+        print("voice upload is on: POST /v1/audio/voices (clone only voices of people who agreed)")
     marked = [p for p in (args.bark, args.vocoder) if is_random_checkpoint(p)]
     if marked:
         print(f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech")

@@ -30,12 +30,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..checks import check_text
 from .formats import FORMATS, MEDIA_TYPES, STREAMED_FORMATS, encode_file, to_pcm16, wav_stream_header, writable_formats
-from .schemas import ApiError, SpeechRequest, document_speech_request, error_body, error_responses
+from .schemas import (
+    ApiError,
+    SpeechRequest,
+    document_speech_request,
+    document_voice_upload,
+    error_body,
+    error_responses,
+)
+from .uploads import UPLOADED, VOICE_NAME_PATTERN, VoiceUploads
 from .voices import OPENAI_VOICES, voice_table
 from .worker import GenerationWorker, JobEvent, QueueFullError, SpeechJob
 
 if TYPE_CHECKING:
     from ..text_to_wav import TextToWavPipeline
+    from ..voice_cloning import VoiceCloner
 
 __all__ = ["MODEL_ID", "ServerSettings", "create_app"]
 
@@ -58,6 +67,9 @@ class ServerSettings:
         max_input_chars: Longest `input` accepted, in characters (413 beyond; OpenAI's limit is 4096).
         voice_aliases: Extra voice names -> Bark preset (default: OpenAI's six voice names, see `voices.OPENAI_VOICES`).
         generation_kwargs: Extra keyword options of every pipeline call (e.g. `{"max_chunk_tokens": 24}`).
+        max_upload_bytes: Largest recording `POST /v1/audio/voices` reads (413 beyond).
+        max_upload_seconds: Longest recording it clones (413 beyond).
+        max_uploaded_voices: How many uploaded voices the server keeps (409 beyond; a name may be uploaded again).
     """
 
     api_key: str | None = None
@@ -65,8 +77,14 @@ class ServerSettings:
     max_input_chars: int = 4096
     voice_aliases: dict[str, str] = field(default_factory=lambda: dict(OPENAI_VOICES))
     generation_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_seconds: float = 120.0
+    max_uploaded_voices: int = 32
 
     def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "max_upload_seconds", "max_uploaded_voices"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, got {self.max_queue}")
         if self.max_input_chars < 1:
@@ -78,6 +96,11 @@ class ServerSettings:
     def max_body_bytes(self) -> int:
         """Largest request body read: enough for `max_input_chars` characters in any JSON spelling."""
         return self.max_input_chars * JSON_BYTES_PER_CHAR + JSON_OVERHEAD_BYTES
+
+
+def shown(preset: Any) -> str | None:
+    """A voice's preset as the API shows it: its name, `None` (no prompt), or "uploaded" for an uploaded voice."""
+    return preset if preset is None or isinstance(preset, str) else UPLOADED
 
 
 def _pipeline_chunks(pipe: TextToWavPipeline) -> Any:
@@ -97,18 +120,26 @@ def _random_weights(pipe: TextToWavPipeline) -> bool:
     return any(is_random_checkpoint(str(getattr(m, "name_or_path", "") or "")) for m in models if m is not None)
 
 
-def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(
+    pipe: TextToWavPipeline, settings: ServerSettings | None = None, cloner: VoiceCloner | None = None
+) -> FastAPI:
     """The FastAPI app serving `pipe`; its lifespan starts and stops the one generation worker.
 
     Args:
         pipe: A loaded pipeline; only the worker thread calls it.
         settings: Key, queue and input limits, voice aliases; default `ServerSettings()`.
+        cloner: When given, `POST /v1/audio/voices` clones uploaded recordings into voices (made for `pipe`'s Bark
+            model); without it uploads get 403.
 
     Raises:
         ValueError: Voice aliases that clash with the model's preset names.
     """
     settings = settings or ServerSettings()
-    voices = voice_table(pipe.available_voice_presets, settings.voice_aliases)
+    voices: dict[str, Any] = dict(voice_table(pipe.available_voice_presets, settings.voice_aliases))
+    uploads = None
+    if cloner is not None:
+        limits = {"max_seconds": settings.max_upload_seconds, "max_voices": settings.max_uploaded_voices}
+        uploads = VoiceUploads(cloner, voices, max_bytes=settings.max_upload_bytes, **limits)
     formats = writable_formats()
     decoders = ("vocos", "encodec") if pipe.vocoder is not None else ("encodec",)
     worker = GenerationWorker(_pipeline_chunks(pipe), settings.max_queue)
@@ -188,8 +219,8 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             param = ".".join(str(part) for part in first["loc"]) or None
             raise ApiError(400, f"'{param}': {first['msg']}", param=param) from None
 
-    def check(speech: SpeechRequest) -> str | None:
-        """Checks that need the model and settings; returns the voice's Bark preset."""
+    def check(speech: SpeechRequest) -> Any:
+        """Checks that need the model and settings; returns the voice's Bark preset (a name, None, or arrays)."""
         text = speech.input
         if not text.strip():
             raise ApiError(400, "'input' is empty or only whitespace: give some words to speak", param="input")
@@ -277,14 +308,14 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
             worker.cancel(job)  # whatever went wrong, the worker must not go on with a request nobody reads
             raise
 
-    async def respond(job: SpeechJob, request: Request, response_format: str, preset: str | None) -> Response:
+    async def respond(job: SpeechJob, request: Request, response_format: str, preset: Any) -> Response:
         """The response of a queued job: streamed for wav/pcm, the whole file for the others."""
         first = await next_event(job, request)
         if first is None:
             return Response(status_code=499)  # the client is gone; nobody reads this
         if first.kind == "error":
             raise failure(first)
-        headers = {"X-Seed": str(first.chunk.seed), "X-Voice-Preset": str(preset)}
+        headers = {"X-Seed": str(first.chunk.seed), "X-Voice-Preset": str(shown(preset))}
 
         if response_format in STREAMED_FORMATS:
 
@@ -329,10 +360,20 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
     async def list_voices(request: Request) -> dict[str, Any]:
         check_key(request)
         return {
-            "voices": [{"id": name, "name": name, "preset": preset} for name, preset in voices.items()],
+            "voices": [{"id": name, "name": name, "preset": shown(preset)} for name, preset in voices.items()],
             "formats": list(formats),
             "decoders": list(decoders),
+            "voice_upload": uploads is not None,
         }
+
+    @app.post("/v1/audio/voices", status_code=201, responses=error_responses(400, 401, 403, 409, 413, 500))
+    async def upload_voice(request: Request) -> dict[str, Any]:
+        check_key(request)
+        if uploads is None:
+            raise ApiError(
+                403, "voice upload is off: start the server with --allow-voice-upload", code="voice_upload_disabled"
+            )
+        return await uploads.register(request)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -350,9 +391,10 @@ def create_app(pipe: TextToWavPipeline, settings: ServerSettings | None = None) 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            app.openapi_schema = document_speech_request(
+            document_speech_request(
                 schema, "/v1/audio/speech", list(voices), list(formats), list(decoders), settings.max_input_chars
             )
+            app.openapi_schema = document_voice_upload(schema, "/v1/audio/voices", VOICE_NAME_PATTERN.pattern)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -15,6 +15,7 @@ __all__ = [
     "SpeechRequest",
     "VoiceObject",
     "document_speech_request",
+    "document_voice_upload",
     "error_body",
     "error_responses",
 ]
@@ -86,7 +87,9 @@ class ErrorResponse(BaseModel):
 _ERRORS = {
     400: "a malformed or invalid request (the message names the field and the valid values)",
     401: "a missing or wrong API key (when the server runs with --api-key)",
-    413: "a body or 'input' over the server's limit",
+    403: "voice upload is off (the server runs without --allow-voice-upload)",
+    409: "an uploaded voice's name is taken by a model voice, or the server holds its most uploaded voices",
+    413: "a body, 'input' or uploaded recording over the server's limit",
     422: "not used: FastAPI's validation error code, declared so that generated clients know the shape",
     429: "not used today: a rate limit would answer it, with Retry-After",
     500: "an unexpected failure (details in the server log)",
@@ -121,6 +124,28 @@ def document_speech_request(
     openapi["paths"][path]["post"]["requestBody"] = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SpeechRequest"}}},
+    }
+    return openapi
+
+
+def document_voice_upload(openapi: dict[str, Any], path: str, name_pattern: str) -> dict[str, Any]:
+    """Declare the multipart body of `POST path` in `openapi` (the route reads the body itself, so that a too-large
+    upload is refused while it streams): a `name` matching `name_pattern` (a full match) and the recording as `file`;
+    returns `openapi`."""
+    openapi["paths"][path]["post"]["requestBody"] = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["name", "file"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": f"^{name_pattern}$", "description": "the voice's name"},
+                        "file": {"type": "string", "format": "binary", "description": "the recording (WAV, FLAC...)"},
+                    },
+                }
+            }
+        },
     }
     return openapi
 
