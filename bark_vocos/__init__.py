@@ -1,7 +1,8 @@
 """bark-vocos model layer: the bundled VocosEncodec vocoder (config, processor, model) and Bark glue.
 
-Names are imported on first use (PEP 562), so `bark_vocos.errors` and the command line's argument parsing load
-neither torch nor transformers. Touching any vocoder name registers VocosEncodec with transformers' Auto classes.
+Names are imported on first use (PEP 562), so `bark_vocos.errors`, the bandwidth table and the command line's
+argument parsing load neither torch nor transformers. Touching any vocoder name registers VocosEncodec with
+transformers' Auto classes.
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ __all__ = [
 ]
 
 # public name -> the submodule that defines it
-_SOURCES = {"BarkVocosError": ".errors", "ModelNotAvailableError": ".errors"} | {
-    name: ".vocos" for name in __all__ if name not in ("BarkVocosError", "ModelNotAvailableError")
+_LIGHT_SOURCES = {
+    "BarkVocosError": ".errors",
+    "ModelNotAvailableError": ".errors",
+    "BANDWIDTHS": ".bandwidth",
+    "bandwidth_for_num_codebooks": ".bandwidth",
+    "num_codebooks_for_bandwidth": ".bandwidth",
 }
+_SOURCES = _LIGHT_SOURCES | {name: ".vocos" for name in __all__ if name not in _LIGHT_SOURCES}
 
 
 def __getattr__(name: str) -> Any:

@@ -96,10 +96,21 @@ def _check_weight_files(folder: Path) -> None:
             raise ModelNotAvailableError(
                 f"{safetensors_path} is damaged or cut short ({error}): download or convert it again"
             ) from None
-    if bin_path.is_file() and not zipfile.is_zipfile(bin_path):
+    if bin_path.is_file() and not zipfile.is_zipfile(bin_path) and not _is_legacy_torch_file(bin_path):
         raise ModelNotAvailableError(
-            f"{bin_path} is damaged or cut short (not a complete PyTorch zip archive): download or convert it again"
+            f"{bin_path} is damaged or cut short (neither a complete PyTorch zip archive nor PyTorch's older "
+            "non-zip format): download or convert it again"
         )
+
+
+# The start of PyTorch's older non-zip format (`torch.save(..., _use_new_zipfile_serialization=False)`): pickle
+# protocol 2 and the format's magic number (0x1950a86a20f9469cfc6c). `torch.load(weights_only=True)` reads it safely.
+_LEGACY_TORCH_START = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+
+
+def _is_legacy_torch_file(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(len(_LEGACY_TORCH_START)) == _LEGACY_TORCH_START
 
 
 @contextlib.contextmanager

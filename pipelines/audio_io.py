@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .files import atomic_output, check_writable, output_path
 
@@ -34,6 +33,8 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return audio
     g = math.gcd(int(orig_sr), int(target_sr))
+    from scipy.signal import resample_poly  # on first use: the command line parses without scipy
+
     return resample_poly(audio, int(target_sr) // g, int(orig_sr) // g, axis=-1).astype(np.float32)
 
 

@@ -1,19 +1,28 @@
-"""The defaults every command and pipeline shares: model ids, decoders, engines, generation settings."""
+"""The defaults every command and pipeline shares: model ids, decoders, engines, generation settings and their bounds.
 
-from bark_vocos.bark import ENGINES
+Plain constants only: the command line reads them to build its parser and check settings, before torch loads.
+"""
+
+from bark_vocos.bark.names import ENGINES
 
 __all__ = [
+    "BARK_MAX_INPUT_TOKENS",
     "BARK_MODEL",
     "BATCH_SIZE",
     "DECODERS",
+    "DEFAULT_MAX_LAG_MS",
     "ENCODEC_MODEL",
     "ENGINE",
     "ENGINES",
+    "FORMATS",
     "HUBERT_MODEL",
     "MAX_CHUNK_TOKENS",
+    "MAX_PAUSE_SECONDS",
+    "MAX_SEED",
     "PAUSE_SECONDS",
     "QUANTIZER_FILE",
     "QUANTIZER_MODEL",
+    "RUNNERS",
     "VOCODER_MODEL",
 ]
 
@@ -30,3 +39,12 @@ ENGINE = "exact"  # how Bark's stages run; the valid engines are bark_vocos.bark
 MAX_CHUNK_TOKENS = 48  # Bark speaks ~13-14 s per generation, roughly 45 tokens of English
 PAUSE_SECONDS = 0.2
 BATCH_SIZE = 4
+MAX_PAUSE_SECONDS = 60.0
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes [0, 2**64)
+RUNNERS = ("local", "ray")  # where `batch` runs its rows
+FORMATS = ("wav", "flac")  # the audio formats `batch` writes
+# `compare`: a candidate may be shifted by up to this much to line up with its reference (see `compare.metrics.align`)
+DEFAULT_MAX_LAG_MS = 50.0
+# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
+# loaded model's own value again.
+BARK_MAX_INPUT_TOKENS = 256

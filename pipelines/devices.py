@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import torch
 
+from .defaults import MAX_SEED
+
 __all__ = ["DTYPES", "MAX_SEED", "SeededRandom", "check_seed", "resolve_device", "resolve_dtype"]
 
 DTYPES = {
@@ -18,7 +20,6 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
 }
-MAX_SEED = 2**64 - 1  # torch.manual_seed takes [0, 2**64)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -16,6 +16,7 @@ from bark_vocos.bark.int8 import Int8Linear, int8_kernel, int8_kernels_available
 from bark_vocos.choices import ISA_VARIABLES, cpu_model
 from bark_vocos.kernels import linear, linear_kernel, linear_kernel_names
 
+from .checks import check_threads_option
 from .memory import keep_freed_memory
 
 __all__ = [
@@ -102,12 +103,11 @@ def set_threads(threads: int | None) -> None:
     """Use `threads` torch threads (a benchmark's `--threads`); `None` keeps torch's choice.
 
     Raises:
-        ValueError: Fewer than one thread.
+        ValueError: Fewer than one thread, or more than the CPUs this process may use.
     """
     if threads is None:
         return
-    if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
+    check_threads_option(threads)
     torch.set_num_threads(threads)
 
 

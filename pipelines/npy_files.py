@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ def read_npy_header(stream: IO[bytes], where: str) -> tuple[tuple[int, ...], boo
 
 def _read_array(stream: IO[bytes], where: str, max_elements: int) -> np.ndarray:
     shape, fortran_order, dtype = read_npy_header(stream, where)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)  # Python ints: numpy's int64 product wraps for a crafted (2**40, 2**40)
     if count > max_elements:
         raise ValueError(f"{where} holds {count} values, shape {shape}: more than the limit of {max_elements}")
     data = stream.read(count * dtype.itemsize)

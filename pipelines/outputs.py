@@ -39,13 +39,14 @@ class TextToWavOutput:
     chunk_frames: list[int] = field(default_factory=list)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write `audio` to a `.wav` or `.flac` file (atomically: no partial file on failure).
+        """Write `audio` to a `.wav` or `.flac` file (atomically: no partial file on failure), with the seed in its
+        comment tag (`bark-vocos seed N`), as `bark-vocos say` writes it.
 
         Raises:
             ValueError: The generation has no audio (see `check_audio`).
         """
         self.check_audio()
-        return write_audio(path, self.audio, self.sampling_rate)
+        return write_audio(path, self.audio, self.sampling_rate, comment=f"bark-vocos seed {self.seed}")
 
     def check_audio(self) -> None:
         """Check that the generation has audio before it is written.

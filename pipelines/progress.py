@@ -34,12 +34,14 @@ class StageBars:
     Args:
         semantic_steps: Semantic tokens the call may generate (max new tokens x batches), the semantic bar's total.
         batches: Number of batches, the fine bar's total.
-        options: tqdm options (`disable`, `leave`, `file`, ...) that override the defaults.
+        options: tqdm options (`disable`, `leave`, `file`, ...) that override the defaults. By default the bars show
+            on a terminal only (`disable=None`): in a log file or a pipe their carriage returns and cursor moves
+            would be garbage.
     """
 
     def __init__(self, semantic_steps: int, batches: int, options: dict[str, Any]):
         def bar(desc: str, total: int, unit: str) -> tqdm:
-            return tqdm(**{"desc": desc, "total": total, "unit": unit, "leave": False, **options})
+            return tqdm(**{"desc": desc, "total": total, "unit": unit, "leave": False, "disable": None, **options})
 
         self.semantic = bar("semantic", semantic_steps, "tok")
         self.coarse = bar("coarse", 0, "tok")

@@ -38,7 +38,17 @@ from bark_vocos.settings import settings as engine_settings
 from bark_vocos.tuning import load_record, save_record
 from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
 
-from .defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from .checks import check_text
+from .defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINE,
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    PAUSE_SECONDS,
+    VOCODER_MODEL,
+)
 from .devices import SeededRandom, check_seed, resolve_device, resolve_dtype
 from .long_form import FADE_SECONDS, Chunk, PauseInserter, plan_chunks, schedule_batches
 from .outputs import AudioChunk, TextToWavOutput
@@ -52,7 +62,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline"]
 
-MAX_PAUSE_SECONDS = 60.0
 # EnCodec's decoder (causal convolutions and an LSTM) has unbounded left memory: streamed, it decodes from the start
 # of the text each time and holds back this many frames at the end (its last transposed convolutions' reach).
 ENCODEC_RIGHT_CONTEXT = 2
@@ -116,7 +125,7 @@ class TextToWavPipeline:
             vocoder: Vocos-EnCodec hub id or folder; `None` to decode with Bark's EnCodec only.
             device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
             dtype: `None` (the checkpoint's), `"float16"`/`"fp16"`, `"bfloat16"`/`"bf16"`, or a torch dtype.
-            engine: How Bark's stages run (see `bark_vocos.bark.stages`): `"exact"` (default), `"transformers"` or
+            engine: How Bark's stages run (see `bark_vocos.bark.engines`): `"exact"` (default), `"transformers"` or
                 `"fast"`.
 
         Raises:
@@ -143,7 +152,8 @@ class TextToWavPipeline:
         return cls(bark_model, processor, vocoder_model, stages=bark_stages(bark_model, engine))
 
     def set_progress_bar_config(self, **kwargs: Any) -> None:
-        """Options for the per-stage tqdm bars (e.g. `disable=True`, `leave=False`, `file=sys.stdout`)."""
+        """Options for the per-stage tqdm bars (e.g. `disable=True`, `leave=False`, `file=sys.stdout`); by default
+        they show on a terminal only (`disable=None`)."""
         self._progress_bar_config = dict(kwargs)
 
     def enable_cpu_offload(self, accelerator_id: int = 0) -> None:
@@ -215,6 +225,7 @@ class TextToWavPipeline:
                 raise TypeError(f"text must be a string or a list of strings, got {type(text).__name__} at {i}")
             if not text.strip():
                 raise ValueError("text is empty or only whitespace: give some words to speak")
+            check_text(text)
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder '{decoder}': use one of {list(DECODERS)}")
         if decoder == "vocos" and self.vocoder is None:
@@ -450,7 +461,9 @@ class TextToWavPipeline:
 
         # 3. Decode each text's codes in one pass across its chunk joins, then insert the pauses
         outputs = []
-        bar_options = {"leave": False, **self._progress_bar_config, **({} if progress else {"disable": True})}
+        bar_options = {"leave": False, "disable": None, **self._progress_bar_config}  # None: on a terminal only
+        if not progress:
+            bar_options["disable"] = True
         for text_index, text_chunks in enumerate(tqdm(request.chunks, desc="decode", unit="text", **bar_options)):
             items = [tokens[text_index, chunk.index] for chunk in text_chunks]
             codes = torch.cat([item.fine for item in items], dim=1)

@@ -38,7 +38,7 @@ def _validated(
     missing = [key for key in PRESET_KEYS if key not in preset]
     if missing:
         raise ValueError(f"voice preset {where} lacks {missing}: a preset needs {list(PRESET_KEYS)}")
-    arrays = {}
+    arrays, ranges = {}, {}
     for key, ndim in PRESET_KEYS.items():
         array = np.asarray(preset[key])
         if array.ndim != ndim or not np.issubdtype(array.dtype, np.integer) or array.size == 0:
@@ -46,6 +46,7 @@ def _validated(
                 f"voice preset {where}: '{key}' must be a {ndim}-D integer array, not empty, "
                 f"got {array.dtype} {array.shape}"
             )
+        ranges[key] = int(array.min()), int(array.max())  # before the cast: uint64 values >= 2**63 would wrap
         arrays[key] = array.astype(np.int64)
     coarse, fine = arrays["coarse_prompt"], arrays["fine_prompt"]
     if coarse.shape[0] != N_COARSE_CODEBOOKS or fine.shape[0] != N_FINE_CODEBOOKS or coarse.shape[1] != fine.shape[1]:
@@ -58,7 +59,7 @@ def _validated(
         ("coarse_prompt", codebook_size),
         ("fine_prompt", codebook_size),
     ):
-        low, high = int(arrays[key].min()), int(arrays[key].max())
+        low, high = ranges[key]
         if low < 0 or high >= size:
             raise ValueError(
                 f"voice preset {where}: '{key}' holds values from {low} to {high}, outside the valid 0 to {size - 1}"

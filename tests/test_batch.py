@@ -78,7 +78,7 @@ def test_read_jobs_formats(tmp_path):
         ("j.txt", "\n  \n", "j.txt: empty file"),
         ("j.csv", "id,text\n", "j.csv: no rows"),
         ("j.jsonl", '{"id": "../x", "text": "x"}\n', "j.jsonl line 1: id '../x' cannot name a file"),
-        ("j.jsonl", '{"id": "a", "text": "x", "seed": "soon"}\n', "j.jsonl line 1: 'seed' must be a non-negative"),
+        ("j.jsonl", '{"id": "a", "text": "x", "seed": "soon"}\n', "line 1: 'seed' must be an integer from 0 to 2"),
         ("j.jsonl", '{"id": "a", "text": "x", "decoder": "mp3"}\n', "line 1: unknown decoder 'mp3'"),
         ("j.jsonl", '{"id": "a", "text": "x", "sha256": "0"}\n', "line 1: column 'sha256' is a manifest field"),
         ("j.csv", "id,text\na,x,extra\n", "j.csv line 2: 3 fields, the header has 2"),
@@ -148,7 +148,7 @@ def test_failing_rows_are_recorded_and_the_job_goes_on(tiny_dir, tmp_path, capsy
     assert sorted(_files(out)) == ["ok1.flac", "ok2.flac"]
     assert list(entries["ok1"]) == [
         "id", "status", "file", "text", "duration", "samples", "sampling_rate", "sha256", "seed", "voice", "decoder",
-        "error", "settings", "book",
+        "error", "settings", "say", "book",
     ]  # fmt: skip
     audio, rate = read_audio(out / "ok2.flac")
     assert (rate, audio.shape[0]) == (24000, entries["ok2"]["samples"])

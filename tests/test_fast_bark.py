@@ -25,8 +25,9 @@ from bark_vocos.bark.onnx_step import onnx_step_available
 from bark_vocos.choices import AttentionKey, StepEngineKey
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
-from pipelines.commands import bench_pipeline, main
-from pipelines.commands.bench_pipeline import _attention_choices, _decode_engines
+from pipelines.benchmarks import pipeline as bench_pipeline
+from pipelines.benchmarks.pipeline import _attention_choices, _decode_engines
+from pipelines.commands import main
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
 

@@ -43,7 +43,7 @@ def test_set_threads_rejects_fewer_than_one():
     before = torch.get_num_threads()
     set_threads(None)
     assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="--threads must be >= 1"):
+    with pytest.raises(ValueError, match="--threads 0 is out of range: use 1 to"):
         set_threads(0)
 
 

@@ -58,6 +58,7 @@ def test_runs_on_tiny_checkpoints(path, monkeypatch, tmp_path):
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's working folder (tempfile.mkdtemp) goes with the test's
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    before = set(Path("/tmp").glob("bark-vocos-notebook-*"))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
     client.execute()  # raises CellExecutionError naming the cell on any failure
@@ -68,4 +69,5 @@ def test_runs_on_tiny_checkpoints(path, monkeypatch, tmp_path):
     for line in PRINTED.get(path.name, []):
         assert line in text, f"{path.name} did not print {line!r}"
     assert EXPECTED[path.name] <= _shown(notebook), f"{path.name} showed only {_shown(notebook)}"
-    assert len(list(tmp_path.glob("bark-vocos-notebook-*"))) == 1  # its files went to the test's folder, not /tmp
+    assert list(tmp_path.glob("bark-vocos-notebook-*")) == []  # its working folder was removed at the end
+    assert set(Path("/tmp").glob("bark-vocos-notebook-*")) <= before  # and none was left in /tmp

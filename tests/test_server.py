@@ -198,6 +198,22 @@ BAD_REQUESTS = {
     "unknown decoder": ({**GOOD, "decoder": "hifigan"}, KEY, 400, "decoder", "'vocos' or 'encodec'"),
     "1 MB input": ({**GOOD, "input": "a" * 1_000_000}, KEY, 413, "input", "limited to 4096 characters"),
     "input over the limit": ({**GOOD, "input": "a " * 2049}, KEY, 413, "input", "has 4098 characters"),
+    "lone surrogate input": (
+        b'{"input": "Hi \\ud800 there", "voice": "alloy"}',
+        KEY,
+        400,
+        "input",
+        "the lone surrogate U+D800 at character 3",
+    ),
+    "seed of 5000 digits": (
+        b'{"input": "Hi", "voice": "alloy", "seed": ' + b"9" * 5000 + b"}",
+        KEY,
+        400,
+        None,
+        "'seed' takes 0 to 2**64-1",
+    ),
+    "seed above 2**64-1": ({**GOOD, "seed": 2**64}, KEY, 400, "seed", "less than or equal to 18446744073709551615"),
+    "negative seed": ({**GOOD, "seed": -1}, KEY, 400, "seed", "greater than or equal to 0"),
     "missing key": (GOOD, None, 401, None, "missing API key"),
     "wrong key": (GOOD, "not-the-key", 401, None, "incorrect API key"),
 }
@@ -247,10 +263,12 @@ def test_generation_failure_is_a_500_without_traceback(server, monkeypatch):
     assert post(server, GOOD).status_code == 200
 
 
-def test_a_seed_the_pipeline_rejects_is_a_400(server):
+def test_a_seed_out_of_range_is_a_400_from_the_schema(server):
     response = post(server, {**GOOD, "seed": -1})
     assert response.status_code == 400
-    assert "seed must be in [0, 2**64 - 1], got -1" in response.json()["error"]["message"]
+    assert response.json()["error"]["message"] == "'seed': Input should be greater than or equal to 0"
+    whole = post(server, {**GOOD, "seed": 1.0})  # a JSON integer written with a fraction part
+    assert whole.status_code == 200 and whole.headers["x-seed"] == "1"
 
 
 def test_load_every_request_gets_its_own_audio_or_503(server, reference):

@@ -30,6 +30,9 @@ def test_page_generates_plays_and_switches_between_encodec_and_vocos(tiny_dir):
                 page.add_init_script(f"localStorage.setItem('bark-vocos-key', '{KEY}')")  # as a user typed it before
                 page.goto(server.url + "/", wait_until="load")
                 page.wait_for_function("document.querySelectorAll('#voice option').length > 0", timeout=WAIT_MS)
+                page.wait_for_function("!document.getElementById('notice').hidden", timeout=WAIT_MS)
+                before = page.evaluate("() => document.getElementById('results').hidden")  # no empty players yet
+                notice = page.text_content("#notice")
                 voices = page.eval_on_selector_all("#voice option", "options => options.map(o => o.value)")
                 page.select_option("#voice", "v2/en_speaker_1")
                 page.fill("#text", TEXT)
@@ -52,6 +55,7 @@ def test_page_generates_plays_and_switches_between_encodec_and_vocos(tiny_dir):
         server.stop()
 
     assert errors == []
+    assert before is True and "random weights" in notice
     assert "alloy" in voices and "v2/en_speaker_1" in voices
     assert status.startswith(f"seed {SEED}, voice v2/en_speaker_1")
     assert sources["a"].startswith("blob:") and sources["b"].startswith("blob:") and sources["a"] != sources["b"]
@@ -61,6 +65,31 @@ def test_page_generates_plays_and_switches_between_encodec_and_vocos(tiny_dir):
     for player in players:
         assert player["duration"] == pytest.approx(seconds, abs=0.01), players
         assert player["played"]
+
+
+def test_page_shows_an_api_error(tiny_dir):
+    sync_playwright = browser_or_skip()
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    server = BackgroundServer(create_app(pipe, ServerSettings(api_key=KEY))).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.add_init_script(f"localStorage.setItem('bark-vocos-key', '{KEY}')")
+                page.goto(server.url + "/", wait_until="load")
+                page.wait_for_function("document.querySelectorAll('#voice option').length > 0", timeout=WAIT_MS)
+                page.fill("#text", "   ")
+                page.click("#generate")
+                page.wait_for_function("document.getElementById('status').className === 'error'", timeout=WAIT_MS)
+                status = page.text_content("#status")
+                hidden = page.evaluate("() => document.getElementById('results').hidden")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert status == "encodec: 'input' is empty or only whitespace: give some words to speak"
+    assert hidden is True
 
 
 def test_page_upload_field_shows_only_when_on_and_adds_a_voice(tiny_dir, tmp_path):

@@ -53,12 +53,12 @@ def test_serve_prints_its_loopback_url_answers_and_stops_on_ctrl_c(tiny_dir):
         audio, rate = sf.read(io.BytesIO(speech.content))
         assert speech.headers["x-seed"] == "0" and rate == 24000 and audio.shape[0] > 0
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 130  # uvicorn shuts down, then the CLI reports the interrupt as usual
+        assert process.wait(timeout=60) == 130  # uvicorn shuts down, then the CLI says the server stopped
         rest = []
         while (line := lines.get(timeout=10)) is not None:
             rest.append(line)
         assert "Traceback" not in "".join(rest)
-        assert rest[-1] == "bark-vocos: interrupted (no partial output kept)\n"
+        assert rest[-1] == "bark-vocos: server stopped (Ctrl-C); 0 request(s) were in flight\n"
     finally:
         if process.poll() is None:
             process.kill()
@@ -78,3 +78,70 @@ def test_serve_prints_its_loopback_url_answers_and_stops_on_ctrl_c(tiny_dir):
 def test_serve_option_mistakes_are_one_error_line(capsys, options, message):
     assert main(["serve", *options]) == 1
     assert message in capsys.readouterr().err
+
+
+def _serve_process(tiny_dir, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pipelines", "serve", "--bark", str(tiny_dir / "bark")]
+    command += ["--vocoder", str(tiny_dir / "vocos"), *options]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=START_SECONDS)
+
+
+def test_serve_on_a_busy_port_fails_before_loading_the_models(tiny_dir):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = _serve_process(tiny_dir, "--port", str(port))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"bark-vocos: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "loading" not in result.stderr + result.stdout
+
+
+def test_serve_on_a_bad_host_fails_before_loading_the_models(tiny_dir):
+    result = _serve_process(tiny_dir, "--host", "999.1.1.1", "--port", "0")
+    assert result.returncode == 1
+    assert result.stderr.startswith("bark-vocos: error: cannot listen on 999.1.1.1:0")
+    assert "loading" not in result.stderr + result.stdout
+
+
+def test_serve_refuses_a_voice_alias_to_an_unknown_preset(tiny_dir):
+    result = _serve_process(tiny_dir, "--port", "0", "--voice-alias", "bob=v2/nope")
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("bark-vocos: error: --voice-alias bob=v2/nope: this Bark model has no preset 'v2/nope'")
+    )
+    assert "speech server on" not in result.stdout
+
+
+def test_serve_stopped_by_sigterm_says_so(tiny_dir):
+    command = [sys.executable, "-m", "pipelines", "serve", "--port", "0"]
+    command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        printed = []
+        while not any(line.startswith("bark-vocos speech server on ") for line in printed):
+            line = lines.get(timeout=START_SECONDS)
+            assert line is not None, "".join(printed)
+            printed.append(line)
+        url = next(line for line in printed if line.startswith("bark-vocos speech server on ")).split()[4]
+        assert httpx.get(url + "health", timeout=START_SECONDS).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143
+        rest = []
+        while (line := lines.get(timeout=10)) is not None:
+            rest.append(line)
+        assert "Traceback" not in "".join(rest) and "no partial output" not in "".join(rest)
+        assert rest[-1] == "bark-vocos: server stopped (SIGTERM); 0 request(s) were in flight\n"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)

@@ -32,7 +32,7 @@ def test_decode_errors_are_one_line_and_leave_no_file(tiny_original, tmp_path, c
     np.save(tmp_path / "bad.npy", np.full((8, 5), 2000))
     out = tmp_path / "out.wav"
     assert main(["decode", str(tmp_path / "bad.npy"), "-o", str(out), "--vocoder", str(tiny_original)]) == 1
-    assert "bark-vocos: error: code 2000 is outside the valid range [0, 1024)" in capsys.readouterr().err
+    assert "bad.npy holds the code 2000; EnCodec codes are integers from 0 to 1023" in capsys.readouterr().err
     np.save(tmp_path / "codes.npy", np.zeros((8, 5), dtype=np.int64))
     args = ["decode", str(tmp_path / "codes.npy"), "-o", str(out), "--vocoder", str(tiny_original), "--bandwidth", "3"]
     assert main(args) == 1
@@ -94,7 +94,7 @@ def test_bench_matrix_products_have_the_decoders_shapes_and_embedding():
     import torch.nn.functional as F
 
     from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-    from pipelines.commands.bench_vocoder import conv_as_linear, matrix_products
+    from pipelines.benchmarks.vocoder import conv_as_linear, matrix_products
 
     torch.manual_seed(0)
     config = VocosEncodecConfig(hidden_size=32, intermediate_size=48, num_layers=2)
@@ -123,3 +123,24 @@ def test_vocoder_work_counts_every_product_weight_once_per_frame():
         + config.hidden_size * (config.n_fft + 2)
     )
     assert vocoder_work(model, frames=20) == (4.0 * weights, 2.0 * weights * 20)
+
+
+def test_decode_with_encodec_matches_the_pipelines_encodec_decoder(tiny_dir, tmp_path, capsys):
+    from pipelines import TextToWavPipeline
+
+    pipe = TextToWavPipeline.from_pretrained(bark=tiny_dir / "bark", vocoder=tiny_dir / "vocos")
+    pipe.bark.codec_model.save_pretrained(tmp_path / "encodec")  # Bark's own codec, as a folder
+    codes = np.random.default_rng(1).integers(0, 1024, size=(8, 20))
+    np.save(tmp_path / "codes.npy", codes)
+    both = {}
+    for decoder in ("vocos", "encodec"):
+        out = tmp_path / f"{decoder}.wav"
+        argv = ["decode", str(tmp_path / "codes.npy"), "-o", str(out), "--decoder", decoder]
+        argv += ["--vocoder", str(tiny_dir / "vocos"), "--encodec", str(tmp_path / "encodec")]
+        assert main(argv) == 0
+        assert capsys.readouterr().out.strip().endswith(f"8 codebooks, {decoder})")
+        both[decoder], rate = soundfile.read(out, dtype="float32")
+        assert rate == 24000 and both[decoder].shape == (20 * 320,)
+    expected = pipe.decode(torch.from_numpy(codes), decoder="encodec")
+    np.testing.assert_allclose(both["encodec"], expected, rtol=0, atol=1e-6)
+    assert not np.allclose(both["encodec"], both["vocos"])  # two decoders, two sounds

@@ -355,3 +355,22 @@ def test_vocoder_modules_import_no_cycle_and_no_private_names():
         "modeling_vocos_encodec" not in graph["conversion"]
         and "modeling_vocos_encodec" not in graph["processing_vocos_encodec"]
     )
+
+
+def test_inspect_of_a_folder_that_would_not_load_is_an_error(tiny_dir, tmp_path, capsys):
+    import shutil
+
+    cut = shutil.copytree(tiny_dir / "vocos", tmp_path / "cut")
+    weights = cut / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    assert main(["inspect", str(cut)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"bark-vocos: error: {cut} would not load as VocosEncodecModel: not a valid safetensors")
+
+    pickled = shutil.copytree(tiny_dir / "vocos", tmp_path / "pickled")
+    (pickled / "model.safetensors").unlink()
+    torch.save({"weight": torch.zeros(1), "code": ValueError("runs on load")}, pickled / "pytorch_model.bin")
+    assert main(["inspect", str(pickled)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"bark-vocos: error: {pickled} would not load as VocosEncodecModel: ")

@@ -21,11 +21,10 @@ from typing import Any
 
 from transformers import BarkModel
 
+from .names import ENGINES
 from .optimized import OptimizedBarkStages
 
 __all__ = ["ENGINES", "BarkStages", "bark_stages", "check_engine"]
-
-ENGINES = ("transformers", "exact", "fast")
 
 
 @dataclass

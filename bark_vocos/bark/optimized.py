@@ -43,12 +43,11 @@ from .coarse import CoarseStage
 from .decoder import DECODE_ENGINES
 from .fine import FineStage
 from .int8 import INT8_KERNELS
+from .names import OPTIMIZED_MODES
 from .orchestration import BarkGenerationConfigs
 from .semantic import SemanticStage
 
 __all__ = ["CHOICE_VARIABLES", "OPTIMIZED_MODES", "OptimizedBarkStages"]
-
-OPTIMIZED_MODES = ("exact", "fast")
 
 # The environment variables that pin each measured kernel choice of the stages instead of timing it (README,
 # "Reproducibility"): the float32 linear kernel, the int8 kernel, the decode-step engine and each engine's attention.

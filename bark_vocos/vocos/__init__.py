@@ -3,7 +3,7 @@ the codebook/bandwidth table, codes checks, and the detection and conversion of 
 
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
 
-from .bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
+from ..bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .configuration_vocos_encodec import VocosEncodecConfig
 from .feature_extraction_vocos_encodec import VocosFeatureExtractor
 from .layouts import CheckpointLayout, UnknownLayoutError, detect_layout

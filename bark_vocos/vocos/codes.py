@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .bandwidth import CODEBOOK_SIZE, bandwidth_for_num_codebooks
+from ..bandwidth import CODEBOOK_SIZE, bandwidth_for_num_codebooks
 
 __all__ = ["MAX_CODEBOOKS", "check_codes", "embed_codes", "stack_codes"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
+from ..bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
 
 __all__ = ["VocosEncodecConfig"]
 

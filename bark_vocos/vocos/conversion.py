@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from .bandwidth import CODEBOOK_SIZE, num_codebooks_for_bandwidth
+from ..bandwidth import CODEBOOK_SIZE, num_codebooks_for_bandwidth
 from .configuration_vocos_encodec import VocosEncodecConfig
 from .layouts import CheckpointLayout
 

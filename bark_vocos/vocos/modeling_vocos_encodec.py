@@ -26,10 +26,10 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from ..bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from ..hub import explain_unavailable
 from ..kernels import derived_weight, linear
 from ..permissions import set_default_mode
-from .bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .codes import check_codes, embed_codes
 from .configuration_vocos_encodec import VocosEncodecConfig
 from .conversion import config_for_layout, convert_state_dict, read_state_dict

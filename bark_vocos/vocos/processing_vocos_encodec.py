@@ -7,8 +7,8 @@ import logging
 import torch
 from transformers import BatchFeature, EncodecModel, ProcessorMixin
 
+from ..bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from ..hub import explain_unavailable
-from .bandwidth import BANDWIDTHS, bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from .codes import check_codes, embed_codes, stack_codes
 from .feature_extraction_vocos_encodec import VocosFeatureExtractor
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..defaults import DECODERS
+from ..defaults import DECODERS, FORMATS, RUNNERS
 from ..files import check_writable
 from .generate import BatchSettings, RowGenerator
 from .jobs import JobRow, read_jobs, row_seed
@@ -36,9 +36,6 @@ __all__ = [
     "row_seed",
     "run_batch",
 ]
-
-RUNNERS = ("local", "ray")
-FORMATS = ("wav", "flac")
 
 
 @dataclass
@@ -182,7 +179,8 @@ def run_batch(
             entries = iter_local(plan.todo, out_dir, settings)
         else:
             entries = iter_ray(plan.todo, out_dir, settings, workers=workers, ray_address=ray_address)
-        bar = tqdm(total=len(plan.todo), desc="batch", unit="row", disable=not progress, dynamic_ncols=True)
+        disable = None if progress else True  # None: on a terminal only, no carriage returns in a log or pipe
+        bar = tqdm(total=len(plan.todo), desc="batch", unit="row", disable=disable, dynamic_ncols=True)
         try:
             for entry in entries:
                 manifest.append({**entry, **extras[entry["id"]]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class RowGenerator:
             engine=settings.engine,
         )
         self.recorded = settings.recorded()
+        self.settings = settings
         self.options = {
             "max_chunk_tokens": settings.max_chunk_tokens,
             "pause_seconds": settings.pause_seconds,
@@ -101,7 +103,8 @@ class RowGenerator:
 
         Returns:
             The manifest entry: id, status ("ok" or "failed"), file, text, duration (seconds), samples, sampling_rate,
-            sha256 of the file, seed, voice, decoder, error (`None` when ok), settings (`BatchSettings.recorded`).
+            sha256 of the file, seed, voice, decoder, error (`None` when ok), settings (`BatchSettings.recorded`),
+            say (the `bark-vocos say` command line that makes the same audio: `say_command`).
         """
         audio: dict[str, Any] = {"duration": None, "samples": None, "sampling_rate": None, "sha256": None}
         error = None
@@ -123,4 +126,20 @@ class RowGenerator:
         entry = {"id": task.id, "status": "ok" if error is None else "failed", "file": task.file, "text": task.text}
         entry.update(audio)
         entry.update(seed=task.seed, voice=task.voice, decoder=task.decoder, error=error, settings=self.recorded)
+        entry["say"] = self.say_command(task)
         return entry
+
+    def say_command(self, task: RowTask) -> str:
+        """The `bark-vocos say` command line that makes this row's audio again (same text, seed and options)."""
+        settings = self.settings
+        argv = ["bark-vocos", "say", task.text, "-o", task.file, "--seed", str(task.seed), "--bark", settings.bark]
+        if settings.vocoder is not None:
+            argv += ["--vocoder", settings.vocoder]
+        argv += ["--engine", settings.engine, "--decoder", task.decoder, "--device", settings.device]
+        argv += ["--max-chunk-tokens", str(settings.max_chunk_tokens), "--pause", repr(settings.pause_seconds)]
+        argv += ["--batch-size", str(settings.batch_size)]
+        if settings.dtype is not None:
+            argv += ["--dtype", settings.dtype]
+        if task.voice is not None:
+            argv += ["--voice", task.voice]
+        return shlex.join(argv)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..defaults import DECODERS
+from ..defaults import DECODERS, MAX_SEED
 
 __all__ = ["JOB_FORMATS", "MANIFEST_FIELDS", "JobRow", "read_jobs", "row_seed"]
 
@@ -34,6 +34,7 @@ MANIFEST_FIELDS = (
     "decoder",
     "error",
     "settings",
+    "say",
 )
 # ids name files (DIR/<id>.<ext>): letters, digits, '.', '_', '-', starting with a letter or digit
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -113,8 +114,8 @@ def _row(values: dict[str, Any], path: Path, line: int) -> JobRow:
             seed = int(seed) if not isinstance(seed, bool | float) else None
         except ValueError:
             seed = None
-        if seed is None or seed < 0:
-            raise _fail(path, line, f"'seed' must be a non-negative integer, got {json.dumps(values['seed'])}")
+        if seed is None or not 0 <= seed <= MAX_SEED:
+            raise _fail(path, line, f"'seed' must be an integer from 0 to 2**64-1, got {json.dumps(values['seed'])}")
     decoder = _optional_str(values.get("decoder"), "decoder", path, line)
     if decoder is not None and decoder not in DECODERS:
         raise _fail(path, line, f"unknown decoder {decoder!r}: use one of {list(DECODERS)}")

@@ -28,6 +28,7 @@ __all__ = [
     "main",
     "third_party_output_hidden",
     "user_error_message",
+    "versions",
 ]
 
 # command (words separated by a space) -> (module in this package, with `add_arguments(parser)` and `run(args)`; help)
@@ -104,13 +105,25 @@ class Terminated(BaseException):
     """SIGTERM, raised where the program is, so the same clean-up as Ctrl-C runs (temporary files are removed)."""
 
 
+# Signals received while a command ran: a KeyboardInterrupt raised where Python cannot propagate it (a `__del__`, such
+# as a progress bar's close when it is collected) is only printed and the command would run on to exit 0.
+_RECEIVED: set[int] = set()
+
+
 def _raise_terminated(signum: int, frame) -> None:
+    _RECEIVED.add(signum)
     raise Terminated()
+
+
+def _raise_interrupt(signum: int, frame) -> None:
+    _RECEIVED.add(signum)
+    raise KeyboardInterrupt()
 
 
 @contextlib.contextmanager
 def _termination_raises() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `Terminated` in the main thread instead of killing Python at once.
+    """While the block runs, SIGTERM raises `Terminated` in the main thread instead of killing Python at once, and
+    both SIGTERM and SIGINT are recorded in `_RECEIVED` (see there).
 
     Python's default on SIGTERM is to die without unwinding, which left the `.part` file of a write in progress;
     as an exception it takes the path Ctrl-C takes, through `files.atomic_output`'s clean-up.
@@ -118,17 +131,23 @@ def _termination_raises() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _RECEIVED.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous_interrupt = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
 
 
 # Our own warnings start with this, so they stay visible when others' are hidden.
 OWN_WARNING_PREFIX = "bark-vocos"
 # Our packages' loggers; every other package's log records are shown with --debug only.
 OWN_LOGGERS = ("bark_vocos", "pipelines")
+
+
+_HUB_BARS_ENV = "HF_HUB_DISABLE_PROGRESS_BARS"
 
 
 class _OwnRecordsOnly(logging.Filter):
@@ -142,7 +161,7 @@ def _quiet_third_party_warnings() -> None:
     """Hide other packages' warnings (transformers, torch, kernels, ...) in normal runs; ours stay visible.
 
     Matched by message rather than module: a library's warning points at its caller (stacklevel), which is often our
-    code (e.g. torch.ao's, raised where `FastBarkStages` quantises).
+    code (e.g. torch.ao's, raised where `OptimizedBarkStages` quantises).
     """
     warnings.filterwarnings("ignore")
     warnings.filterwarnings("default", message=OWN_WARNING_PREFIX)
@@ -164,6 +183,7 @@ def third_party_output_hidden(debug: bool) -> Iterator[None]:
         handler.addFilter(_OwnRecordsOnly())
     transformers_logger = logging.getLogger("transformers")
     saved = root.level, transformers_logger.level, os.environ.get("TRANSFORMERS_VERBOSITY")
+    saved_bars = os.environ.get(_HUB_BARS_ENV)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     with warnings.catch_warnings():
@@ -172,21 +192,64 @@ def third_party_output_hidden(debug: bool) -> Iterator[None]:
             # read by transformers when it sets up its logger (on import); set directly when it is already imported
             os.environ["TRANSFORMERS_VERBOSITY"] = "critical"
             transformers_logger.setLevel(logging.CRITICAL)
+            # transformers' and the hub's own bars ("Loading weights: 0%| ...") follow this variable (read on import)
+            os.environ[_HUB_BARS_ENV] = "1"
+            if "transformers" in sys.modules:
+                sys.modules["transformers"].utils.logging.disable_progress_bar()
         try:
             yield
         finally:
             root.removeHandler(handler)
             root.setLevel(saved[0])
             transformers_logger.setLevel(saved[1])
-            if saved[2] is None:
-                os.environ.pop("TRANSFORMERS_VERBOSITY", None)
-            else:
-                os.environ["TRANSFORMERS_VERBOSITY"] = saved[2]
+            for variable, value in (("TRANSFORMERS_VERBOSITY", saved[2]), (_HUB_BARS_ENV, saved_bars)):
+                if value is None:
+                    os.environ.pop(variable, None)
+                else:
+                    os.environ[variable] = value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with our error line: the usage block, then `bark-vocos: error: COMMAND: ...` (exit 2)."""
+
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        command = self.prog.removeprefix("bark-vocos").strip()
+        self.exit(2, f"bark-vocos: error: {command + ': ' if command else ''}{message}\n")
+
+
+# what a bug report needs: our version and those of the libraries that compute the audio
+VERSION_PACKAGES = ("bark-vocos", "torch", "transformers", "onnxruntime", "numpy", "python")
+
+
+def versions() -> str:
+    """One line `bark-vocos 0.1.0, torch 2.13.0, ...`, read from the installed packages' metadata (nothing imported)."""
+    from importlib import metadata
+
+    found = []
+    for name in VERSION_PACKAGES:
+        if name == "python":
+            found.append(f"python {sys.version.split()[0]}")
+            continue
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} not installed")
+    return ", ".join(found)
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(versions())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command (nested ones such as `bench vocoder` included)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bark-vocos",
         description=(
             "Text to speech with Bark, decoded by Vocos. Errors print one line; --debug (or "
@@ -195,8 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help=f"full tracebacks (same as {DEBUG_ENV}=1)")
     parser.add_argument("--no-tuning-cache", action="store_true", help=TUNING_HELP)
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the versions of bark-vocos, torch, transformers, ONNX Runtime"
+    )
     # the same switch after the command name; SUPPRESS keeps the top-level value when it is not repeated there
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="full tracebacks")
     common.add_argument("--no-tuning-cache", action="store_true", default=argparse.SUPPRESS, help=TUNING_HELP)
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -216,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reader_gone() -> int:
+    """The reader of our stdout closed it (`| head`): end quietly with 128 + SIGPIPE, as `cat` and `yes` do.
+
+    stdout is pointed at /dev/null first, so Python's flush at exit does not fail (and print) a second time.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + getattr(signal, "SIGPIPE", 13)
+
+
 def _run(args: argparse.Namespace) -> int:
     """The command's `run`, without the tuning record (`bark_vocos.tuning`) when `--no-tuning-cache` is given."""
     from bark_vocos.settings import override
@@ -225,7 +302,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped).
+    """Run the command line; returns the exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped, 141 no reader).
 
     Every expected failure (see `user_error_message`) is printed here, and only here, as one line
     `bark-vocos: error: ...`; with `--debug` or `BARK_VOCOS_DEBUG=1` it is raised with its traceback instead.
@@ -234,22 +311,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     # decided before parsing: the command modules import torch and transformers, whose warnings come at import
     debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     with third_party_output_hidden(debug), _termination_raises():
-        args = build_parser().parse_args(argv)
-        keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
         try:
-            return _run(args)
-        except KeyboardInterrupt:
-            print("bark-vocos: interrupted (no partial output kept)", file=sys.stderr)
-            return 130
-        except Terminated:
-            print("bark-vocos: terminated (no partial output kept)", file=sys.stderr)
-            return 128 + signal.SIGTERM
+            args = build_parser().parse_args(argv)
+            keep_freed_memory()  # our own process: tensors reuse freed memory instead of faulting in new pages
+            code = _run(args)
+        except (KeyboardInterrupt, Terminated):
+            code = None
+        except BrokenPipeError:
+            return _reader_gone()
         except Exception as error:
             message = user_error_message(error)
             if debug or message is None:
                 raise
             print(f"bark-vocos: error: {message}", file=sys.stderr)
             return 1
+        if code is not None and (not _RECEIVED or code in (130, 128 + signal.SIGTERM)):
+            return code  # ran to the end, or reported the stop itself (serve)
+        if signal.SIGTERM in _RECEIVED:
+            print("bark-vocos: terminated (no partial output kept)", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        print("bark-vocos: interrupted (no partial output kept)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from bark_vocos.tiny import is_random_checkpoint
-
-from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..checks import check_generation_options, check_seed_option, check_threads_option
+from ..defaults import (
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINES,
+    FORMATS,
+    MAX_CHUNK_TOKENS,
+    PAUSE_SECONDS,
+    RUNNERS,
+    VOCODER_MODEL,
+)
 
 __all__ = ["ROWS_FAILED_EXIT_CODE", "add_arguments", "run"]
 
@@ -16,8 +26,6 @@ ROWS_FAILED_EXIT_CODE = 3  # the job ran to the end but some rows failed (1: a u
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `batch` options."""
-    from ..batch import FORMATS, RUNNERS
-
     parser.add_argument("jobs", help="JOBS file: .jsonl or .csv with id,text[,voice,seed,decoder,...], or plain text")
     parser.add_argument("--out", required=True, help="output folder: <id>.<format> per row and manifest.jsonl")
     parser.add_argument("--runner", default="local", choices=RUNNERS, help="default: %(default)s")
@@ -39,8 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Every setting the whole job shares, checked as `say` checks them (the rows are checked as the job is read)."""
+    if not Path(args.jobs).is_file():
+        raise FileNotFoundError(f"jobs file not found: {args.jobs}")
+    check_generation_options(pause=args.pause, max_chunk_tokens=args.max_chunk_tokens, batch_size=args.batch_size)
+    check_seed_option(args.seed)
+    check_threads_option(args.threads)
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers} is out of range: use 1 or more")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the job; prints the summary; exit 0 when every row is done, 3 when some failed (see the manifest)."""
+    _check_options(args)  # before torch and the models load
+    from bark_vocos.tiny import is_random_checkpoint
+
     from ..batch import BatchSettings, run_batch
 
     threads = args.threads if args.threads is not None or args.runner == "local" else 1

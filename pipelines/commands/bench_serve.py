@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_output, check_writable
-from ..machine import bench_metadata, describe_machine, set_threads
-from .bench_pipeline import BARK_SMALL, RANDOM_WEIGHTS_NOTE, random_bark_model, random_vocoder
 
 __all__ = ["add_arguments", "run"]
 
@@ -58,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pipeline(args: argparse.Namespace, folder: Path) -> tuple[Any, str]:
+    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
+
     from ..text_to_wav import TextToWavPipeline
     from ..tiny import make_tiny
 
@@ -114,6 +114,9 @@ def _rounds(pipe: Any, url: str, args: argparse.Namespace, options: dict[str, An
 
 def run(args: argparse.Namespace) -> int:
     """Serve the pipeline on loopback, alternate pipe(...) and a streamed request, print times and ratios."""
+    from ..benchmarks.pipeline import RANDOM_WEIGHTS_NOTE
+    from ..machine import bench_metadata, describe_machine, set_threads
+
     try:
         from ..server import BackgroundServer, ServerSettings, create_app
     except ImportError:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..defaults import BARK_MODEL, DECODERS, ENCODEC_MODEL, ENGINES, VOCODER_MODEL
+from ..defaults import BARK_MODEL, DECODERS, DEFAULT_MAX_LAG_MS, ENCODEC_MODEL, ENGINES, MAX_SEED, VOCODER_MODEL
 
 if TYPE_CHECKING:
     from ..compare.scoring import Comparison
@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 __all__ = ["add_arguments", "run"]
 
 BANDWIDTHS = (1.5, 3.0, 6.0, 12.0)
-# Kept here (not imported from compare.scoring) so that --help loads no numpy/scipy stack; a test checks they agree.
-DEFAULT_MAX_LAG_MS = 50.0
 
 
 def _named_path(value: str) -> tuple[str, str]:
@@ -113,8 +111,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _mode(args: argparse.Namespace) -> str:
-    from ..compare.scoring import check_candidate_names
-
     used = {
         "files": bool(args.candidate or args.reference),
         "dirs": bool(args.candidate_dir or args.reference_dir),
@@ -133,7 +129,14 @@ def _mode(args: argparse.Namespace) -> str:
         raise ValueError("--reference needs at least one --candidate NAME=FILE")
     if chosen[0] == "dirs" and not args.candidate_dir:
         raise ValueError("--reference-dir needs at least one --candidate-dir NAME=DIR")
+    if chosen[0] == "text":  # before any model loads
+        if any(not text.strip() for text in args.text):
+            raise ValueError("--text is empty or only whitespace: give some words to speak")
+        if not 0 <= args.seed <= MAX_SEED - len(args.text) + 1:  # text i uses seed + i
+            raise ValueError(f"--seed {args.seed} is out of range: give an integer from 0 to 2**64-{len(args.text)}")
     if chosen[0] in ("files", "dirs"):  # before the pairs become a dict, which would drop a repeated name
+        from ..compare.scoring import check_candidate_names
+
         check_candidate_names([name for name, _ in args.candidate or args.candidate_dir])
     return chosen[0]
 

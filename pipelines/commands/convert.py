@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from bark_vocos.hub import check_model_source
-from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
 
 from ..files import check_new_folder
 
@@ -20,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
+
     check_new_folder(args.destination)
     check_model_source(args.source, "Vocos checkpoint", "SOURCE")
     destination = convert_checkpoint(args.source, args.destination)  # with the permissions the umask gives

@@ -1,4 +1,5 @@
-"""`bark-vocos decode CODES.npy -o OUT.wav`: EnCodec codes saved with numpy -> a wav, through the Vocos vocoder."""
+"""`bark-vocos decode CODES.npy -o OUT.wav`: EnCodec codes saved with numpy -> a wav, through the Vocos vocoder or
+EnCodec's own decoder (`--decoder encodec`), so saved codes can be heard both ways."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bark_vocos import BANDWIDTHS
+from bark_vocos.bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
 
 from ..audio_io import check_audio_output, write_audio
-from ..defaults import VOCODER_MODEL
+from ..defaults import DECODERS, ENCODEC_MODEL, VOCODER_MODEL
 from ..npy_files import read_npy
 
 __all__ = ["MAX_DECODE_FRAMES", "VOCODER_MODEL", "add_arguments", "read_codes", "run"]
@@ -32,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (required)")
     parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos hub id or local folder (default: %(default)s)")
+    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
+    parser.add_argument(
+        "--encodec",
+        default=ENCODEC_MODEL,
+        help="EnCodec 24 kHz hub id or local folder, for --decoder encodec (default: %(default)s, Bark's codec)",
+    )
     parser.add_argument(
         "--bandwidth", type=float, choices=BANDWIDTHS, help="kbps of the codes (default: from the number of codebooks)"
     )
@@ -42,11 +49,13 @@ def read_codes(path: Path) -> np.ndarray:
 
     Raises:
         FileNotFoundError: No such file.
-        ValueError: Not a `.npy` array of integers of shape `(K, T)`, `1 <= T <= MAX_DECODE_FRAMES` (the model
-            checks `K` and the range of the values).
+        ValueError: Not a `.npy` array of integers from 0 to 1023 of shape `(K, T)`, K one of 2, 4, 8, 16 (a
+            bandwidth's codebooks), `1 <= T <= MAX_DECODE_FRAMES`.
     """
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
     if path.suffix != ".npy" or not path.is_file():
-        raise FileNotFoundError(f"{path} is not a .npy file of EnCodec codes")
+        raise ValueError(f"{path} is not a .npy file of EnCodec codes (numpy.save of an integer array (K, T))")
     codes = read_npy(path, max_elements=16 * MAX_DECODE_FRAMES)  # refuses a bigger file before reading it
     if codes.ndim != 2 or codes.shape[1] == 0:
         raise ValueError(f"{path} holds shape {codes.shape}; decode takes one item of codes (K, T) with T >= 1 frames")
@@ -57,26 +66,53 @@ def read_codes(path: Path) -> np.ndarray:
         )
     if not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"{path} holds {codes.dtype} values; EnCodec codes are integers from 0 to 1023")
+    valid_counts = [num_codebooks_for_bandwidth(bandwidth) for bandwidth in BANDWIDTHS]
+    if codes.shape[0] not in valid_counts:
+        raise ValueError(f"{path} holds {codes.shape[0]} codebooks; EnCodec 24 kHz codes have one of {valid_counts}")
+    low, high = int(codes.min()), int(codes.max())  # Python ints: no wrap-around of uint64 values at or above 2**63
+    if low < 0 or high >= CODEBOOK_SIZE:
+        bad = low if low < 0 else high
+        raise ValueError(f"{path} holds the code {bad}; EnCodec codes are integers from 0 to {CODEBOOK_SIZE - 1}")
     return codes.astype(np.int64)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_audio_output(args.output)  # before the work (and before torch loads): a bad -o costs nothing
+    codes = read_codes(args.codes)
+    if args.bandwidth is not None and codes.shape[0] != num_codebooks_for_bandwidth(args.bandwidth):
+        raise ValueError(
+            f"{args.codes} holds {codes.shape[0]} codebooks but bandwidth {args.bandwidth} kbps uses "
+            f"{num_codebooks_for_bandwidth(args.bandwidth)}: drop --bandwidth or give the codes' own"
+        )
     import torch
 
-    from bark_vocos import VocosEncodecModel
     from bark_vocos.hub import check_model_source
-    from bark_vocos.tiny import is_random_checkpoint
 
-    check_audio_output(args.output)  # before the work: a bad -o costs nothing
-    codes = read_codes(args.codes)
-    check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
-    model = VocosEncodecModel.from_pretrained(args.vocoder).eval()
-    with torch.inference_mode():
-        audio = model(codes=torch.from_numpy(codes), bandwidth=args.bandwidth).audio[0]
-    sampling_rate = model.config.sample_rate
+    model_path = args.vocoder if args.decoder == "vocos" else args.encodec
+    if args.decoder == "vocos":
+        from bark_vocos import VocosEncodecModel
+
+        check_model_source(args.vocoder, "Vocos vocoder", "--vocoder PATH")
+        model = VocosEncodecModel.from_pretrained(args.vocoder).eval()
+        sampling_rate = model.config.sample_rate
+        with torch.inference_mode():
+            audio = model(codes=torch.from_numpy(codes), bandwidth=args.bandwidth).audio[0]
+    else:
+        from transformers import EncodecModel
+
+        from bark_vocos.hub import explain_unavailable
+
+        check_model_source(args.encodec, "EnCodec model", "--encodec PATH", "encodec")
+        with explain_unavailable(args.encodec, "EnCodec model", "--encodec PATH"):
+            model = EncodecModel.from_pretrained(args.encodec).eval()
+        sampling_rate = model.config.sampling_rate
+        with torch.inference_mode():  # (chunks=1, batch=1, K, T) -> (1, 1, T * 320)
+            audio = model.decode(torch.from_numpy(codes)[None, None], [None]).audio_values[0, 0]
     write_audio(args.output, audio.cpu().numpy(), sampling_rate)
     seconds = audio.shape[0] / sampling_rate
-    print(f"wrote {args.output} ({seconds:.2f} s at {sampling_rate} Hz, {codes.shape[0]} codebooks)")
-    if is_random_checkpoint(args.vocoder):
-        print(f"note: {args.vocoder} holds random weights (make-tiny): the audio is noise, not speech", file=sys.stderr)
+    print(f"wrote {args.output} ({seconds:.2f} s at {sampling_rate} Hz, {codes.shape[0]} codebooks, {args.decoder})")
+    from bark_vocos.tiny import is_random_checkpoint
+
+    if is_random_checkpoint(model_path):
+        print(f"note: {model_path} holds random weights (make-tiny): the audio is noise, not speech", file=sys.stderr)
     return 0

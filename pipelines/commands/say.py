@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import math
 import sys
 from pathlib import Path
 
 from ..audio_io import check_audio_output, write_audio
-from ..defaults import BARK_MODEL, BATCH_SIZE, DECODERS, ENGINES, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
-from ..devices import MAX_SEED
-from ..files import atomic_output, check_writable
+from ..checks import check_generation_options, check_seed_option, check_text
+from ..defaults import (
+    BARK_MAX_INPUT_TOKENS,
+    BARK_MODEL,
+    BATCH_SIZE,
+    DECODERS,
+    ENGINES,
+    MAX_CHUNK_TOKENS,
+    MAX_PAUSE_SECONDS,
+    PAUSE_SECONDS,
+    VOCODER_MODEL,
+)
+from ..files import atomic_output, atomic_outputs, check_writable
 from ..wav_stream import WavStreamWriter
 
 __all__ = ["add_arguments", "run"]
-
-# Bark's text limit per generation (max_input_semantic_length of every Bark checkpoint); the pipeline checks the
-# loaded model's own value again.
-BARK_MAX_INPUT_TOKENS = 256
-
-
-def _max_pause_seconds() -> float:
-    from ..text_to_wav import MAX_PAUSE_SECONDS
-
-    return MAX_PAUSE_SECONDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pause",
         type=float,
         default=PAUSE_SECONDS,
-        help=f"seconds of silence between chunks, 0 to {_max_pause_seconds():g} (default: %(default)s)",
+        help=f"seconds of silence between chunks, 0 to {MAX_PAUSE_SECONDS:g} (default: %(default)s)",
     )
     parser.add_argument(
         "--max-chunk-tokens",
@@ -104,8 +102,10 @@ def _read_text(args: argparse.Namespace) -> str:
     if args.text_file is None:
         return args.text
     path = Path(args.text_file)
-    if not path.is_file():
+    if not path.exists():  # a pipe or /dev/stdin is not a regular file, but can be read
         raise FileNotFoundError(f"--text-file {path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"--text-file {path} is a folder: give a UTF-8 text file")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -119,6 +119,8 @@ def _check_options(args: argparse.Namespace) -> None:
     """Fail before loading any model when an output cannot be written or a setting is out of range."""
     if args.output is None:
         raise ValueError("no output file: pass -o FILE.wav (or .flac, or - for a WAV stream on stdout)")
+    if args.output == "-" and sys.stdout is None:
+        raise ValueError("-o - writes to stdout, but stdout is closed: redirect it to a file or a pipe, or use -o FILE")
     if args.output != "-":
         check_audio_output(args.output)
         if args.stream and Path(args.output).suffix.lower() != ".wav":
@@ -131,21 +133,13 @@ def _check_options(args: argparse.Namespace) -> None:
         check_writable(args.save_voice)
         if Path(args.save_voice).resolve() == Path(args.output).resolve():
             raise ValueError("--save-voice and -o name the same file")
-    max_pause = _max_pause_seconds()
-    if not math.isfinite(args.pause) or not 0 <= args.pause <= max_pause:
-        raise ValueError(f"--pause {args.pause} is out of range: give seconds from 0 to {max_pause:g}")
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        raise ValueError(f"--seed {args.seed} is out of range: give an integer from 0 to 2**64-1")
-    if not 1 <= args.max_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
-        raise ValueError(
-            f"--max-chunk-tokens {args.max_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
-        )
-    if args.first_chunk_tokens is not None and not 1 <= args.first_chunk_tokens <= BARK_MAX_INPUT_TOKENS:
-        raise ValueError(
-            f"--first-chunk-tokens {args.first_chunk_tokens} is out of range: use 1 to {BARK_MAX_INPUT_TOKENS}"
-        )
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size {args.batch_size} is out of range: use 1 or more")
+    check_generation_options(
+        pause=args.pause,
+        max_chunk_tokens=args.max_chunk_tokens,
+        batch_size=args.batch_size,
+        first_chunk_tokens=args.first_chunk_tokens,
+    )
+    check_seed_option(args.seed)
 
 
 def _random_weights_note(*paths: str | None) -> str | None:
@@ -181,9 +175,6 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write the file(s); one line per problem (via the dispatcher), all outputs or none."""
     from bark_vocos.hub import check_model_source
 
-    from ..devices import resolve_device, resolve_dtype
-    from ..text_to_wav import TextToWavPipeline
-
     if args.list_voices:
         from transformers import BarkProcessor
 
@@ -197,7 +188,11 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     if not text.strip():
         raise ValueError("text is empty or only whitespace: give some words to speak")
-    _check_options(args)
+    check_text(text)
+    _check_options(args)  # before torch loads: a bad path or setting answers at once
+    from ..devices import resolve_device, resolve_dtype
+    from ..text_to_wav import TextToWavPipeline
+
     resolve_device(args.device)
     resolve_dtype(args.dtype)
     vocoder = args.vocoder if args.decoder == "vocos" else None
@@ -230,11 +225,11 @@ def run(args: argparse.Namespace) -> int:
         output = pipe(text, output_full=args.save_voice is not None, **options)
         output.check_audio()
         # Both files or neither: each goes to a temporary file, and both are renamed only once both are complete.
-        voice_output = atomic_output(args.save_voice, suffix=".npz") if args.save_voice else contextlib.nullcontext()
-        with atomic_output(args.output, suffix=Path(args.output).suffix) as wav_tmp, voice_output as voice_tmp:
-            write_audio(wav_tmp, output.audio, output.sampling_rate, comment=f"bark-vocos seed {output.seed}")
-            if voice_tmp is not None:
-                output.save_voice_preset(voice_tmp)
+        specs = [(args.output, Path(args.output).suffix)] + ([(args.save_voice, ".npz")] if args.save_voice else [])
+        with atomic_outputs(*specs) as tmps:
+            write_audio(tmps[0], output.audio, output.sampling_rate, comment=f"bark-vocos seed {output.seed}")
+            if args.save_voice:
+                output.save_voice_preset(tmps[1])
         seconds = output.audio.shape[0] / output.sampling_rate
         print(
             f"wrote {args.output}: {seconds:.2f} s at {output.sampling_rate} Hz, {len(output.chunks)} chunk(s), "

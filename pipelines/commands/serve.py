@@ -81,25 +81,39 @@ def _aliases(pairs: list[str]) -> dict[str, str] | None:
     return aliases
 
 
+def _check_aliases(aliases: dict[str, str], presets: list[str]) -> None:
+    """Every `--voice-alias` must name a preset of the loaded Bark model (the default names fall back, yours do not)."""
+    for name, preset in aliases.items():
+        if preset not in presets:
+            shown = ", ".join(presets[:6]) + (", ..." if len(presets) > 6 else "") if presets else "none"
+            raise ValueError(
+                f"--voice-alias {name}={preset}: this Bark model has no preset '{preset}' (its presets: {shown}; "
+                "bark-vocos say --list-voices lists them)"
+            )
+
+
+def _stopped(worker, signal_name: str) -> None:
+    """The line a stopped server prints: what stopped it and the requests it dropped."""
+    stats = worker.stats()
+    in_flight = int(stats["busy"]) + stats["waiting"]
+    print(f"bark-vocos: server stopped ({signal_name}); {in_flight} request(s) were in flight", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Load the models once, bind, print the URL, serve until Ctrl-C."""
+    """Check the settings and bind the address, then load the models once, print the URL, serve until stopped."""
     try:
         import uvicorn
     except ImportError:
         raise ValueError('the server needs fastapi and uvicorn: pip install -e ".[server]"') from None
-    from transformers.utils import logging as transformers_logging
+    from ..server import OPENAI_VOICES, ServerSettings, bind
+    from ..text_to_wav import resolve_device, resolve_dtype
 
-    from bark_vocos.tiny import is_random_checkpoint
-
-    from ..server import OPENAI_VOICES, ServerSettings, bind, create_app
-    from ..text_to_wav import TextToWavPipeline, resolve_device, resolve_dtype
-
-    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    aliases = _aliases(args.voice_alias)
     settings = ServerSettings(
-        api_key=api_key,
+        api_key=args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None,
         max_queue=args.max_queue,
         max_input_chars=args.max_input_chars,
-        voice_aliases=_aliases(args.voice_alias) or dict(OPENAI_VOICES),
+        voice_aliases=aliases or dict(OPENAI_VOICES),
         generation_kwargs={} if args.first_chunk_tokens is None else {"first_chunk_tokens": args.first_chunk_tokens},
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         max_upload_seconds=args.max_upload_seconds,
@@ -110,11 +124,30 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
     resolve_device(args.device)
     resolve_dtype(args.dtype)
+    sock = bind(args.host, args.port)  # a busy port or a bad address fails now, not after the models load
+    try:
+        return _serve(args, sock, settings, aliases is not None, uvicorn)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn) -> int:
+    """Load, build the app on the bound socket `sock`, serve; returns the exit code (130/143 when stopped)."""
+    from transformers.utils import logging as transformers_logging
+
+    from bark_vocos.tiny import is_random_checkpoint
+
+    from ..server import create_app
+    from ..text_to_wav import TextToWavPipeline
+    from . import Terminated
+
     transformers_logging.set_verbosity_error()
     print(f"loading {args.bark} and {args.vocoder} ...", file=sys.stderr)
     pipe = TextToWavPipeline.from_pretrained(
         bark=args.bark, vocoder=args.vocoder, device=args.device, dtype=args.dtype, engine=args.engine
     )
+    if own_aliases:
+        _check_aliases(settings.voice_aliases, pipe.available_voice_presets)
     cloner = None
     if args.allow_voice_upload:
         from ..voice_cloning import VoiceCloner
@@ -124,14 +157,14 @@ def run(args: argparse.Namespace) -> int:
             hubert=args.hubert, quantizer=args.quantizer, encodec=args.encodec, bark=args.bark, device=args.device
         )
     app = create_app(pipe, settings, cloner=cloner)
-    sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"bark-vocos speech server on http://{shown}:{port}/ (API: http://{shown}:{port}/v1)")
     if args.host in LOOPBACK:
         print("listening on loopback only: other machines cannot connect (use --host 0.0.0.0 and --api-key to share)")
     else:
-        print(f"listening on {args.host}: reachable from other machines" + ("" if api_key else ", with NO API key"))
+        keyed = settings.api_key is not None
+        print(f"listening on {args.host}: reachable from other machines" + ("" if keyed else ", with NO API key"))
     if cloner is not None:
         print("voice upload is on: POST /v1/audio/voices (clone only voices of people who agreed)")
     marked = [p for p in (args.bark, args.vocoder) if is_random_checkpoint(p)]
@@ -139,5 +172,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech")
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        _stopped(app.state.worker, "Ctrl-C")
+        return 130
+    except Terminated:
+        _stopped(app.state.worker, "SIGTERM")
+        return 128 + 15
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio_io import read_audio
+from ..defaults import DEFAULT_MAX_LAG_MS
 from . import metrics as M
 from .dnsmos import DNSMOS_METRICS, dnsmos
 from .stats import Verdict, verdicts
@@ -42,8 +43,6 @@ __all__ = [
 ]
 
 ANALYSIS_SAMPLING_RATE = 24000
-# A candidate may be shifted by up to this much to line up with its reference (see `metrics.align`).
-DEFAULT_MAX_LAG_MS = 50.0
 REFERENCE = "reference"
 # Keys an item already uses in report.json; a candidate cannot be called like them.
 RESERVED_NAMES = frozenset({"name", REFERENCE, "lag_ms", "seconds", "sources", "files"})

@@ -23,13 +23,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..checks import check_text
 from .formats import FORMATS, MEDIA_TYPES, STREAMED_FORMATS, encode_file, to_pcm16, wav_stream_header, writable_formats
-from .schemas import ApiError, SpeechRequest, error_body
-from .uploads import UPLOADED, VoiceUploads
+from .schemas import (
+    ApiError,
+    SpeechRequest,
+    document_speech_request,
+    document_voice_upload,
+    error_body,
+    error_responses,
+)
+from .uploads import UPLOADED, VOICE_NAME_PATTERN, VoiceUploads
 from .voices import OPENAI_VOICES, voice_table
 from .worker import GenerationWorker, JobEvent, QueueFullError, SpeechJob
 
@@ -103,6 +112,14 @@ def _pipeline_chunks(pipe: TextToWavPipeline) -> Any:
     return generate
 
 
+def _random_weights(pipe: TextToWavPipeline) -> bool:
+    """Whether the loaded Bark or vocoder came from a folder marked as random weights (`make-tiny`)."""
+    from bark_vocos.tiny import is_random_checkpoint
+
+    models = (pipe.bark, pipe.vocoder)
+    return any(is_random_checkpoint(str(getattr(m, "name_or_path", "") or "")) for m in models if m is not None)
+
+
 def create_app(
     pipe: TextToWavPipeline, settings: ServerSettings | None = None, cloner: VoiceCloner | None = None
 ) -> FastAPI:
@@ -126,6 +143,7 @@ def create_app(
     formats = writable_formats()
     decoders = ("vocos", "encodec") if pipe.vocoder is not None else ("encodec",)
     worker = GenerationWorker(_pipeline_chunks(pipe), settings.max_queue)
+    random_weights = _random_weights(pipe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -188,6 +206,10 @@ def create_app(
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ApiError(400, f"the request body is not valid JSON: {error}") from None
+        except ValueError:  # Python's limit on the digits of an integer (4300): no field takes such a number
+            raise ApiError(
+                400, "the request body holds an integer of thousands of digits: 'seed' takes 0 to 2**64-1"
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(400, f"the request body must be a JSON object, got {type(data).__name__}")
         try:
@@ -202,6 +224,10 @@ def create_app(
         text = speech.input
         if not text.strip():
             raise ApiError(400, "'input' is empty or only whitespace: give some words to speak", param="input")
+        try:
+            check_text(text, "'input'")
+        except ValueError as error:
+            raise ApiError(400, str(error), param="input") from None
         if len(text) > settings.max_input_chars:
             raise ApiError(
                 413,
@@ -247,7 +273,18 @@ def create_app(
             return ApiError(400, str(event.error))
         return ApiError(500, "speech generation failed (details in the server log)", "server_error")
 
-    @app.post("/v1/audio/speech", response_model=None)
+    audio_content = {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in MEDIA_TYPES.values()
+    }
+
+    @app.post(
+        "/v1/audio/speech",
+        response_model=None,
+        responses={
+            200: {"description": "the audio, in the requested format", "content": audio_content},
+            **error_responses(400, 401, 413, 422, 429, 500, 503),
+        },
+    )
     async def speech(request: Request) -> Response:
         check_key(request)
         speech_request = parse(await read_body(request))
@@ -311,7 +348,7 @@ def create_app(
         content = await asyncio.to_thread(encode_file, audio, first.chunk.sampling_rate, response_format)
         return Response(content, media_type=MEDIA_TYPES[response_format], headers=headers)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=error_responses(401, 500))
     async def models(request: Request) -> dict[str, Any]:
         check_key(request)
         return {
@@ -319,7 +356,7 @@ def create_app(
             "data": [{"id": MODEL_ID, "object": "model", "created": started, "owned_by": MODEL_ID}],
         }
 
-    @app.get("/v1/audio/voices")
+    @app.get("/v1/audio/voices", responses=error_responses(401, 500))
     async def list_voices(request: Request) -> dict[str, Any]:
         check_key(request)
         return {
@@ -329,7 +366,7 @@ def create_app(
             "voice_upload": uploads is not None,
         }
 
-    @app.post("/v1/audio/voices", status_code=201)
+    @app.post("/v1/audio/voices", status_code=201, responses=error_responses(400, 401, 403, 409, 413, 500))
     async def upload_voice(request: Request) -> dict[str, Any]:
         check_key(request)
         if uploads is None:
@@ -340,10 +377,25 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "queue": worker.stats(), "auth": settings.api_key is not None}
+        return {
+            "status": "ok",
+            "queue": worker.stats(),
+            "auth": settings.api_key is not None,
+            "random_weights": random_weights,  # the page warns: the audio is noise, not speech
+        }
 
     @app.get("/", response_class=HTMLResponse)
     async def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            document_speech_request(
+                schema, "/v1/audio/speech", list(voices), list(formats), list(decoders), settings.max_input_chars
+            )
+            app.openapi_schema = document_voice_upload(schema, "/v1/audio/voices", VOICE_NAME_PATTERN.pattern)
+        return app.openapi_schema
+
+    app.openapi = openapi
     return app
