@@ -136,3 +136,23 @@ def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path
     assert (summary.generated, summary.failed) == (0, 1)
     error = manifest_entries(tmp_path / "out")["a"]["error"]
     assert error == "ValueError: BARK_VOCOS_KERNEL='onednn_aten_gelu' is not a kernel here; valid: ['aten', 'onednn']"
+
+
+def test_ray_and_local_give_byte_identical_files_unpinned_once_tuned(tiny_dir, tmp_path, pins):
+    """No kernel pinned: the local run measures its choices into the tuning record, the Ray workers (fresh processes,
+    given the record's path) read every choice from it, measure nothing, and write the same bytes."""
+    record = tmp_path / "tuning.json"
+    pins({"BARK_VOCOS_TUNING_RECORD": str(record)})
+    rows = [{"id": f"r{index}", "text": " ".join(WORDS[: 3 + 2 * index])} for index in range(4)]
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", rows)
+    local = run_batch(jobs, tmp_path / "local", settings=settings(tiny_dir), seed=5, progress=False)
+    assert local.generated + local.failed == 4 and local.generated >= 3
+    filled = record.read_bytes()
+    assert {entry["kind"] for entry in json.loads(filled)["choices"]} >= {"linear"}
+
+    remote = run_batch(jobs, tmp_path / "ray", settings=settings(tiny_dir), seed=5, runner="ray", progress=False)
+    assert (remote.generated, remote.failed) == (local.generated, local.failed)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "ray").glob("*.wav")} == {
+        path.name: path.read_bytes() for path in (tmp_path / "local").glob("*.wav")
+    }
+    assert record.read_bytes() == filled  # the workers measured nothing: they read every choice
