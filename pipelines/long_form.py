@@ -17,7 +17,15 @@ from scipy.signal.windows import hann
 
 from .sentences import chunk_text
 
-__all__ = ["FADE_SECONDS", "Chunk", "PauseInserter", "plan_chunks", "schedule_batches"]
+__all__ = [
+    "FADE_SECONDS",
+    "Chunk",
+    "PauseInserter",
+    "join_with_pauses",
+    "plan_chunks",
+    "plan_texts",
+    "schedule_batches",
+]
 
 FADE_SECONDS = 0.01  # raised-cosine fade on each side of an inserted pause, so the cut makes no click
 
@@ -71,6 +79,27 @@ def plan_chunks(
     if first_budget != max_chunk_tokens and len(texts) > 1:
         texts = texts[:1] + chunk_text(" ".join(texts[1:]), count, max_chunk_tokens)
     return [Chunk(text_index, i, piece, tokenize(piece), last=i == len(texts) - 1) for i, piece in enumerate(texts)]
+
+
+def plan_texts(
+    texts: list[str],
+    tokenize: Callable[[str], list[int]],
+    max_input_tokens: int,
+    long_form: bool,
+    max_chunk_tokens: int,
+    first_chunk_tokens: int | None,
+) -> list[list[Chunk]]:
+    """Each text's chunks (see `plan_chunks`); without `long_form` each text is one chunk of Bark's whole budget.
+
+    Raises:
+        ValueError: Without `long_form`, a text over `max_input_tokens` tokens (naming its length and the limit).
+    """
+    budget, first = (max_chunk_tokens, first_chunk_tokens) if long_form else (max_input_tokens, None)
+    chunks = [plan_chunks(i, text, tokenize, budget, first) for i, text in enumerate(texts)]
+    if not long_form and any(len(text_chunks) > 1 for text_chunks in chunks):
+        longest = max(len(tokenize(text)) for text in texts)
+        raise ValueError(f"text has {longest} tokens but Bark reads at most {max_input_tokens}: use long_form=True")
+    return chunks
 
 
 def schedule_batches(chunks: list[Chunk], batch_size: int, prompt_with_previous: bool) -> list[list[Chunk]]:
@@ -145,3 +174,23 @@ class PauseInserter:
         if used != audio.shape[0]:
             raise ValueError(f"fed {audio.shape[0] - used} samples past the registered pieces")
         return np.concatenate(out) if out else audio[:0]
+
+
+def join_with_pauses(audio: np.ndarray, pieces: list[tuple[int, bool]], hop: int, pauses: PauseInserter) -> np.ndarray:
+    """One text's decoded audio `(frames * hop,)` with `pauses` inserted at the joins of its chunks.
+
+    Args:
+        audio: The text's chunks decoded in one pass.
+        pieces: `(frames, last)` of each chunk, in order.
+        hop: Samples per frame.
+        pauses: A fresh `PauseInserter`.
+
+    Raises:
+        RuntimeError: The audio's length is not the chunks' frames times `hop` (a decoder gave the wrong length).
+    """
+    frames = sum(piece_frames for piece_frames, _ in pieces)
+    if audio.shape[0] != frames * hop:
+        raise RuntimeError(f"the decoder gave {audio.shape[0]} samples for {frames} frames")
+    for piece_frames, last in pieces:
+        pauses.add_piece(piece_frames * hop, last)
+    return pauses.feed(audio.astype(np.float32, copy=False))

@@ -13,15 +13,12 @@ for chunk in pipe.stream(long_text, voice_preset="v2/en_speaker_6", seed=0):
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bark_vocos.bark import (
     BarkGenerationConfigs,
@@ -30,14 +27,14 @@ from bark_vocos.bark import (
     OptimizedBarkStages,
     bark_stages,
     check_engine,
-    coarse_frames_for_semantic,
-    generate_bark_tokens,
 )
 from bark_vocos.hub import explain_unavailable
 from bark_vocos.settings import settings as engine_settings
 from bark_vocos.tuning import load_record, save_record
-from bark_vocos.vocos.streaming import IncrementalDecoder, vocos_context_frames
+from bark_vocos.vocos.streaming import IncrementalDecoder
 
+from . import code_decoding
+from .bark_generation import BarkChunkGenerator, SpeechPlan
 from .checks import check_text
 from .defaults import (
     BARK_MODEL,
@@ -49,10 +46,9 @@ from .defaults import (
     PAUSE_SECONDS,
     VOCODER_MODEL,
 )
-from .devices import SeededRandom, check_seed, resolve_device, resolve_dtype
-from .long_form import FADE_SECONDS, Chunk, PauseInserter, plan_chunks, schedule_batches
+from .devices import check_seed, resolve_device, resolve_dtype
+from .long_form import Chunk, plan_chunks, plan_texts, schedule_batches
 from .outputs import AudioChunk, TextToWavOutput
-from .progress import StageBars
 from .voice_presets import resolve_voice_preset
 
 if TYPE_CHECKING:
@@ -61,24 +57,6 @@ if TYPE_CHECKING:
     from bark_vocos import VocosEncodecModel
 
 __all__ = ["AudioChunk", "TextToWavOutput", "TextToWavPipeline"]
-
-# EnCodec's decoder (causal convolutions and an LSTM) has unbounded left memory: streamed, it decodes from the start
-# of the text each time and holds back this many frames at the end (its last transposed convolutions' reach).
-ENCODEC_RIGHT_CONTEXT = 2
-
-
-@dataclass
-class _Request:
-    """A checked call: its texts' chunks, the order they are generated in, and the settings they share."""
-
-    chunks: list[list[Chunk]]
-    batches: list[list[Chunk]]
-    history: dict[str, torch.Tensor] | None
-    seed: int
-    decoder: str
-    pause: int
-    prompt_with_previous: bool
-    generation_kwargs: dict[str, Any]
 
 
 class TextToWavPipeline:
@@ -184,15 +162,11 @@ class TextToWavPipeline:
 
     def sampling_rate(self, decoder: str = "vocos") -> int:
         """Samples per second of `decoder`'s audio, from the loaded model's config."""
-        if decoder == "vocos":
-            return int(self.vocoder.config.sample_rate)
-        return int(self.bark.codec_model.config.sampling_rate)
+        return code_decoding.sampling_rate(self.bark, self.vocoder, decoder)
 
     def hop_length(self, decoder: str = "vocos") -> int:
         """Samples per code frame of `decoder`, from the loaded model's config."""
-        if decoder == "vocos":
-            return int(self.vocoder.config.hop_length)
-        return math.prod(self.bark.codec_model.config.upsampling_ratios)
+        return code_decoding.hop_length(self.bark, self.vocoder, decoder)
 
     def tokenize(self, text: str) -> list[int]:
         """Bark tokenizer ids of `text` (no special tokens, as `BarkProcessor` encodes)."""
@@ -259,7 +233,7 @@ class TextToWavPipeline:
         pause_seconds: float,
         batch_size: int,
         generation_kwargs: dict[str, Any],
-    ) -> _Request:
+    ) -> SpeechPlan:
         """Check the inputs, plan each text's chunks and their generation order: everything before Bark runs."""
         self.check_inputs(texts, decoder, max_chunk_tokens, first_chunk_tokens, pause_seconds, batch_size)
         seed = check_seed(seed)
@@ -271,15 +245,11 @@ class TextToWavPipeline:
             codebook_size=configs.codebook_size,
         )
         history = self._history(preset)
-        budget, first = (max_chunk_tokens, first_chunk_tokens) if long_form else (self.max_input_tokens, None)
-        chunks = [plan_chunks(i, text, self.tokenize, budget, first) for i, text in enumerate(texts)]
-        if not long_form and any(len(text_chunks) > 1 for text_chunks in chunks):
-            longest = max(len(self.tokenize(text)) for text in texts)
-            raise ValueError(
-                f"text has {longest} tokens but Bark reads at most {self.max_input_tokens}: use long_form=True"
-            )
+        chunks = plan_texts(
+            texts, self.tokenize, self.max_input_tokens, long_form, max_chunk_tokens, first_chunk_tokens
+        )
         flat = [chunk for text_chunks in chunks for chunk in text_chunks]
-        return _Request(
+        return SpeechPlan(
             chunks=chunks,
             batches=schedule_batches(flat, batch_size, prompt_with_previous),
             history=history,
@@ -290,89 +260,14 @@ class TextToWavPipeline:
             generation_kwargs=generation_kwargs,
         )
 
-    def _generate(self, request: _Request, progress: bool) -> Iterator[tuple[Chunk, BarkTokens]]:
-        """Bark's tokens of every chunk, in order, each yielded as soon as its batch is generated.
-
-        The generation runs with the request's seed (`SeededRandom`), so the caller's random state is untouched and
-        a consumer may stop between chunks: nothing runs until the next item is asked for.
-        """
-        rng = SeededRandom(request.seed, self.bark.device)
-        bars = None
-        if progress:
-            steps = self.generation_configs.semantic.max_new_tokens * len(request.batches)
-            bars = StageBars(steps, len(request.batches), self._progress_bar_config)
-        previous: dict[int, BarkTokens] = {}  # text index -> its last chunk's tokens, for prompt_with_previous
-        try:
-            for batch in request.batches:
-                history = request.history
-                if request.prompt_with_previous and batch[0].index > 0:
-                    last = previous[batch[0].text_index]
-                    history = {"semantic_prompt": last.semantic, "coarse_prompt": last.coarse, "fine_prompt": last.fine}
-                with rng.active():
-                    tokens = self._generate_batch(batch, history, request.generation_kwargs, bars)
-                save_record()  # what this batch measured, kept for the next process even if the caller stops here
-                for chunk, item in zip(batch, tokens, strict=True):
-                    previous[chunk.text_index] = item
-                    yield chunk, item
-        finally:
-            if bars is not None:
-                bars.close()
-
-    def _generate_batch(
-        self,
-        batch: list[Chunk],
-        history: dict[str, torch.Tensor] | None,
-        generation_kwargs: dict[str, Any],
-        bars: StageBars | None,
-    ) -> list[BarkTokens]:
-        """Bark's tokens for one batch of chunks sharing one voice prompt."""
-        padded = self.processor.tokenizer.pad(
-            {"input_ids": [chunk.input_ids for chunk in batch]},
-            padding="max_length",
-            max_length=self.max_input_tokens,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        kwargs = {**generation_kwargs, "attention_mask": padded["attention_mask"].to(self.bark.device)}
-        on_semantic = None
-        if bars is not None:
-            kwargs.update(bars.generation_kwargs())
-            configs = self.generation_configs
-
-            def on_semantic(semantic_output: torch.Tensor) -> None:
-                longest = int((semantic_output != configs.semantic.semantic_pad_token).sum(1).max())
-                coarse_tokens = configs.coarse.n_coarse_codebooks * coarse_frames_for_semantic(longest, configs)
-                bars.add_coarse_tokens(coarse_tokens)
-
-        def after_fine() -> None:
-            if getattr(self.bark, "fine_acoustics_hook", None) is not None:
-                self.bark.fine_acoustics_hook.offload()  # as BarkModel.generate does with cpu offload
-            if bars is not None:
-                bars.fine.update(1)
-
-        return generate_bark_tokens(
-            self.stages,
-            self.generation_configs,
-            padded["input_ids"].to(self.bark.device),
-            history,
-            on_semantic=on_semantic,
-            after_fine=after_fine,
-            **kwargs,
-        )
+    def _generate(self, request: SpeechPlan, progress: bool) -> Iterator[tuple[Chunk, BarkTokens]]:
+        """Bark's tokens of every chunk, in order, each as soon as its batch is generated (see `BarkChunkGenerator`)."""
+        parts = (self.bark, self.processor, self.stages, self.generation_configs, self._progress_bar_config)
+        return BarkChunkGenerator(*parts).generate(request, progress)
 
     def _decode_one_pass(self, codes: torch.Tensor, decoder: str) -> torch.Tensor:
-        """Fine codes `(8, T)` -> float32 audio `(T * hop_length,)` on the decoder's device, in one pass.
-
-        Bark may end a text at once (an end token first): no frames give no samples rather than an error.
-        """
-        if codes.shape[1] == 0:
-            return torch.zeros(0, device=codes.device)
-        if decoder == "vocos":
-            device = next(self.vocoder.parameters()).device
-            return self.vocoder(codes=codes.to(device)).audio[0].float()
-        if getattr(self.bark, "codec_model_hook", None) is not None:
-            self.bark.codec_model = self.bark.codec_model.to(self.bark.device)
-        return self.bark.codec_decode(codes[None].to(self.bark.device))[0].float().reshape(-1)
+        """Fine codes `(8, T)` -> float32 audio `(T * hop_length,)` on the decoder's device, in one pass."""
+        return code_decoding.decode_one_pass(self.bark, self.vocoder, codes, decoder)
 
     def incremental_decoder(self, decoder: str = "vocos") -> IncrementalDecoder:
         """A decoder for one text's codes given chunk by chunk, exact at the joins (see `bark_vocos.vocos.streaming`).
@@ -380,12 +275,7 @@ class TextToWavPipeline:
         Vocos decodes each new stretch with its receptive field of context; EnCodec (unbounded memory) decodes from
         the text's start each time, which costs more as the text grows.
         """
-        if decoder == "vocos":
-            context = vocos_context_frames(self.vocoder.config)
-            return IncrementalDecoder(lambda c: self._decode_one_pass(c, "vocos"), self.hop_length(), context, context)
-        return IncrementalDecoder(
-            lambda c: self._decode_one_pass(c, "encodec"), self.hop_length("encodec"), None, ENCODEC_RIGHT_CONTEXT
-        )
+        return code_decoding.incremental_decoder(self.bark, self.vocoder, decoder)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, decoder: str = "vocos") -> np.ndarray:
@@ -459,44 +349,13 @@ class TextToWavPipeline:
         # 2. Bark: semantic -> coarse -> fine for every chunk, batch by batch
         tokens = {(chunk.text_index, chunk.index): item for chunk, item in self._generate(request, progress)}
 
-        # 3. Decode each text's codes in one pass across its chunk joins, then insert the pauses
-        outputs = []
+        # 3. Decode each text's codes in one pass across its chunk joins, insert the pauses, build the outputs
         bar_options = {"leave": False, "disable": None, **self._progress_bar_config}  # None: on a terminal only
         if not progress:
             bar_options["disable"] = True
-        for text_index, text_chunks in enumerate(tqdm(request.chunks, desc="decode", unit="text", **bar_options)):
-            items = [tokens[text_index, chunk.index] for chunk in text_chunks]
-            codes = torch.cat([item.fine for item in items], dim=1)
-            audio = self._join(request, text_chunks, items, self._decode_one_pass(codes, decoder).cpu().numpy())
-
-            # 4. Build the output
-            output = TextToWavOutput(
-                audio=audio,
-                sampling_rate=self.sampling_rate(decoder),
-                codes=codes.cpu().numpy(),
-                seed=request.seed,
-                chunks=[chunk.text for chunk in text_chunks],
-                chunk_frames=[item.frames for item in items],
-            )
-            if output_full:
-                output.semantic_tokens = torch.cat([item.semantic for item in items]).cpu().numpy()
-                output.coarse_tokens = torch.cat([item.coarse for item in items], dim=1).cpu().numpy()
-            outputs.append(output)
+        outputs = code_decoding.decode_texts(self.bark, self.vocoder, request, tokens, output_full, bar_options)
         save_record()  # the decoder's measured choices too
         return outputs if isinstance(text, list | tuple) else outputs[0]
-
-    def _join(self, request: _Request, chunks: list[Chunk], items: list[BarkTokens], audio: np.ndarray) -> np.ndarray:
-        """The pauses inserted at the joins of one text's decoded audio `(frames * hop,)`."""
-        hop = self.hop_length(request.decoder)
-        if audio.shape[0] != sum(item.frames for item in items) * hop:
-            raise RuntimeError(f"the decoder gave {audio.shape[0]} samples for {sum(i.frames for i in items)} frames")
-        pauses = self._pause_inserter(request)
-        for chunk, item in zip(chunks, items, strict=True):
-            pauses.add_piece(item.frames * hop, chunk.last)
-        return pauses.feed(audio.astype(np.float32, copy=False))
-
-    def _pause_inserter(self, request: _Request) -> PauseInserter:
-        return PauseInserter(request.pause, int(round(FADE_SECONDS * self.sampling_rate(request.decoder))))
 
     @torch.no_grad()
     def stream(
@@ -544,10 +403,10 @@ class TextToWavPipeline:
         return self._stream(request, progress)
 
     @torch.no_grad()  # on a generator function torch sets the mode around each step, not while it is suspended
-    def _stream(self, request: _Request, progress: bool) -> Iterator[AudioChunk]:
+    def _stream(self, request: SpeechPlan, progress: bool) -> Iterator[AudioChunk]:
         """The audio of `request`'s one text, chunk by chunk (see `stream`)."""
         decoder = self.incremental_decoder(request.decoder)
-        pauses = self._pause_inserter(request)
+        pauses = code_decoding.pause_inserter(self.bark, self.vocoder, request)
         hop = self.hop_length(request.decoder)
         rate = self.sampling_rate(request.decoder)
         offset = 0
