@@ -26,7 +26,7 @@ from bark_vocos.choices import AttentionKey, StepEngineKey
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 from pipelines.benchmarks import pipeline as bench_pipeline
-from pipelines.benchmarks.pipeline import _attention_choices, _decode_engines
+from pipelines.benchmarks.engine_report import attention_choices, decode_engines
 from pipelines.commands import main
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
@@ -642,7 +642,7 @@ def test_bench_pipeline_names_the_measured_decode_engines(pins):
     for key, choice in choices.items():
         DECODE_ENGINES.record(StepEngineKey(*key), choice)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
-    assert _decode_engines() == expected
+    assert decode_engines() == expected
 
 
 def test_bench_pipeline_names_the_measured_attention(pins):
@@ -654,12 +654,12 @@ def test_bench_pipeline_names_the_measured_attention(pins):
         cache.reset()
         for key, choice in choices.items():
             cache.record(AttentionKey(*key), choice)
-    assert _attention_choices() == {
+    assert attention_choices() == {
         "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
         "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
     }
     pins({ATTENTION_KERNELS.variable: "float32"})
-    assert _attention_choices()["fast"] == {"forced": "float32"}
+    assert attention_choices()["fast"] == {"forced": "float32"}
 
 
 def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(pins, bark, monkeypatch):
