@@ -123,7 +123,11 @@ def test_workers_get_the_drivers_kernel_pins_and_nothing_else(tiny_dir, tmp_path
     monkeypatch.setenv("BARK_VOCOS_API_KEY", "secret")  # the server's key has no business on a worker
     monkeypatch.setenv("BARK_VOCOS_INT8_KERNEL", "onednn")  # the driver's settings were read at its start, not now
     # and the driver's tuning record (the suite's conftest turns it off), so local workers read the same choices
-    expected = {"BARK_VOCOS_KERNEL": "onednn_aten_gelu", "BARK_VOCOS_DRAFT_TOKENS": "2", "BARK_VOCOS_TUNING_RECORD": "off"}
+    expected = {
+        "BARK_VOCOS_KERNEL": "onednn_aten_gelu",
+        "BARK_VOCOS_DRAFT_TOKENS": "2",
+        "BARK_VOCOS_TUNING_RECORD": "off",
+    }
     assert worker_runtime_env() == {"env_vars": expected}
 
     # the pins are the driver's settings, not in its environment: only forwarding brings them to the worker

@@ -51,8 +51,12 @@ def _reference(pipe, monkeypatch, texts, seed, **kwargs):
 def test_sampling_parity_with_bark_generate(pipe, monkeypatch, capsys):
     audio, fine, _ = _reference(pipe, monkeypatch, TEXT, seed=3)
     _no_fallback(pipe, monkeypatch)
-    # with progress bars on: the token streamers that drive them change nothing
-    out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
+    # with progress bars on (shown although stderr is captured, not a terminal): their token streamers change nothing
+    pipe.set_progress_bar_config(disable=False)
+    try:
+        out = pipe(TEXT, voice_preset="v2/en_speaker_0", seed=3, decoder="encodec", progress=True)
+    finally:
+        pipe.set_progress_bar_config()
     assert "semantic" in capsys.readouterr().err
     assert out.codes.shape == (8, fine.shape[-1])
     np.testing.assert_array_equal(out.codes, fine[0].numpy())

@@ -79,11 +79,11 @@ def step_rates(stages: OptimizedBarkStages, bandwidth: float, repeats: int = 20)
         read = decode_step_bytes(
             decoder.model, weight_bytes(stages), STEP_CONTEXT, decoder.head_rows, cache_bytes(decoder.model)
         )
-        rates[stage] = {
-            "ms": round(seconds * 1e3, 3),
-            "megabytes": round(read / 1e6, 3),
-            "gb_per_s": round(read / seconds / 1e9, 3),
-            "of_bandwidth": round(read / seconds / bandwidth, 3),
+        rates[stage] = {  # 4 significant digits: a tiny model's step is well under a millisecond
+            "ms": float(f"{seconds * 1e3:.4g}"),
+            "megabytes": float(f"{read / 1e6:.4g}"),
+            "gb_per_s": float(f"{read / seconds / 1e9:.4g}"),
+            "of_bandwidth": float(f"{read / seconds / bandwidth:.4g}"),
         }
     return rates
 

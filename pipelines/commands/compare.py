@@ -250,11 +250,11 @@ def _listening_results(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare.report import format_table, write_report
-
     if args.listening_results:
         return _listening_results(args)
-    mode = _mode(args)
+    mode = _mode(args)  # checks before anything heavy loads
+    from ..compare.report import format_table, write_report
+
     comparison = _comparison(args, mode)
     dnsmos_seconds = _time_dnsmos(comparison)
     paths = write_report(comparison, Path(args.out))

@@ -350,7 +350,7 @@ def rms_dbfs(audio: np.ndarray) -> float:
 
 
 def no_reference_metrics(audio: np.ndarray, sampling_rate: int) -> dict[str, float]:
-    """Every measure that needs no reference, for audio of shape `(T,)`.
+    """Every signal measure that needs no reference, for audio of shape `(T,)` (DNSMOS's come from `dnsmos.dnsmos`).
 
     Returns:
         `{"high_band_ratio": ..., "spectral_flatness": ..., "clipping_fraction": ..., "rms_dbfs": ...}`.

@@ -30,7 +30,7 @@ def decode_both(codes: Any, codec_model: Any, vocoder: Any, bandwidth: float) ->
     """
     import torch
 
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     expected = num_codebooks_for_bandwidth(bandwidth)
     if codes.ndim != 2 or codes.shape[0] != expected:
@@ -65,7 +65,7 @@ def compare_resynthesis(
     """
     import torch
 
-    from bark_vocos.vocos.bandwidth import num_codebooks_for_bandwidth
+    from bark_vocos.bandwidth import num_codebooks_for_bandwidth
 
     num_codebooks_for_bandwidth(bandwidth)  # raises ValueError listing the valid bandwidths
     if not audio_paths:
