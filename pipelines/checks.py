@@ -1,4 +1,4 @@
-"""The command line's checks of generation settings and thread counts: run before any model (or torch) loads.
+"""The checks of texts, generation settings and thread counts, run before any model (or torch) loads.
 
 Each failure is a `ValueError` naming the option, its value and the valid range, in the words of the CLI's options.
 """
@@ -15,6 +15,7 @@ __all__ = [
     "check_generation_options",
     "check_seed_option",
     "check_text",
+    "check_texts",
     "check_threads_option",
 ]
 
@@ -37,6 +38,23 @@ def check_text(text: str, name: str = "text") -> None:
         raise ValueError(
             f"{name} holds {what} at character {error.start}, which is not UTF-8 text: give UTF-8 text"
         ) from None
+
+
+def check_texts(texts: list[str]) -> None:
+    """The texts a pipeline call speaks: at least one, each a string with a non-space character, valid UTF-8.
+
+    Raises:
+        ValueError: No text, an empty or whitespace-only text, or one that is not UTF-8 text (see `check_text`).
+        TypeError: A text that is not a string (naming its position).
+    """
+    if not texts:
+        raise ValueError("no text given: pass a non-empty string or list of strings")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string or a list of strings, got {type(text).__name__} at {i}")
+        if not text.strip():
+            raise ValueError("text is empty or only whitespace: give some words to speak")
+        check_text(text)
 
 
 def check_seed_option(seed: int | None, option: str = "--seed") -> None:

@@ -35,7 +35,7 @@ from bark_vocos.vocos.streaming import IncrementalDecoder
 
 from . import code_decoding
 from .bark_generation import BarkChunkGenerator, SpeechPlan
-from .checks import check_text
+from .checks import check_texts
 from .defaults import (
     BARK_MODEL,
     BATCH_SIZE,
@@ -192,14 +192,7 @@ class TextToWavPipeline:
         batch_size: int,
     ) -> None:
         """Reject empty text and bad settings with a `ValueError`/`TypeError` naming the value and the valid ones."""
-        if not texts:
-            raise ValueError("no text given: pass a non-empty string or list of strings")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"text must be a string or a list of strings, got {type(text).__name__} at {i}")
-            if not text.strip():
-                raise ValueError("text is empty or only whitespace: give some words to speak")
-            check_text(text)
+        check_texts(texts)
         if decoder not in DECODERS:
             raise ValueError(f"unknown decoder '{decoder}': use one of {list(DECODERS)}")
         if decoder == "vocos" and self.vocoder is None:
