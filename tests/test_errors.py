@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 from pipelines import commands
 from pipelines.commands import main
 from pipelines.compare.report import format_table
@@ -105,7 +105,7 @@ def test_make_tiny_interrupted_removes_what_it_wrote(tmp_path, capsys, monkeypat
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pipelines.tiny.save_tiny_vocos", interrupted)  # after DIR/bark is complete
+    monkeypatch.setattr("bark_vocos.tiny_bark.save_tiny_vocos", interrupted)  # after DIR/bark is complete
     assert main(["make-tiny", str(tmp_path / "t")]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -117,7 +117,7 @@ def test_make_tiny_interrupted_removes_what_it_wrote(tmp_path, capsys, monkeypat
 def test_tiny_bark_is_marked_random_before_its_weights_are_written(tmp_path, monkeypatch):
     from transformers import BarkModel
 
-    from pipelines.tiny import save_tiny_bark
+    from bark_vocos.testing import save_tiny_bark
 
     def crash(*args, **kwargs):
         raise OSError("disk full")

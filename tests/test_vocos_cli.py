@@ -8,7 +8,7 @@ import pytest
 import soundfile
 import torch
 
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 from pipelines.commands import main
 
 

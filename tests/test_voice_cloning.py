@@ -18,7 +18,7 @@ SR = 22_050  # a rate neither model runs at, so both resampling paths run
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_bark_dir):
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
 
     root = tmp_path_factory.mktemp("voice_models")
     return {
@@ -142,7 +142,7 @@ def test_voice_from_audio_and_save(models, tmp_path):
 
 
 def test_models_that_do_not_fit_bark_are_refused(models, tmp_path):
-    from bark_vocos.tiny_voice import save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_quantizer
 
     wrong = save_tiny_quantizer(tmp_path / "q.pth", output_size=100)
     with pytest.raises(ValueError, match="gives 100 semantic tokens, the Bark model has 64"):

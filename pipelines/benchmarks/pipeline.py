@@ -41,14 +41,7 @@ from .engine_report import attention_choices, decode_engines, speculation_report
 from .floors import STEP_CONTEXT, machine_rates, roofline_floors, step_rates
 from .stage_timer import StageTimer
 
-__all__ = [
-    "BARK_SMALL",
-    "QUICK",
-    "SMALL_WINDOWS",
-    "random_bark_model",
-    "random_vocoder",
-    "run",
-]  # the random models are `bark_vocos.testing`'s, kept here for the commands that import them from here
+__all__ = ["RANDOM_WEIGHTS_NOTE", "run"]
 
 RANDOM_WEIGHTS_NOTE = "random weights: timings and token agreement only, the audio is noise, not speech"
 

@@ -57,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
     """Time local and Ray in turns; print rows/s, audio-s/s and the overhead ratio."""
     import torch
 
+    from bark_vocos.testing import make_tiny
+
     from ..batch import BatchSettings, run_batch
     from ..batch.ray_runner import require_ray
     from ..machine import bench_metadata, describe_machine
-    from ..tiny import make_tiny
 
     for name in ("rows", "repeats", "workers", "threads"):
         if getattr(args, name) < 1:

@@ -48,10 +48,14 @@ def _save_checkpoints(folder: Path, quick: bool) -> tuple[Path, Path]:
     bark, vocos = folder / "bark", folder / "vocos"
     if (bark / "config.json").is_file() and (vocos / "config.json").is_file():
         return bark, vocos
-    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
-    from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER
-
-    from ..tiny import make_tiny, save_tiny_tokenizer
+    from bark_vocos.testing import (
+        BARK_SMALL,
+        RANDOM_WEIGHTS_MARKER,
+        make_tiny,
+        random_bark_model,
+        random_vocoder,
+        save_tiny_tokenizer,
+    )
 
     if quick:
         make_tiny(folder)

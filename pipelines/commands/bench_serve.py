@@ -56,10 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pipeline(args: argparse.Namespace, folder: Path) -> tuple[Any, str]:
-    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
+    from bark_vocos.testing import BARK_SMALL, make_tiny, random_bark_model, random_vocoder
 
     from ..text_to_wav import TextToWavPipeline
-    from ..tiny import make_tiny
 
     if args.bark is not None:
         return TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder), f"{args.bark} + {args.vocoder}"
