@@ -23,7 +23,7 @@ from pipelines import commands
 from pipelines.commands import main
 from pipelines.compare.report import format_table
 from pipelines.compare.scoring import compare_files
-from pipelines.voice_presets import MAX_PRESET_VALUES, resolve_voice_preset
+from pipelines.speech.voice_presets import MAX_PRESET_VALUES, resolve_voice_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["v2/en_speaker_0", "v2/en_speaker_1"]
@@ -144,7 +144,7 @@ def test_say_with_an_unwritable_voice_path_keeps_the_existing_wav(tiny_bark_dir,
 
 
 def test_say_writes_both_outputs_or_neither(tiny_bark_dir, tmp_path, capsys, monkeypatch):
-    from pipelines.text_to_wav import TextToWavOutput
+    from pipelines.speech.text_to_wav import TextToWavOutput
 
     (tmp_path / "good.wav").write_bytes(b"an earlier take")
     before = snapshot(tmp_path)
@@ -292,7 +292,7 @@ def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
 import sys, time
 import pipelines.commands.make_tiny as command
 from pipelines.commands import main
-from pipelines.files import atomic_output
+from pipelines.io.files import atomic_output
 
 def run(args):
     with atomic_output({str(target)!r}) as tmp:

@@ -552,7 +552,7 @@ def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
 
 def test_roofline_counts_follow_the_model_shape(bark):
     from bark_vocos.testing import random_vocoder
-    from pipelines.roofline import stage_floors
+    from pipelines.benchmarks.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
     floors = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11)}
@@ -599,7 +599,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
     with memory out of the way (a huge bandwidth) the fine stage's floor is its linear FLOPs over the linear rate
     plus its attention FLOPs over the attention rate, and the vocoder keeps the float32 rate."""
     from bark_vocos.testing import random_vocoder
-    from pipelines.roofline import stage_floors
+    from pipelines.benchmarks.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
     compute_bound = {"bandwidth": 1e30, "peak": 1e11}
@@ -622,7 +622,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
 
 
 def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
-    from pipelines.roofline import decode_step_bytes
+    from pipelines.benchmarks.roofline import decode_step_bytes
 
     coarse = bark.coarse_acoustics
     config = coarse.config

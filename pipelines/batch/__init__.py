@@ -17,7 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..defaults import DECODERS, FORMATS, RUNNERS
-from ..files import check_writable
+from ..io.files import check_writable
 from .generate import BatchSettings, RowGenerator
 from .jobs import JobRow, read_jobs, row_seed
 from .local import iter_local

@@ -76,7 +76,7 @@ class RowGenerator:
         import torch
         from transformers.utils import logging as transformers_logging
 
-        from ..text_to_wav import TextToWavPipeline
+        from ..speech.text_to_wav import TextToWavPipeline
 
         if settings.threads is not None:
             torch.set_num_threads(settings.threads)

@@ -13,8 +13,8 @@ from transformers import BarkModel
 from bark_vocos import VocosEncodecModel
 from bark_vocos.bark import OptimizedBarkStages
 
-from ..machine import best_seconds, measure_int8_matmul_ops, measure_matmul_flops, measure_read_bandwidth
-from ..roofline import decode_step_bytes, stage_floors
+from .machine import best_seconds, measure_int8_matmul_ops, measure_matmul_flops, measure_read_bandwidth
+from .roofline import decode_step_bytes, stage_floors
 
 __all__ = ["STEP_CONTEXT", "cache_bytes", "machine_rates", "roofline_floors", "step_rates", "weight_bytes"]
 

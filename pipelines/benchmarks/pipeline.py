@@ -30,15 +30,15 @@ from bark_vocos.settings import settings as engine_settings
 from bark_vocos.testing import BARK_SMALL, QUICK, SMALL_WINDOWS, random_bark_model, random_vocoder
 from bark_vocos.timing import untimed
 
-from ..devices import resolve_device, resolve_dtype
-from ..files import atomic_output, check_writable
-from ..machine import (
+from ..io.files import atomic_output, check_writable
+from ..speech.devices import resolve_device, resolve_dtype
+from .engine_report import attention_choices, decode_engines, speculation_report
+from .floors import STEP_CONTEXT, machine_rates, roofline_floors, step_rates
+from .machine import (
     bench_metadata,
     describe_machine,
     set_threads,
 )
-from .engine_report import attention_choices, decode_engines, speculation_report
-from .floors import STEP_CONTEXT, machine_rates, roofline_floors, step_rates
 from .stage_timer import StageTimer
 
 __all__ = ["RANDOM_WEIGHTS_NOTE", "run"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..machine import synchronizer
+from .machine import synchronizer
 
 __all__ = ["STAGES", "StageTimer"]
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..checks import check_generation_options, check_seed_option, check_threads_option
 from ..defaults import FORMATS, RUNNERS
+from ..speech.checks import check_generation_options, check_seed_option, check_threads_option
 from .options import (
     add_decoder_option,
     add_engine_options,

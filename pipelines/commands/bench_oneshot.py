@@ -159,7 +159,7 @@ def _check(args: argparse.Namespace) -> None:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.out is not None:
-        from ..files import check_writable
+        from ..io.files import check_writable
 
         check_writable(args.out)
 
@@ -200,7 +200,7 @@ def _print(summary: dict[str, Any], engines: list[str], quick: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints, run one unmeasured round and `--repeats` measured ones, print and store the figures."""
     _check(args)
-    from ..machine import bench_metadata, describe_machine
+    from ..benchmarks.machine import bench_metadata, describe_machine
 
     engines = list(dict.fromkeys(args.engines))
     print("bench oneshot: random weights: whole-process timings only, the audio is noise, not speech")
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         **summary,
     }
     if args.out is not None:
-        from ..files import atomic_output
+        from ..io.files import atomic_output
 
         with atomic_output(args.out) as path:
             Path(path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

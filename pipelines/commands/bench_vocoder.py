@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark (see `pipelines.benchmarks.vocoder.run`)."""
-    from ..checks import check_threads_option
+    from ..speech.checks import check_threads_option
 
     check_threads_option(args.threads)  # before torch: a million OpenMP threads crash it
     from ..benchmarks.vocoder import run as run_benchmark

@@ -11,9 +11,9 @@ import numpy as np
 
 from bark_vocos.bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
 
-from ..audio_io import check_audio_output, write_audio
 from ..defaults import ENCODEC_MODEL, VOCODER_MODEL
-from ..npy_files import read_npy
+from ..io.audio_io import check_audio_output, write_audio
+from ..io.npy_files import read_npy
 from .options import add_decoder_option, random_weights_note
 
 __all__ = ["MAX_DECODE_FRAMES", "VOCODER_MODEL", "add_arguments", "read_codes", "run"]

@@ -110,7 +110,7 @@ def check_engine_options(args: argparse.Namespace) -> None:
     Raises:
         ValueError: An unknown device or dtype (naming the valid ones), or a CUDA device this machine lacks.
     """
-    from ..devices import resolve_device, resolve_dtype
+    from ..speech.devices import resolve_device, resolve_dtype
 
     resolve_device(args.device)
     resolve_dtype(args.dtype)

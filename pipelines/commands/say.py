@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..audio_io import check_audio_output, write_audio
-from ..checks import check_generation_options, check_seed_option, check_texts
-from ..files import atomic_output, atomic_outputs, check_writable
-from ..wav_stream import WavStreamWriter
+from ..io.audio_io import check_audio_output, write_audio
+from ..io.files import atomic_output, atomic_outputs, check_writable
+from ..io.wav_stream import WavStreamWriter
+from ..speech.checks import check_generation_options, check_seed_option, check_texts
 from .options import (
     add_decoder_option,
     add_engine_options,
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     text = _read_text(args)
     check_texts([text])  # the pipeline's own check of its texts, here before torch loads
     _check_options(args)  # before torch loads: a bad path or setting answers at once
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
 
     check_engine_options(args)
     vocoder = args.vocoder if args.decoder == "vocos" else None

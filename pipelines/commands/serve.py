@@ -131,7 +131,7 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
     from transformers.utils import logging as transformers_logging
 
     from ..server import create_app
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
     from . import Terminated
 
     transformers_logging.set_verbosity_error()
@@ -143,7 +143,7 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
         _check_aliases(settings.voice_aliases, pipe.available_voice_presets)
     cloner = None
     if args.allow_voice_upload:
-        from ..voice_cloning import VoiceCloner
+        from ..speech.voice_cloning import VoiceCloner
 
         print(f"loading {args.hubert}, {args.quantizer} and {args.encodec} for voice upload ...", file=sys.stderr)
         cloner = VoiceCloner.from_pretrained(

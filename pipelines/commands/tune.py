@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bark_vocos.choices import CHOICES
 
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

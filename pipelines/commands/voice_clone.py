@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..defaults import BARK_MODEL, DEVICE, ENCODEC_MODEL, HUBERT_MODEL, QUANTIZER_FILE, QUANTIZER_MODEL
-from ..files import check_writable
+from ..io.files import check_writable
 from .options import DEVICE_HELP, random_weights_note
 
 __all__ = ["add_arguments", "run"]
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     """Read the recording, load the models, write the preset; one line per problem (via the dispatcher)."""
     from transformers.utils import logging as transformers_logging
 
-    from ..devices import resolve_device
-    from ..voice_cloning import VoiceCloner, read_recording
+    from ..speech.devices import resolve_device
+    from ..speech.voice_cloning import VoiceCloner, read_recording
 
     _check_options(args)
     resolve_device(args.device)

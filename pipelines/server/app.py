@@ -31,8 +31,8 @@ from .service import MODEL_ID, SpeechService, shown
 from .uploads import VOICE_NAME_PATTERN
 
 if TYPE_CHECKING:
-    from ..text_to_wav import TextToWavPipeline
-    from ..voice_cloning import VoiceCloner
+    from ..speech.text_to_wav import TextToWavPipeline
+    from ..speech.voice_cloning import VoiceCloner
 
 __all__ = ["MODEL_ID", "ServerSettings", "create_app", "shown"]
 

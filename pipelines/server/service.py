@@ -24,8 +24,8 @@ from .voices import voice_table
 from .worker import GenerationWorker, JobEvent, QueueFullError, SpeechJob
 
 if TYPE_CHECKING:
-    from ..text_to_wav import TextToWavPipeline
-    from ..voice_cloning import VoiceCloner
+    from ..speech.text_to_wav import TextToWavPipeline
+    from ..speech.voice_cloning import VoiceCloner
 
 __all__ = ["DISCONNECT_POLL_SECONDS", "MODEL_ID", "SpeechService", "shown"]
 

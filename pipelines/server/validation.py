@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..checks import check_text
+from ..speech.checks import check_text
 from .formats import FORMATS
 from .schemas import ApiError, SpeechRequest
 
