@@ -1,12 +1,16 @@
-"""File permissions of what bark-vocos writes: those the umask gives a new file or folder, never the private ones
-`tempfile.mkstemp`/`mkdtemp` create (a staged checkpoint or output must be readable like any other file)."""
+"""How bark-vocos writes files and folders: with the permissions the umask gives a new file or folder, never the
+private ones `tempfile.mkstemp`/`mkdtemp` create (a staged checkpoint or output must be readable like any other file);
+a folder of outputs all or nothing (`new_folder`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["set_default_mode"]
+__all__ = ["check_new_folder", "new_folder", "set_default_mode"]
 
 
 def _umask() -> int:
@@ -18,3 +22,43 @@ def _umask() -> int:
 def set_default_mode(path: str | os.PathLike) -> None:
     """Give `path` the permissions a new file or folder gets from the umask."""
     os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~_umask())
+
+
+def check_new_folder(path: str | os.PathLike) -> Path:
+    """Fail early when `path` cannot become a new folder of outputs: it must not exist or be an empty folder.
+
+    Raises:
+        FileExistsError: `path` is a file, or a folder that is not empty (nothing in it is touched).
+        FileNotFoundError: Its parent folder does not exist.
+    """
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise FileExistsError(f"{path} already exists and is not an empty folder: give a new folder name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"parent folder does not exist: {parent}")
+    return path
+
+
+@contextlib.contextmanager
+def new_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield `path` as a new, empty folder; if the block fails in any way, the folder and all written in it go.
+
+    For outputs that are a folder of files which must stay where they are written (e.g. a checkpoint that records
+    its own absolute path), so cannot be renamed into place like `atomic_output` does.
+
+    Raises:
+        FileExistsError, FileNotFoundError: As `check_new_folder`, before anything is written.
+    """
+    path = check_new_folder(path)
+    existed = path.is_dir()
+    path.mkdir(exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if existed:  # it was an empty folder: leave it empty
+            for child in path.iterdir():
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        raise

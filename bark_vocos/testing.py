@@ -1,5 +1,11 @@
-"""Random Bark and Vocos models for tests and benchmarks: RANDOM WEIGHTS, never speech. Shapes of the real models
-(bark-small's, the 24 kHz Vocos-EnCodec's) or tiny ones, built under a fixed seed, with nothing read from disk."""
+"""Every test and benchmark fixture of bark-vocos under one name: RANDOM WEIGHTS, never speech.
+
+Defined here: random Bark and Vocos models in memory, in the real models' shapes (bark-small's, the 24 kHz
+Vocos-EnCodec's) or tiny ones, built under a fixed seed with nothing read from disk. Gathered here from the writers of
+tiny checkpoints in the real on-disk layouts: `make_tiny`, `save_tiny_bark`, `save_tiny_tokenizer`
+(`bark_vocos.tiny_bark`), `save_tiny_vocos` (`bark_vocos.tiny`), `save_tiny_encodec`, `save_tiny_hubert`,
+`save_tiny_quantizer` (`bark_vocos.tiny_voice`).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,44 @@ from transformers import (
 )
 from transformers.models.bark.generation_configuration_bark import BarkGenerationConfig
 
+from .tiny import (
+    AUDIO_TOKENIZER_FOLDER,
+    PORT_FEATURE_EXTRACTOR,
+    RANDOM_WEIGHTS_MARKER,
+    TINY_LAYOUTS,
+    is_random_checkpoint,
+    save_tiny_vocos,
+    tiny_encodec,
+    tiny_vocos_config,
+)
+from .tiny_bark import TINY_VOICE_PRESETS, make_tiny, save_tiny_bark, save_tiny_tokenizer
+from .tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer, tiny_hubert_config
 from .vocos.configuration_vocos_encodec import VocosEncodecConfig
 from .vocos.modeling_vocos_encodec import VocosEncodecModel
 
-__all__ = ["BARK_SMALL", "QUICK", "SMALL_WINDOWS", "random_bark_model", "random_vocoder"]
+__all__ = [
+    "AUDIO_TOKENIZER_FOLDER",
+    "BARK_SMALL",
+    "PORT_FEATURE_EXTRACTOR",
+    "QUICK",
+    "RANDOM_WEIGHTS_MARKER",
+    "SMALL_WINDOWS",
+    "TINY_LAYOUTS",
+    "TINY_VOICE_PRESETS",
+    "is_random_checkpoint",
+    "make_tiny",
+    "random_bark_model",
+    "random_vocoder",
+    "save_tiny_bark",
+    "save_tiny_encodec",
+    "save_tiny_hubert",
+    "save_tiny_quantizer",
+    "save_tiny_tokenizer",
+    "save_tiny_vocos",
+    "tiny_encodec",
+    "tiny_hubert_config",
+    "tiny_vocos_config",
+]
 
 # suno/bark-small: three 12-layer, 12-head, 768-wide transformers (vocabularies from Bark's model_args)
 BARK_SMALL = {"hidden_size": 768, "num_layers": 12, "num_heads": 12}

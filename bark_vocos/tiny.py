@@ -1,4 +1,8 @@
-"""Tiny random VocosEncodec checkpoints on disk, for tests and smoke runs: RANDOM WEIGHTS, the audio is noise."""
+"""Tiny random VocosEncodec checkpoints on disk, for tests and smoke runs: RANDOM WEIGHTS, the audio is noise.
+
+The tiny random Bark, and `make_tiny` writing both, are `bark_vocos.tiny_bark`'s; `bark_vocos.testing` gathers every
+fixture under one name.
+"""
 
 from __future__ import annotations
 

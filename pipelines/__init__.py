@@ -21,14 +21,14 @@ __all__ = [
 
 # public name -> the submodule that defines it
 _SOURCES = {
-    "AudioChunk": ".text_to_wav",
-    "TextToWavOutput": ".text_to_wav",
-    "TextToWavPipeline": ".text_to_wav",
-    "keep_freed_memory": ".memory",
-    "ClonedVoice": ".voice_cloning",
-    "VoiceCloner": ".voice_cloning",
-    "voice_from_audio": ".voice_cloning",
-    "save_voice_preset": ".voice_presets",
+    "AudioChunk": ".speech.text_to_wav",
+    "TextToWavOutput": ".speech.text_to_wav",
+    "TextToWavPipeline": ".speech.text_to_wav",
+    "keep_freed_memory": ".speech.memory",
+    "ClonedVoice": ".speech.voice_cloning",
+    "VoiceCloner": ".speech.voice_cloning",
+    "voice_from_audio": ".speech.voice_cloning",
+    "save_voice_preset": ".speech.voice_presets",
 }
 
 

@@ -9,7 +9,9 @@ __all__ = [
     "BARK_MAX_INPUT_TOKENS",
     "BARK_MODEL",
     "BATCH_SIZE",
+    "DECODER",
     "DECODERS",
+    "DEVICE",
     "DEFAULT_MAX_LAG_MS",
     "ENCODEC_MODEL",
     "ENGINE",
@@ -35,6 +37,8 @@ QUANTIZER_MODEL = "GitMylo/bark-voice-cloning"
 QUANTIZER_FILE = "quantifier_V1_hubert_base_ls960_23.pth"  # the repo's newest quantizer (version 1, 23 epochs)
 # "vocos": the bundled vocoder; "encodec": Bark's own EnCodec decoder (the A/B reference)
 DECODERS = ("vocos", "encodec")
+DECODER = "vocos"  # the decoder of every command and pipeline call that names none
+DEVICE = "cpu"  # where the models run unless told (cpu, cuda, cuda:N or auto)
 ENGINE = "exact"  # how Bark's stages run; the valid engines are bark_vocos.bark.ENGINES (re-exported here)
 MAX_CHUNK_TOKENS = 48  # Bark speaks ~13-14 s per generation, roughly 45 tokens of English
 PAUSE_SECONDS = 0.2

@@ -78,8 +78,8 @@ def pin_kernels():
 
 @pytest.fixture(scope="session")
 def tiny_bark_dir(tmp_path_factory):
-    """A tiny random Bark folder written by `pipelines.tiny.save_tiny_bark` (the real save_pretrained layout)."""
-    from pipelines.tiny import save_tiny_bark
+    """A tiny random Bark folder written by `bark_vocos.testing.save_tiny_bark` (the real save_pretrained layout)."""
+    from bark_vocos.testing import save_tiny_bark
 
     return save_tiny_bark(tmp_path_factory.mktemp("tiny") / "bark", seed=0)
 
@@ -87,7 +87,7 @@ def tiny_bark_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     """`make_tiny(DIR)`: tiny random Bark in DIR/bark and tiny random Vocos in DIR/vocos."""
-    from pipelines.tiny import make_tiny
+    from bark_vocos.testing import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny_full"), seed=0)
 

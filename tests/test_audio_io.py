@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines.audio_io import read_audio, resample, write_audio
+from pipelines.io.audio_io import read_audio, resample, write_audio
 
 
 def _tone(sr: int = 24000, seconds: float = 0.5, freq: float = 440.0) -> np.ndarray:
@@ -98,7 +98,7 @@ def _current_umask() -> int:
 
 
 def test_check_audio_output_fails_early_on_a_folder(tmp_path):
-    from pipelines.audio_io import check_audio_output
+    from pipelines.io.audio_io import check_audio_output
 
     (tmp_path / "d.wav").mkdir()
     with pytest.raises(PermissionError, match="not a writable file path"):

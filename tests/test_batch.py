@@ -11,10 +11,10 @@ import pytest
 from batch_helpers import WORDS, manifest_entries, settings, start_batch, write_jsonl
 
 from pipelines import TextToWavPipeline
-from pipelines.audio_io import read_audio
 from pipelines.batch import JobRow, read_jobs, row_seed, run_batch
 from pipelines.batch.manifest import Manifest
 from pipelines.commands import main
+from pipelines.io.audio_io import read_audio
 
 
 def _rows(count: int) -> list[dict]:

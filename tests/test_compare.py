@@ -11,9 +11,9 @@ import soundfile as sf
 from synthetic_audio import noise_burst, voiced_syllables
 
 from pipelines import commands as cli
-from pipelines.audio_io import resample
 from pipelines.compare.report import format_table, write_report
 from pipelines.compare.scoring import Comparison, ComparisonItem, compare_dirs, compare_files, score_item
+from pipelines.io.audio_io import resample
 
 
 def _write(path, audio, sampling_rate, **kwargs):

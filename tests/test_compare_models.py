@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 from synthetic_audio import voiced_syllables
 
-from bark_vocos.tiny import AUDIO_TOKENIZER_FOLDER
+from bark_vocos.testing import AUDIO_TOKENIZER_FOLDER
 from pipelines import commands as cli
 from pipelines.compare.resynthesis import compare_resynthesis, decode_both
 
@@ -18,7 +18,7 @@ from pipelines.compare.resynthesis import compare_resynthesis, decode_both
 def checkpoints(tmp_path_factory):
     """DIR/bark and DIR/vocos (make_tiny: random weights), whose EnCodec is DIR/vocos/audio_tokenizer (the codebooks
     the vocoder embeds), and DIR/speech.wav, 1.5 s of speech-like audio at 16 kHz."""
-    from pipelines.tiny import make_tiny
+    from bark_vocos.testing import make_tiny
 
     root = tmp_path_factory.mktemp("tiny")
     make_tiny(root)

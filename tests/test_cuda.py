@@ -55,7 +55,7 @@ def test_bench_pipeline_runs_on_cuda_in_half_precision(tmp_path):
 
 def test_voice_cloner_runs_on_cuda(tiny_dir, tmp_path):
     """The cloner's models on the GPU: the same shapes as on the CPU, tokens and codes in range (random weights)."""
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
     from pipelines import VoiceCloner
 
     models = {

@@ -1,4 +1,4 @@
-"""The engine's old import paths keep working for one release, each with a DeprecationWarning naming the new one."""
+"""Old import paths (the engine's, the flat `pipelines` modules') work for one release, warning with the new one."""
 
 import importlib
 import sys
@@ -7,6 +7,7 @@ import pytest
 
 import bark_vocos.bark as bark
 from bark_vocos.bark import engines, optimized
+from pipelines.deprecated import MOVED
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,11 @@ def test_the_old_module_still_names_the_measured_choices(monkeypatch):
         old = importlib.import_module("bark_vocos.bark.fast")
     assert old.DECODE_ENGINES is CHOICES["decode_engine"] and old.ATTENTION_KERNELS is CHOICES["attention"]
     assert old.DRAFT_TOKENS_VARIABLE == "BARK_VOCOS_DRAFT_TOKENS" and old.HEADS_KERNEL == "float32_heads"
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(MOVED.items()))
+def test_an_old_pipelines_module_warns_and_is_the_new_module(old, new, monkeypatch):
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=rf"^bark-vocos: {old} is deprecated, import from {new}$"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)

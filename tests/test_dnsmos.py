@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from synthetic_audio import noise_burst, voiced_syllables
 
-from pipelines.audio_io import resample
 from pipelines.compare.dnsmos import DNSMOS_METRICS, dnsmos, time_dnsmos
 from pipelines.compare.scoring import score_item
+from pipelines.io.audio_io import resample
 
 
 @pytest.mark.parametrize("seconds", [2.0, 12.5])  # shorter than one 9.01 s window (repeated), and two windows

@@ -18,12 +18,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 from pipelines import commands
 from pipelines.commands import main
 from pipelines.compare.report import format_table
 from pipelines.compare.scoring import compare_files
-from pipelines.voice_presets import MAX_PRESET_VALUES, resolve_voice_preset
+from pipelines.speech.voice_presets import MAX_PRESET_VALUES, resolve_voice_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["v2/en_speaker_0", "v2/en_speaker_1"]
@@ -105,7 +105,7 @@ def test_make_tiny_interrupted_removes_what_it_wrote(tmp_path, capsys, monkeypat
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pipelines.tiny.save_tiny_vocos", interrupted)  # after DIR/bark is complete
+    monkeypatch.setattr("bark_vocos.tiny_bark.save_tiny_vocos", interrupted)  # after DIR/bark is complete
     assert main(["make-tiny", str(tmp_path / "t")]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -117,7 +117,7 @@ def test_make_tiny_interrupted_removes_what_it_wrote(tmp_path, capsys, monkeypat
 def test_tiny_bark_is_marked_random_before_its_weights_are_written(tmp_path, monkeypatch):
     from transformers import BarkModel
 
-    from pipelines.tiny import save_tiny_bark
+    from bark_vocos.testing import save_tiny_bark
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
@@ -144,7 +144,7 @@ def test_say_with_an_unwritable_voice_path_keeps_the_existing_wav(tiny_bark_dir,
 
 
 def test_say_writes_both_outputs_or_neither(tiny_bark_dir, tmp_path, capsys, monkeypatch):
-    from pipelines.text_to_wav import TextToWavOutput
+    from pipelines.speech.text_to_wav import TextToWavOutput
 
     (tmp_path / "good.wav").write_bytes(b"an earlier take")
     before = snapshot(tmp_path)
@@ -292,7 +292,7 @@ def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
 import sys, time
 import pipelines.commands.make_tiny as command
 from pipelines.commands import main
-from pipelines.files import atomic_output
+from pipelines.io.files import atomic_output
 
 def run(args):
     with atomic_output({str(target)!r}) as tmp:

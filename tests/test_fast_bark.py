@@ -26,7 +26,7 @@ from bark_vocos.choices import AttentionKey, StepEngineKey
 from bark_vocos.kernels import FORCE_VARIABLE, linear_kernel_names, rows_bucket
 from bark_vocos.testing import SMALL_WINDOWS, random_bark_model
 from pipelines.benchmarks import pipeline as bench_pipeline
-from pipelines.benchmarks.pipeline import _attention_choices, _decode_engines
+from pipelines.benchmarks.engine_report import attention_choices, decode_engines
 from pipelines.commands import main
 
 ENGINES = ["torch", "onnxruntime"] if onnx_step_available() else ["torch"]
@@ -552,7 +552,7 @@ def test_bench_pipeline_checks_its_output_before_running(tmp_path, capsys):
 
 def test_roofline_counts_follow_the_model_shape(bark):
     from bark_vocos.testing import random_vocoder
-    from pipelines.roofline import stage_floors
+    from pipelines.benchmarks.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
     floors = {f.stage: f for f in stage_floors(bark, vocoder, 20, bandwidth=1e10, peak=1e11)}
@@ -599,7 +599,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
     with memory out of the way (a huge bandwidth) the fine stage's floor is its linear FLOPs over the linear rate
     plus its attention FLOPs over the attention rate, and the vocoder keeps the float32 rate."""
     from bark_vocos.testing import random_vocoder
-    from pipelines.roofline import stage_floors
+    from pipelines.benchmarks.roofline import stage_floors
 
     vocoder = random_vocoder(quick=True, seed=0)
     compute_bound = {"bandwidth": 1e30, "peak": 1e11}
@@ -622,7 +622,7 @@ def test_roofline_times_each_kind_of_product_at_its_own_rate(bark):
 
 
 def test_decode_step_bytes_count_the_weights_a_step_reads_and_its_cache(bark):
-    from pipelines.roofline import decode_step_bytes
+    from pipelines.benchmarks.roofline import decode_step_bytes
 
     coarse = bark.coarse_acoustics
     config = coarse.config
@@ -642,7 +642,7 @@ def test_bench_pipeline_names_the_measured_decode_engines(pins):
     for key, choice in choices.items():
         DECODE_ENGINES.record(StepEngineKey(*key), choice)
     expected = {"fp32, batch 1": "onnxruntime", "int8, batch 2-3": "torch", "int8, batch 8-15": "torch"}
-    assert _decode_engines() == expected
+    assert decode_engines() == expected
 
 
 def test_bench_pipeline_names_the_measured_attention(pins):
@@ -654,12 +654,12 @@ def test_bench_pipeline_names_the_measured_attention(pins):
         cache.reset()
         for key, choice in choices.items():
             cache.record(AttentionKey(*key), choice)
-    assert _attention_choices() == {
+    assert attention_choices() == {
         "exact": {"queries 512+ over keys 512+, unmasked": HEADS_KERNEL},
         "fast": {"queries 256-511 over keys 256-511, causal": "bfloat16"},
     }
     pins({ATTENTION_KERNELS.variable: "float32"})
-    assert _attention_choices()["fast"] == {"forced": "float32"}
+    assert attention_choices()["fast"] == {"forced": "float32"}
 
 
 def test_the_fast_engine_times_its_attention_in_float32_and_bfloat16(pins, bark, monkeypatch):

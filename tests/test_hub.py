@@ -41,7 +41,7 @@ def test_local_folders_skip_the_hub(tmp_path, monkeypatch):
         raise AssertionError("a local folder must not reach the hub")
 
     monkeypatch.setattr("huggingface_hub.HfApi.model_info", must_not_call)
-    from bark_vocos.tiny import save_tiny_vocos
+    from bark_vocos.testing import save_tiny_vocos
 
     path = save_tiny_vocos(tmp_path / "vocos")
     assert VocosEncodecModel.from_pretrained(path).config.model_type == "vocos_encodec"

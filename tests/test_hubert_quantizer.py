@@ -16,7 +16,7 @@ from bark_vocos.hubert_quantizer import (
     resolve_quantizer_file,
     save_hubert_quantizer,
 )
-from bark_vocos.tiny_voice import save_tiny_hubert, save_tiny_quantizer
+from bark_vocos.testing import save_tiny_hubert, save_tiny_quantizer
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_hubert_gives_49_9_frames_per_second_within_one_frame(hubert_dir, second
 def test_load_hubert_refuses_prenorm_or_shallow_models(tmp_path):
     from transformers import HubertModel
 
-    from bark_vocos.tiny_voice import tiny_hubert_config
+    from bark_vocos.testing import tiny_hubert_config
 
     config = tiny_hubert_config()
     config.do_stable_layer_norm = True

@@ -9,7 +9,7 @@ import torch
 
 from bark_vocos.kernels import linear_kernel_names
 from pipelines import machine
-from pipelines.machine import ISA_VARIABLES, describe_machine, set_threads
+from pipelines.benchmarks.machine import ISA_VARIABLES, describe_machine, set_threads
 
 
 def test_machine_line_names_cpu_isa_and_threads(monkeypatch):
@@ -111,7 +111,7 @@ def test_machine_rates_on_a_gpu_in_half_precision():
 
 _FAULTS_SCRIPT = """
 import resource, sys, torch
-from pipelines.machine import keep_freed_memory
+from pipelines.benchmarks.machine import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 faults = []
 for _ in range(48):  # a 64 MiB tensor made, written and freed, with a small tensor made between, as in a model

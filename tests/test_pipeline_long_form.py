@@ -6,7 +6,7 @@ import torch
 
 from bark_vocos.bark import BarkStages
 from pipelines import TextToWavPipeline
-from pipelines.sentences import chunk_text
+from pipelines.speech.sentences import chunk_text
 
 TEXT = "Hello, my dog is cute. The dog was cute and I was he! Is it a dog? It is."
 FAST = {"semantic_max_new_tokens": 12}  # shorter generations keep the test quick
@@ -128,7 +128,7 @@ def test_caller_mistakes(pipe, kwargs, error, message):
 
 
 def test_devices_and_dtypes():
-    from pipelines.devices import resolve_device, resolve_dtype
+    from pipelines.speech.devices import resolve_device, resolve_dtype
 
     assert resolve_device(None) == torch.device("cpu") and resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")

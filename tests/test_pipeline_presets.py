@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipelines import TextToWavPipeline
-from pipelines.voice_presets import resolve_voice_preset, save_voice_preset
+from pipelines.speech.voice_presets import resolve_voice_preset, save_voice_preset
 
 AVAILABLE = ["v2/en_speaker_0", "v2/en_speaker_1"]
 

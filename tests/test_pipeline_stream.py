@@ -222,7 +222,7 @@ def test_a_text_bark_ends_at_once_gives_empty_audio_not_an_error(pipe, monkeypat
             input_ids
         )
 
-    monkeypatch.setattr("pipelines.text_to_wav.generate_bark_tokens", ended_at_once)
+    monkeypatch.setattr("pipelines.speech.bark_generation.generate_bark_tokens", ended_at_once)
     for decoder in ("vocos", "encodec"):
         out = pipe("Hello.", decoder=decoder, **OPTIONS)
         assert out.audio.shape == (0,) and out.codes.shape == (8, 0) and out.chunk_frames == [0]

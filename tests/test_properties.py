@@ -18,9 +18,9 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
 
 from pipelines.batch.jobs import read_jobs  # noqa: E402
-from pipelines.sentences import chunk_text, split_sentences  # noqa: E402
-from pipelines.voice_presets import resolve_voice_preset  # noqa: E402
-from pipelines.wav_stream import WavStreamWriter  # noqa: E402
+from pipelines.io.wav_stream import WavStreamWriter  # noqa: E402
+from pipelines.speech.sentences import chunk_text, split_sentences  # noqa: E402
+from pipelines.speech.voice_presets import resolve_voice_preset  # noqa: E402
 
 BOUNDED = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=300)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.sentences import chunk_text, split_sentences
+from pipelines.speech.sentences import chunk_text, split_sentences
 
 
 @pytest.mark.parametrize(

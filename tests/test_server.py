@@ -15,6 +15,7 @@ import openai
 import pytest
 import soundfile as sf
 
+from bark_vocos.testing import TINY_VOICE_PRESETS
 from pipelines import TextToWavPipeline
 from pipelines.server import (
     BackgroundServer,
@@ -26,7 +27,6 @@ from pipelines.server import (
     voice_table,
 )
 from pipelines.server.formats import to_pcm16, wav_stream_header, writable_formats
-from pipelines.tiny import TINY_VOICE_PRESETS
 
 KEY = "test-key"
 TEXT = "Hello there."

@@ -96,7 +96,7 @@ def test_page_upload_field_shows_only_when_on_and_adds_a_voice(tiny_dir, tmp_pat
     import numpy as np
     import soundfile as sf
 
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
     from pipelines import VoiceCloner
 
     sync_playwright = browser_or_skip()

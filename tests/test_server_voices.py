@@ -34,7 +34,7 @@ def _wav(audio: np.ndarray, sampling_rate: int = SR, subtype: str = "PCM_16") ->
 
 @pytest.fixture(scope="module")
 def parts(tiny_dir, tmp_path_factory):
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
 
     root = tmp_path_factory.mktemp("server_voice_models")
     cloner = VoiceCloner.from_pretrained(
@@ -133,7 +133,7 @@ def test_serve_allow_voice_upload_on_loopback(tiny_dir, parts, tmp_path):
 
     import httpx
 
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
 
     command = [sys.executable, "-m", "pipelines", "serve", "--port", "0", "--bark", str(tiny_dir / "bark")]
     command += ["--vocoder", str(tiny_dir / "vocos"), "--allow-voice-upload", "--max-upload-seconds", "10"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.files import atomic_outputs, check_writable
+from pipelines.io.files import atomic_outputs, check_writable
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -63,3 +63,24 @@ def test_imports_point_down_and_take_no_private_names():
             if _ours(module) and private:
                 problems.append(f"{name} imports private {private} from {module}")
     assert problems == []
+
+
+MAX_FUNCTION_LINES = 90  # a function a reader can hold in their head (issue 30)
+MAX_MODULE_LINES = 450  # a module of one job
+
+
+def test_no_function_over_90_lines_and_no_module_over_450():
+    import ast
+
+    problems = []
+    for path in _modules():
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT).as_posix()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            problems.append(f"{name}: {len(text.splitlines())} lines (at most {MAX_MODULE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    problems.append(f"{name}:{node.lineno} {node.name}: {lines} lines (at most {MAX_FUNCTION_LINES})")
+    assert problems == []

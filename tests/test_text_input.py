@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.checks import check_text
+from pipelines.speech.checks import check_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
@@ -46,7 +46,7 @@ def test_a_lone_surrogate_is_refused():
 def test_a_preset_value_at_2_63_is_reported_as_itself(tmp_path):
     import numpy as np
 
-    from pipelines.voice_presets import resolve_voice_preset
+    from pipelines.speech.voice_presets import resolve_voice_preset
 
     path = tmp_path / "v.npz"
     np.savez(
@@ -62,7 +62,7 @@ def test_a_preset_value_at_2_63_is_reported_as_itself(tmp_path):
 def test_an_npy_header_of_a_huge_shape_is_refused_naming_the_file(tmp_path):
     import numpy as np
 
-    from pipelines.npy_files import read_npy
+    from pipelines.io.npy_files import read_npy
 
     path = tmp_path / "codes.npy"
     with open(path, "wb") as file:

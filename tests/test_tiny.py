@@ -7,8 +7,8 @@ import pytest
 from transformers import BarkModel, BarkProcessor
 
 from bark_vocos.bark import BarkGenerationConfigs
+from bark_vocos.testing import TINY_VOICE_PRESETS, save_tiny_bark
 from pipelines.commands import main
-from pipelines.tiny import TINY_VOICE_PRESETS, save_tiny_bark
 
 
 def test_tiny_bark_is_a_real_bark_folder(tiny_bark_dir):

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 import torch
 
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 from pipelines.commands import main
 
 
@@ -113,7 +113,7 @@ def test_vocoder_work_counts_every_product_weight_once_per_frame():
     """The vocoder's floor in `bench vocoder` (and `bench pipeline`'s decode stage) counts the weights of the
     embedding convolution, the 2 pointwise layers per block and the head's projection: 2 FLOPs each per frame."""
     from bark_vocos import VocosEncodecConfig, VocosEncodecModel
-    from pipelines.roofline import vocoder_work
+    from pipelines.benchmarks.roofline import vocoder_work
 
     config = VocosEncodecConfig(hidden_size=32, intermediate_size=48, num_layers=2)
     model = VocosEncodecModel(config)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bark_vocos import VocosEncodecModel, VocosEncodecProcessor
-from bark_vocos.tiny import PORT_FEATURE_EXTRACTOR, save_tiny_vocos
+from bark_vocos.testing import PORT_FEATURE_EXTRACTOR, save_tiny_vocos
 from bark_vocos.vocos.layouts import UnknownLayoutError, detect_layout
 from pipelines.commands import main
 

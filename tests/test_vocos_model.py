@@ -15,7 +15,7 @@ from bark_vocos import (
     bandwidth_for_num_codebooks,
     num_codebooks_for_bandwidth,
 )
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 from bark_vocos.vocos.codes import embed_codes
 
 

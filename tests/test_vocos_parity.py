@@ -13,7 +13,7 @@ import yaml
 from transformers import EncodecModel
 
 from bark_vocos import BANDWIDTHS, VocosEncodecModel, VocosEncodecProcessor, num_codebooks_for_bandwidth
-from bark_vocos.tiny import AUDIO_TOKENIZER_FOLDER, save_tiny_vocos
+from bark_vocos.testing import AUDIO_TOKENIZER_FOLDER, save_tiny_vocos
 from bark_vocos.vocos.modeling_vocos_encodec import convert_checkpoint
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoProcessor
 
 from bark_vocos import VocosEncodecModel, VocosEncodecProcessor
-from bark_vocos.tiny import save_tiny_vocos
+from bark_vocos.testing import save_tiny_vocos
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,16 @@ import soundfile as sf
 import torch
 
 from pipelines.commands import main
-from pipelines.voice_cloning import MAX_RECORDING_SECONDS, VoiceCloner, voice_from_audio
-from pipelines.voice_presets import resolve_voice_preset
-from pipelines.voice_window import FRAME_SECONDS, TAIL_SECONDS, choose_window
+from pipelines.speech.voice_cloning import MAX_RECORDING_SECONDS, VoiceCloner, voice_from_audio
+from pipelines.speech.voice_presets import resolve_voice_preset
+from pipelines.speech.voice_window import FRAME_SECONDS, TAIL_SECONDS, choose_window
 
 SR = 22_050  # a rate neither model runs at, so both resampling paths run
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_bark_dir):
-    from bark_vocos.tiny_voice import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_encodec, save_tiny_hubert, save_tiny_quantizer
 
     root = tmp_path_factory.mktemp("voice_models")
     return {
@@ -86,7 +86,7 @@ def test_bad_windows_are_refused_with_the_reason(audio, options, message):
 def test_resampling_matches_soxr_and_the_analytic_signal():
     import soxr
 
-    from pipelines.audio_io import resample
+    from pipelines.io.audio_io import resample
 
     t = np.arange(3 * 44_100) / 44_100
     audio = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -118,7 +118,7 @@ def test_cloned_voice_has_bark_rates_and_passes_the_preset_checks(cloner):
 
 def test_tokens_and_codes_come_from_the_chosen_window(cloner):
     from bark_vocos.hubert_features import hubert_features
-    from pipelines.audio_io import resample
+    from pipelines.io.audio_io import resample
 
     audio = _speech(10.0)
     voice = cloner(audio, SR, start=2.0, seconds=3.0)
@@ -142,7 +142,7 @@ def test_voice_from_audio_and_save(models, tmp_path):
 
 
 def test_models_that_do_not_fit_bark_are_refused(models, tmp_path):
-    from bark_vocos.tiny_voice import save_tiny_quantizer
+    from bark_vocos.testing import save_tiny_quantizer
 
     wrong = save_tiny_quantizer(tmp_path / "q.pth", output_size=100)
     with pytest.raises(ValueError, match="gives 100 semantic tokens, the Bark model has 64"):
@@ -266,7 +266,7 @@ def test_default_window_on_a_real_recording():
     """A DAPS clip beside the repository (read from there, never copied): the window holds mostly speech."""
     from pathlib import Path
 
-    from pipelines.voice_cloning import read_recording
+    from pipelines.speech.voice_cloning import read_recording
 
     clip = Path(__file__).resolve().parents[1].parent / "shared/reference-audio/daps-resynthesis/gt"
     clip = clip / "f10_script1_cleanraw_trimmed_002.mp3"
@@ -290,7 +290,7 @@ def test_bounds_from_barks_generation_config_defaults():
     )
 
     from bark_vocos.bark.orchestration import BarkGenerationConfigs
-    from pipelines.voice_cloning import HISTORY_MARGIN_SECONDS, VoiceBounds
+    from pipelines.speech.voice_cloning import HISTORY_MARGIN_SECONDS, VoiceBounds
 
     stages = (BarkSemanticGenerationConfig(), BarkCoarseGenerationConfig(), BarkFineGenerationConfig())
     assert (stages[0].max_input_semantic_length, stages[1].max_coarse_history) == (256, 630)

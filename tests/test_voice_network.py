@@ -18,7 +18,7 @@ import soundfile as sf
 
 from bark_vocos.hubert_quantizer import HubertQuantizerConfig
 from pipelines import TextToWavPipeline, VoiceCloner
-from pipelines.voice_cloning import read_recording
+from pipelines.speech.voice_cloning import read_recording
 
 pytestmark = pytest.mark.network
 

@@ -87,7 +87,7 @@ class VocosFeatureExtractor(SequenceFeatureExtractor):
         elif int(sampling_rate) != self.sampling_rate:
             raise ValueError(
                 f"audio at {sampling_rate} Hz: this vocoder takes {self.sampling_rate} Hz audio; resample it first "
-                f"(e.g. pipelines.audio_io.read_audio(path, sampling_rate={self.sampling_rate}))"
+                f"(e.g. pipelines.io.audio_io.read_audio(path, sampling_rate={self.sampling_rate}))"
             )
         multiple = int(pad_to_multiple_of or self.hop_length)
         items = _as_list_of_waveforms(raw_audio)

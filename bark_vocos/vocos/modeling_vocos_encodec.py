@@ -28,12 +28,14 @@ from transformers.utils import ModelOutput
 
 from ..bandwidth import bandwidth_for_num_codebooks, num_codebooks_for_bandwidth
 from ..hub import explain_unavailable
-from ..kernels import derived_weight, linear
+from ..kernels import derived_weight
 from ..permissions import set_default_mode
 from .codes import check_codes, embed_codes
 from .configuration_vocos_encodec import VocosEncodecConfig
 from .conversion import config_for_layout, convert_state_dict, read_state_dict
+from .heads import VocosEncodecISTFTHead
 from .layouts import CheckpointLayout, detect_layout, hub_options
+from .modules import VocosEncodecAdaptiveLayerNorm, VocosEncodecConvNeXtBlock
 
 __all__ = ["VocosEncodecModel", "VocosEncodecOutput", "VocosEncodecPreTrainedModel", "convert_checkpoint"]
 
@@ -56,151 +58,6 @@ class VocosEncodecOutput(ModelOutput):
 
     audio: torch.FloatTensor | None = None
     attention_mask: torch.LongTensor | None = None
-
-
-class VocosEncodecAdaptiveLayerNorm(nn.Module):
-    """Layer norm whose scale and shift are looked up by bandwidth id (the original `AdaLayerNorm`).
-
-    Weights: `weight` and `bias` of shape `(num_bandwidths, hidden_size)`.
-    """
-
-    def __init__(self, config: VocosEncodecConfig):
-        super().__init__()
-        self.eps = config.layer_norm_eps
-        self.weight = nn.Parameter(torch.ones(len(config.bandwidths), config.hidden_size))
-        self.bias = nn.Parameter(torch.zeros(len(config.bandwidths), config.hidden_size))
-
-    def forward(self, hidden_states: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
-        """(B, T, H) -> (B, T, H), normalized over H then scaled and shifted for `bandwidth_id`."""
-        size = (hidden_states.shape[-1],)
-        return F.layer_norm(hidden_states, size, self.weight[bandwidth_id], self.bias[bandwidth_id], self.eps)
-
-
-class VocosEncodecConvNeXtBlock(nn.Module):
-    """ConvNeXt block on channels-last activations: depthwise conv, adaptive norm, MLP, layer scale, residual."""
-
-    def __init__(self, config: VocosEncodecConfig):
-        super().__init__()
-        hidden = config.hidden_size
-        self.dwconv = nn.Conv1d(hidden, hidden, config.kernel_size, padding=config.padding, groups=hidden)
-        self.norm = VocosEncodecAdaptiveLayerNorm(config)
-        self.pwconv1 = nn.Linear(hidden, config.intermediate_size)
-        self.pwconv2 = nn.Linear(config.intermediate_size, hidden)
-        self.layer_scale_parameter = nn.Parameter(torch.full((hidden,), float(config.layer_scale_init_value)))
-
-    def forward(self, hidden_states: torch.Tensor, bandwidth_id: int) -> torch.Tensor:
-        """(B, T, H) contiguous -> (B, T, H) contiguous."""
-        residual = hidden_states
-        hidden_states = self.depthwise_conv(hidden_states)
-        hidden_states = self.norm(hidden_states, bandwidth_id)
-        hidden_states = linear(hidden_states, self.pwconv1, gelu=True, prepack=True)
-        hidden_states = linear(hidden_states, self.pwconv2, prepack=True)
-        return torch.addcmul(residual, hidden_states, self.layer_scale_parameter)
-
-    def depthwise_conv(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """`self.dwconv` on channels-last (B, T, H) -> (B, T, H) contiguous, without copying to channels-first.
-
-        Viewed as a `(B, H, 1, T)` image, channels-last `(B, T, H)` memory is exactly torch's `channels_last`
-        format, which oneDNN's depthwise `conv2d` reads and writes directly: about 9x faster on CPU than the
-        channels-first `conv1d` plus the two transposed copies it needs (0.07 ms vs 0.6 ms for 750 x 384 on
-        2 threads). Same weights and sums; the output view is contiguous `(B, T, H)` again.
-        """
-        conv = self.dwconv
-        image = hidden_states.transpose(1, 2).unsqueeze(2)  # (B, H, 1, T), channels_last strides
-        weight = conv.weight.unsqueeze(2)  # (H, 1, 1, kernel_size)
-        output = F.conv2d(image, weight, conv.bias, padding=(0, conv.padding[0]), groups=conv.groups)
-        return output.squeeze(2).transpose(1, 2).contiguous()
-
-
-class VocosEncodecISTFTHead(nn.Module):
-    """Linear projection to log-magnitude and phase, then an inverse STFT (always in float32).
-
-    Weights: `out` (hidden_size -> n_fft + 2) and the persistent Hann `window` of shape `(n_fft,)`.
-    """
-
-    def __init__(self, config: VocosEncodecConfig):
-        super().__init__()
-        self.n_fft = config.n_fft
-        self.hop_length = config.hop_length
-        self.padding = config.istft_padding
-        self.out = nn.Linear(config.hidden_size, config.n_fft + 2)
-        self.register_buffer("window", torch.hann_window(config.n_fft))
-        self._envelope_cache: tuple[int, torch.device, torch.Tensor] | None = None
-
-    def spectrum(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """(B, T, H) -> complex64 spectrum (B, T, n_fft // 2 + 1), magnitude `exp` clipped at 100 as the original."""
-        projected = linear(hidden_states, self.out, prepack=True).float()
-        if projected.requires_grad:
-            log_magnitude, phase = projected.chunk(2, dim=-1)
-            magnitude = torch.exp(log_magnitude).clamp(max=1e2)
-            return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-        # Without autograd: on contiguous halves, in place, and into `projected`'s own memory. torch's exp, cos and sin
-        # run 2-4x slower on the strided halves of `projected` than on contiguous ones (0.24 ms against 0.07 ms for
-        # exp at 750 frames), far more than the one copy that makes them contiguous costs (0.1 ms); and each fresh
-        # buffer of this size costs about as much again in page faults on its first write.
-        batch, num_frames, size = projected.shape
-        # A copy even where the permuted view is already contiguous (one frame): the spectrum is written over
-        # `projected` below, while `halves` is still read.
-        halves = (
-            projected.view(batch, num_frames, 2, size // 2)
-            .permute(2, 0, 1, 3)
-            .clone(memory_format=torch.contiguous_format)
-        )
-        magnitude = halves[0].exp_().clamp_(max=1e2)
-        phase = halves[1]
-        # The original's `magnitude * (cos(phase) + 1j * sin(phase))`, with torch's vectorized cos and sin as it has:
-        # `torch.polar` computes the same products with scalar cos/sin, 2-3 ms against under 1 ms for 750 frames.
-        real = torch.cos(phase).mul_(magnitude)
-        imaginary = phase.sin_().mul_(magnitude)
-        # (B, T, n_fft + 2) float32 is (B, T, n_fft // 2 + 1) complex64 in the same bytes; `projected` is spent.
-        spectrum = torch.view_as_complex(projected.view(batch, num_frames, size // 2, 2))
-        return torch.complex(real, imaginary, out=spectrum)
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """(B, T, H) -> float32 audio (B, T * hop_length) for "same" padding."""
-        spectrum = self.spectrum(hidden_states)
-        window = self.window.float()
-        if self.padding == "center":
-            return torch.istft(spectrum.transpose(1, 2), self.n_fft, self.hop_length, self.n_fft, window, center=True)
-        frames = torch.fft.irfft(spectrum, n=self.n_fft, dim=-1).mul_(window)  # (B, T, n_fft)
-        num_frames = frames.shape[1]
-        pad = (self.n_fft - self.hop_length) // 2
-        audio = self._overlap_add(frames)[:, pad : pad + num_frames * self.hop_length]
-        return audio * self._inverse_envelope(num_frames, window)
-
-    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_fft) windowed frames -> (B, (T - 1) * hop_length + n_fft) summed at hop_length strides."""
-        batch, num_frames, n_fft = frames.shape
-        hop = self.hop_length
-        if n_fft % hop == 0:
-            # Each frame spans n_fft // hop whole hops: the overlap-add is that many shifted slice additions,
-            # much cheaper than `F.fold` (what the original uses) on the same contiguous memory.
-            ratio = n_fft // hop
-            blocks = frames.view(batch, num_frames, ratio, hop)
-            output = frames.new_zeros(batch, num_frames + ratio - 1, hop)
-            for index in range(ratio):
-                output[:, index : index + num_frames] += blocks[:, :, index]
-            return output.view(batch, -1)
-        length = (num_frames - 1) * hop + n_fft
-        folded = F.fold(frames.transpose(1, 2), output_size=(1, length), kernel_size=(1, n_fft), stride=(1, hop))
-        return folded.view(batch, length)
-
-    def _inverse_envelope(self, num_frames: int, window: torch.Tensor) -> torch.Tensor:
-        """1 / (overlap-added squared window) over the kept samples, (num_frames * hop_length,); cached per length."""
-        cache = self._envelope_cache
-        if cache is not None and cache[0] == num_frames and cache[1] == window.device:
-            return cache[2]
-        # Computed outside inference mode (from a fresh float32 copy of the window buffer): a tensor made under
-        # `torch.inference_mode()` cannot take part in a later call with autograd on, and this one is cached.
-        with torch.inference_mode(False), torch.no_grad():
-            squared = self.window.float().clone().square().expand(1, num_frames, self.n_fft)
-            pad = (self.n_fft - self.hop_length) // 2
-            envelope = self._overlap_add(squared.contiguous())[0, pad : pad + num_frames * self.hop_length]
-            if bool((envelope <= 1e-11).any()):
-                raise ValueError(f"n_fft={self.n_fft} and hop_length={self.hop_length} leave samples with no window")
-            inverse = envelope.reciprocal()
-        self._envelope_cache = (num_frames, window.device, inverse)
-        return inverse
 
 
 class VocosEncodecPreTrainedModel(PreTrainedModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..defaults import DECODERS, FORMATS, RUNNERS
-from ..files import check_writable
+from ..io.files import check_writable
 from .generate import BatchSettings, RowGenerator
 from .jobs import JobRow, read_jobs, row_seed
 from .local import iter_local
@@ -106,6 +107,63 @@ def _tasks(rows: list[JobRow], voice: str | None, seed: int, decoder: str, exten
     ]
 
 
+def _check_options(
+    settings: BatchSettings, runner: str, workers: Any, ray_address: str | None, format: str, decoder: str
+) -> None:
+    """Raise `ValueError` for an option `run_batch` cannot run, before anything is read or loaded."""
+    _check_choice("runner", runner, RUNNERS)
+    _check_choice("format", format, FORMATS)
+    _check_choice("decoder", decoder, DECODERS)
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if runner == "local" and (workers != 1 or ray_address is not None):
+        raise ValueError("the local runner has one worker and no Ray address: use runner 'ray' for more")
+    if settings.threads is not None and settings.threads < 1:
+        raise ValueError(f"threads must be >= 1, got {settings.threads}")
+
+
+def _read_rows(jobs: str | os.PathLike | list[JobRow]) -> list[JobRow]:
+    """The job's rows (read from the file, or as given); `ValueError` when two rows share an id."""
+    rows = read_jobs(jobs) if isinstance(jobs, str | os.PathLike) else list(jobs)
+    ids = [row.id for row in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate id {next(i for i in ids if ids.count(i) > 1)!r}: every row needs its own id")
+    return rows
+
+
+def _record(
+    entries: Iterator[dict[str, Any]],
+    manifest: Manifest,
+    extras: dict[str, dict[str, Any]],
+    summary: BatchSummary,
+    start: float,
+    todo: int,
+    progress: bool,
+) -> None:
+    """Append each finished row's entry (with its row's extra fields) to `manifest` and count it in `summary`.
+
+    Shows a bar over the `todo` rows (when `progress`) with audio seconds per wall-clock second since `start`.
+    """
+    disable = None if progress else True  # None: on a terminal only, no carriage returns in a log or pipe
+    bar = tqdm(total=todo, desc="batch", unit="row", disable=disable, dynamic_ncols=True)
+    try:
+        for entry in entries:
+            manifest.append({**entry, **extras[entry["id"]]})
+            if entry["status"] == "ok":
+                summary.generated += 1
+                summary.audio_seconds += entry["duration"]
+            else:
+                summary.failed += 1
+                summary.failures.append((entry["id"], entry["error"]))
+            elapsed = time.perf_counter() - start
+            if summary.first_row_seconds is None:
+                summary.first_row_seconds = elapsed
+            bar.set_postfix_str(f"{summary.audio_seconds / elapsed:.2f} audio-s/s, {summary.failed} failed")
+            bar.update()
+    finally:
+        bar.close()
+
+
 def run_batch(
     jobs: str | os.PathLike | list[JobRow],
     out_dir: str | os.PathLike,
@@ -148,19 +206,8 @@ def run_batch(
     """
     start = time.perf_counter()
     settings = settings or BatchSettings()
-    _check_choice("runner", runner, RUNNERS)
-    _check_choice("format", format, FORMATS)
-    _check_choice("decoder", decoder, DECODERS)
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if runner == "local" and (workers != 1 or ray_address is not None):
-        raise ValueError("the local runner has one worker and no Ray address: use runner 'ray' for more")
-    if settings.threads is not None and settings.threads < 1:
-        raise ValueError(f"threads must be >= 1, got {settings.threads}")
-    rows = read_jobs(jobs) if isinstance(jobs, str | os.PathLike) else list(jobs)
-    ids = [row.id for row in rows]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"duplicate id {next(i for i in ids if ids.count(i) > 1)!r}: every row needs its own id")
+    _check_options(settings, runner, workers, ray_address, format, decoder)
+    rows = _read_rows(jobs)
     if runner == "ray":
         require_ray()
     out_dir = Path(out_dir)
@@ -179,24 +226,9 @@ def run_batch(
             entries = iter_local(plan.todo, out_dir, settings)
         else:
             entries = iter_ray(plan.todo, out_dir, settings, workers=workers, ray_address=ray_address)
-        disable = None if progress else True  # None: on a terminal only, no carriage returns in a log or pipe
-        bar = tqdm(total=len(plan.todo), desc="batch", unit="row", disable=disable, dynamic_ncols=True)
         try:
-            for entry in entries:
-                manifest.append({**entry, **extras[entry["id"]]})
-                if entry["status"] == "ok":
-                    summary.generated += 1
-                    summary.audio_seconds += entry["duration"]
-                else:
-                    summary.failed += 1
-                    summary.failures.append((entry["id"], entry["error"]))
-                elapsed = time.perf_counter() - start
-                if summary.first_row_seconds is None:
-                    summary.first_row_seconds = elapsed
-                bar.set_postfix_str(f"{summary.audio_seconds / elapsed:.2f} audio-s/s, {summary.failed} failed")
-                bar.update()
+            _record(entries, manifest, extras, summary, start, len(plan.todo), progress)
         finally:
-            bar.close()
             entries.close()  # stops the runner (and a Ray it started) at once, also on Ctrl-C
             remove_stale_parts(out_dir, [task.file for task in tasks])
     summary.wall_seconds = time.perf_counter() - start

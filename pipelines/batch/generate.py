@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..defaults import BARK_MODEL, BATCH_SIZE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
+from ..defaults import BARK_MODEL, BATCH_SIZE, DEVICE, ENGINE, MAX_CHUNK_TOKENS, PAUSE_SECONDS, VOCODER_MODEL
 from .manifest import RowTask, file_sha256
 
 __all__ = ["BatchSettings", "RowGenerator", "model_location"]
@@ -23,7 +23,7 @@ class BatchSettings:
         vocoder: Vocos-EnCodec hub id or local folder (`None`: EnCodec decoding only).
         engine: How Bark's stages run (see `defaults.ENGINES`).
         device: `"cpu"`, `"cuda"`, `"cuda:N"` or `"auto"`.
-        dtype: `None` (float32), `"float16"` or `"bfloat16"`.
+        dtype: `None` (the checkpoints' dtype), `"float16"` or `"bfloat16"`.
         threads: torch CPU threads per worker; `None` leaves torch's default. The same audio bytes across runners
             need the same thread count (float sums may be ordered differently with more threads).
         max_chunk_tokens, pause_seconds, batch_size: As `TextToWavPipeline.__call__` (long-form texts).
@@ -31,8 +31,8 @@ class BatchSettings:
 
     bark: str = BARK_MODEL
     vocoder: str | None = VOCODER_MODEL
-    engine: str = "exact"
-    device: str = "cpu"
+    engine: str = ENGINE
+    device: str = DEVICE
     dtype: str | None = None
     threads: int | None = None
     max_chunk_tokens: int = MAX_CHUNK_TOKENS
@@ -76,7 +76,7 @@ class RowGenerator:
         import torch
         from transformers.utils import logging as transformers_logging
 
-        from ..text_to_wav import TextToWavPipeline
+        from ..speech.text_to_wav import TextToWavPipeline
 
         if settings.threads is not None:
             torch.set_num_threads(settings.threads)

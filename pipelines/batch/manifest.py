@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..files import atomic_output
+from ..io.files import atomic_output
 
 __all__ = [
     "MANIFEST_NAME",

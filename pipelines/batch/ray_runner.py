@@ -14,7 +14,7 @@ import numpy as np
 
 from bark_vocos.settings import settings as engine_settings
 
-from ..machine import keep_freed_memory
+from ..benchmarks.machine import keep_freed_memory
 from .generate import BatchSettings, RowGenerator, model_location
 from .manifest import RowTask
 

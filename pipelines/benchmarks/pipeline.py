@@ -9,12 +9,9 @@ on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -28,117 +25,25 @@ from bark_vocos.bark import (
     OptimizedBarkStages,
     generate_bark_tokens,
 )
-from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
-from bark_vocos.bark.decoder import DECODE_ENGINES
 from bark_vocos.choices import CHOICES
-from bark_vocos.kernels import LARGE_ROWS
 from bark_vocos.settings import settings as engine_settings
 from bark_vocos.testing import BARK_SMALL, QUICK, SMALL_WINDOWS, random_bark_model, random_vocoder
 from bark_vocos.timing import untimed
 
-from ..devices import resolve_device, resolve_dtype
-from ..files import atomic_output, check_writable
-from ..machine import (
+from ..io.files import atomic_output, check_writable
+from ..speech.devices import resolve_device, resolve_dtype
+from .engine_report import attention_choices, decode_engines, speculation_report
+from .floors import STEP_CONTEXT, machine_rates, roofline_floors, step_rates
+from .machine import (
     bench_metadata,
-    best_seconds,
     describe_machine,
-    measure_int8_matmul_ops,
-    measure_matmul_flops,
-    measure_read_bandwidth,
     set_threads,
-    synchronizer,
 )
-from ..roofline import decode_step_bytes, stage_floors
+from .stage_timer import StageTimer
 
-__all__ = [
-    "BARK_SMALL",
-    "QUICK",
-    "SMALL_WINDOWS",
-    "random_bark_model",
-    "random_vocoder",
-    "run",
-]  # the random models are `bark_vocos.testing`'s, kept here for the commands that import them from here
+__all__ = ["RANDOM_WEIGHTS_NOTE", "run"]
 
-STAGES = ("semantic", "coarse", "fine", "decode")
 RANDOM_WEIGHTS_NOTE = "random weights: timings and token agreement only, the audio is noise, not speech"
-
-
-class _StageTimer:
-    """Times (and keeps the outputs of) the stage methods an object calls, by wrapping them on the instance.
-
-    Args:
-        device: Where the timed work runs: on a CUDA device each timed call starts and ends with a synchronization,
-            so that it is charged with its own kernels, not the ones still queued before it or after it returns.
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.sync: Callable[[], None] = synchronizer(device)
-        self.seconds: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self.outputs: dict[str, Any] = {}
-        self.wrapped: list[tuple[Any, str]] = []
-
-    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
-        """Time every call of `owner.attribute` under the name `stage`."""
-        function: Callable = getattr(owner, attribute)
-
-        def timed(*args, **kwargs):
-            self.sync()
-            start = time.perf_counter()
-            output = function(*args, **kwargs)
-            self.sync()
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
-            self.calls[stage] = self.calls.get(stage, 0) + 1
-            self.outputs[stage] = output
-            return output
-
-        object.__setattr__(owner, attribute, timed)
-        self.wrapped.append((owner, attribute))
-
-    def part(self, stage: str) -> Callable[[str], AbstractContextManager[None]]:
-        """A timer hook of the stages (`CausalDecoder.timer`, `FineStage.timer`): each part it runs (`"prompt"`,
-        `"decoding"`, `"passes"`) is timed as `"{stage} {part}"`."""
-
-        @contextmanager
-        def timed(part: str) -> Iterator[None]:
-            name = f"{stage} {part}"
-            self.sync()
-            start = time.perf_counter()
-            try:
-                yield
-            finally:
-                self.sync()
-                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-                self.calls[name] = self.calls.get(name, 0) + 1
-
-        return timed
-
-    def unwrap(self) -> None:
-        """Remove the wrappers (the class methods show through again)."""
-        for owner, attribute in self.wrapped:
-            owner.__dict__.pop(attribute)
-        self.wrapped = []
-
-    def report(self) -> dict[str, float]:
-        """Seconds per stage and their total."""
-        times = {stage: round(self.seconds.get(stage, 0.0), 3) for stage in STAGES}
-        times["total"] = round(sum(self.seconds.get(stage, 0.0) for stage in STAGES), 3)
-        return times
-
-    def breakdown(self) -> dict[str, dict[str, float]]:
-        """Where each Bark stage's time went, from the parts `_ours` times: prompt passes and decoding (the
-        autoregressive stages: one-token steps or speculative rounds), the fine stage's passes, and the rest
-        (sampling, logits processing, bookkeeping). Seconds, and the number of calls of each part."""
-        parts = {"semantic": ("prompt", "decoding"), "coarse": ("prompt", "decoding"), "fine": ("passes",)}
-        result = {}
-        for stage, names in parts.items():
-            entry: dict[str, float] = {"seconds": round(self.seconds.get(stage, 0.0), 3)}
-            for name in names:
-                entry[f"{name}_s"] = round(self.seconds.get(f"{stage} {name}", 0.0), 3)
-                entry[f"{name}_calls"] = self.calls.get(f"{stage} {name}", 0)
-            entry["other_s"] = round(entry["seconds"] - sum(entry[f"{name}_s"] for name in names), 3)
-            result[stage] = entry
-        return result
 
 
 def _vocos_audio(vocoder: VocosEncodecModel, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -164,9 +69,9 @@ def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a == b).float().mean()) if a.shape == b.shape else 0.0
 
 
-def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, _StageTimer]:
+def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple[dict, StageTimer]:
     """transformers' `BarkModel.generate` (EnCodec decode included), timed per stage."""
-    timer = _StageTimer(model.device)
+    timer = StageTimer(model.device)
     timer.wrap(model.semantic, "generate", "semantic")
     timer.wrap(model.coarse_acoustics, "generate", "coarse")
     timer.wrap(model.fine_acoustics, "generate", "fine")
@@ -181,9 +86,9 @@ def _reference(model: BarkModel, input_ids: torch.Tensor, kwargs: dict) -> tuple
 
 def _ours(
     stages: OptimizedBarkStages, vocoder: VocosEncodecModel, input_ids: torch.Tensor, kwargs: dict
-) -> tuple[dict, _StageTimer]:
+) -> tuple[dict, StageTimer]:
     """Our stages through the one orchestration (`generate_bark_tokens`), then Vocos on the fine codes, per stage."""
-    timer = _StageTimer(stages.bark_model.device)
+    timer = StageTimer(stages.bark_model.device)
     timer.wrap(stages.semantic, "generate", "semantic")
     timer.wrap(stages.coarse_acoustics, "generate", "coarse")
     timer.wrap(stages.fine_acoustics, "generate", "fine")
@@ -236,7 +141,7 @@ def _ratios(reference: dict, ours: dict) -> dict[str, float]:
     return {key: round(reference[key] / ours[key], 2) for key in reference if ours.get(key, 0) > 0}
 
 
-def _stage_agreement(model: BarkModel, stages: OptimizedBarkStages, exact: _StageTimer) -> dict[str, float]:
+def _stage_agreement(model: BarkModel, stages: OptimizedBarkStages, exact: StageTimer) -> dict[str, float]:
     """Per-stage token agreement of `stages` with fp32 reference outputs, each stage fed the reference's input."""
     configs = BarkGenerationConfigs.from_bark(model)
     semantic = exact.outputs["semantic"]
@@ -340,49 +245,12 @@ def _inputs(model: BarkModel, args: argparse.Namespace, device: torch.device) ->
     return input_ids.to(device), kwargs
 
 
-def _rates(engines: dict[str, OptimizedBarkStages], device: torch.device, dtype: torch.dtype) -> dict[str, float]:
-    """The machine's measured rates: read bandwidth and float32 (or `dtype`) products, and for the fast engine on the
-    CPU its int8 and bfloat16 products (its compute floor counts each at its own rate)."""
-    rates = {"read": measure_read_bandwidth(device=device), "matmul": measure_matmul_flops(device=device, dtype=dtype)}
-    if "fast" in engines and device.type == "cpu":
-        rates |= {"int8": measure_int8_matmul_ops(), "bfloat16": measure_matmul_flops(dtype=torch.bfloat16)}
-    return rates
-
-
-def _floors(
-    model: BarkModel,
-    vocoder: VocosEncodecModel,
-    stages: OptimizedBarkStages,
-    args: argparse.Namespace,
-    rates: dict[str, float],
-    speculation: dict[str, dict[str, Any]],
-) -> tuple[list, str]:
-    """The roofline floors of `stages`' mode, and the text naming the rates its Bark stages are held to."""
-    peak = rates["matmul"]
-    linear_peak, attention_peak = peak, peak
-    if stages.mode == "fast" and "int8" in rates:
-        linear_peak, attention_peak = rates["int8"], max(peak, rates["bfloat16"])
-    speculated = {}
-    if stages.mode == "exact":  # the floor of what ran: speculative rounds read the float32 weights once for several
-        for stage, report in speculation.items():
-            if report["chosen"]:
-                speculated[stage] = (report["chosen"], report["tokens_per_round"][str(report["chosen"])])
-    floors = stage_floors(
-        model, vocoder, args.semantic_tokens, rates["read"], peak, _weight_bytes(stages), stages.mode == "exact",
-        speculated, cache_bytes=_cache_bytes(model), linear_peak=linear_peak, attention_peak=attention_peak,
-    )  # fmt: skip
-    bark_rate = f"{peak / 1e9:.0f} GFLOP/s"
-    if (linear_peak, attention_peak) != (peak, peak):
-        bark_rate = f"linear layers {linear_peak / 1e9:.0f} GOP/s int8, attention {attention_peak / 1e9:.0f} GFLOP/s"
-    return floors, bark_rate
-
-
 def _entry(
     model: BarkModel,
     vocoder: VocosEncodecModel,
     stages: OptimizedBarkStages,
     rounds: list[dict[str, dict[str, float]]],
-    timers: dict[str, _StageTimer],
+    timers: dict[str, StageTimer],
     args: argparse.Namespace,
     rates: dict[str, float],
     speculation: dict[str, dict[str, Any]],
@@ -408,10 +276,10 @@ def _entry(
         fp32_audio = _vocos_audio(vocoder, reference_codes, lengths)
         difference = _relative_difference(fp32_audio, timer.outputs["decode"])
         entry["vocos_audio_relative_difference_vs_fp32_codes"] = difference
-    floors, bark_rate = _floors(model, vocoder, stages, args, rates, speculation)
+    floors, bark_rate = roofline_floors(model, vocoder, stages, args, rates, speculation)
     entry["roofline"] = {floor.stage: asdict(floor) for floor in floors}
     entry["time_breakdown_last_round"] = timer.breakdown()
-    entry["decode_step_alone"] = _step_rates(stages, rates["read"])
+    entry["decode_step_alone"] = step_rates(stages, rates["read"])
     return entry, floors, bark_rate
 
 
@@ -455,11 +323,11 @@ def _rounds(
     input_ids: torch.Tensor,
     kwargs: dict[str, Any],
     repeats: int,
-) -> tuple[list[dict[str, dict[str, float]]], dict[str, _StageTimer]]:
+) -> tuple[list[dict[str, dict[str, float]]], dict[str, StageTimer]]:
     """Interleaved rounds (reference, then each mode, again and again): a change in the machine's load hits every
     side of a round alike, and the median of each round's ratio neither fakes nor hides a gain."""
     rounds: list[dict[str, dict[str, float]]] = []
-    timers: dict[str, _StageTimer] = {}
+    timers: dict[str, StageTimer] = {}
     for _ in range(repeats):
         reference_times, timers["reference"] = _reference(model, input_ids, dict(kwargs))
         this_round = {"reference": reference_times}
@@ -501,19 +369,19 @@ def run(args: argparse.Namespace) -> int:
         results["first_call_s"][mode] = round(time.perf_counter() - start, 3)
     print(f"first call of each engine, 8 semantic tokens (sessions built, kernels chosen): {results['first_call_s']}")
     rounds, timers = _rounds(model, vocoder, engines, input_ids, kwargs, args.repeats)
-    rates = _rates(engines, device, dtype)
+    rates = machine_rates(engines, device, dtype)
     names = {"read": "read_gb_per_s", "matmul": "matmul_gflop_per_s", "int8": "int8_gop_per_s"}
     results["rates"] = {names.get(key, "bfloat16_gflop_per_s"): round(value / 1e9, 1) for key, value in rates.items()}
-    speculation = _speculation(engines["exact"]) if "exact" in engines else {}
+    speculation = speculation_report(engines["exact"]) if "exact" in engines else {}
     results["repeats"] = args.repeats
     results["reference_s"] = _median_times([r["reference"] for r in rounds])
     print(f"reference (transformers BarkModel.generate + EnCodec), median of {args.repeats}: {results['reference_s']}")
     for mode, stages in engines.items():
         results[mode], floors, bark_rate = _entry(model, vocoder, stages, rounds, timers, args, rates, speculation)
         _print_entry(mode, results[mode], floors, bark_rate, rates)
-    results["decode_engines"] = _decode_engines()
+    results["decode_engines"] = decode_engines()
     print(f"decode step implementation (measured per batch size, or forced): {results['decode_engines']}")
-    results["attention"] = _attention_choices()
+    results["attention"] = attention_choices()
     results["choices"] = CHOICES.report()  # every measured choice, by kind and typed key
     print(f"attention over several queries (measured per shape, or forced): {results['attention']}")
     if speculation:
@@ -530,113 +398,6 @@ def run(args: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
-
-
-STEP_CONTEXT = 512  # cached positions of the decode steps `_step_rates` times (a semantic step's, mid-sentence)
-
-
-def _step_rates(stages: OptimizedBarkStages, bandwidth: float, repeats: int = 20) -> dict[str, dict[str, float]]:
-    """Per autoregressive stage, one decode step of one sequence alone, at `STEP_CONTEXT` cached positions, timed
-    back to back: its time (the fastest of `repeats` runs after one untimed: interference only slows a run, and a
-    median of ten read 5.9 ms where the decoding loop's steps averaged 4.3 ms on a machine growing busier), the bytes
-    it must read (`decode_step_bytes`), the rate that makes, and that rate over the machine's measured read
-    `bandwidth`. A step reads more than the last-level cache holds, so back to back it reads from memory as inside
-    the decoding loop. Where this rate is well below the machine's, the step's own kernels, not the Python around
-    them, keep the stage from its floor. It runs the implementation `step` measured and chose (float32 in the exact
-    engine: its plain step, not speculative rounds). The next generation starts afresh (it allocates the cache)."""
-    rates = {}
-    for stage, decoder in (("semantic", stages.semantic.decoder), ("coarse", stages.coarse_acoustics.decoder)):
-        decoder.allocate(1, STEP_CONTEXT + 1, fill=0.0)
-        token = torch.zeros(1, 1, dtype=torch.long, device=decoder.model.device)
-        with torch.no_grad():
-            seconds = best_seconds(functools.partial(decoder.step, token, STEP_CONTEXT), repeats, decoder.model.device)
-        read = decode_step_bytes(
-            decoder.model, _weight_bytes(stages), STEP_CONTEXT, decoder.head_rows, _cache_bytes(decoder.model)
-        )
-        rates[stage] = {  # 4 significant digits: a tiny model's step is well under a millisecond
-            "ms": float(f"{seconds * 1e3:.4g}"),
-            "megabytes": float(f"{read / 1e6:.4g}"),
-            "gb_per_s": float(f"{read / seconds / 1e9:.4g}"),
-            "of_bandwidth": float(f"{read / seconds / bandwidth:.4g}"),
-        }
-    return rates
-
-
-def _weight_bytes(stages: OptimizedBarkStages) -> float:
-    """Bytes per linear weight our engine reads: one for the fast engine's 8-bit layers (on the CPU), else the
-    model's dtype (the fast engine on a GPU runs in it)."""
-    if stages.mode == "fast" and stages.bark_model.device.type == "cpu":
-        return 1.0
-    return float(stages.bark_model.dtype.itemsize)
-
-
-def _cache_bytes(model: torch.nn.Module) -> float:
-    """Bytes per cached key or value: the model's dtype (float32 on the CPU)."""
-    return float(model.dtype.itemsize)
-
-
-def _decode_engines() -> dict[str, str]:
-    """Which implementation ran the decode steps: the forced one, or the measured choice per precision and batch size
-    (e.g. `{"fp32, batch 1": "onnxruntime"}`)."""
-    forced = engine_settings().pin(DECODE_ENGINES.variable)
-    if forced:
-        return {"forced": forced}
-    chosen = {}
-    for entry in CHOICES.report():
-        if entry["kind"] == DECODE_ENGINES.name:
-            key = entry["key"]
-            chosen[f"{'int8' if key['int8'] else 'fp32'}, batch {_bucket_counts(key['batch'])}"] = entry["choice"]
-    return chosen
-
-
-def _bucket_counts(bucket: int, last: int | None = None) -> str:
-    """The counts that share a choice keyed by `count.bit_length()`, as text: "1", "8-15", or "512+" where `last` is
-    the count from which every larger one shares the bucket too (`rows_bucket`'s `LARGE_ROWS`)."""
-    low, high = 2 ** (bucket - 1), 2**bucket - 1
-    if low == last:
-        return f"{low}+"
-    return str(low) if low == high else f"{low}-{high}"
-
-
-def _attention_choices() -> dict[str, dict[str, str]]:
-    """How each engine attended over several queries (prompts, fine windows): the forced way, or the measured choice
-    per shape (e.g. `{"exact": {"queries 512+ over keys 512+, unmasked": "float32_heads"}}`); empty where nothing was
-    timed (a single candidate)."""
-    report, entries = {}, CHOICES.report()
-    for engine, cache in (("exact", EXACT_ATTENTION_KERNELS), ("fast", ATTENTION_KERNELS)):
-        forced = engine_settings().pin(cache.variable)
-        if forced:
-            report[engine] = {"forced": forced}
-            continue
-        report[engine] = {
-            _attention_shape(entry["key"]): entry["choice"] for entry in entries if entry["kind"] == cache.name
-        }
-    return report
-
-
-def _attention_shape(key: dict[str, Any]) -> str:
-    """An attention choice's key (`bark_vocos.choices.AttentionKey`'s fields) as text."""
-    queries, keys = _bucket_counts(key["queries"], LARGE_ROWS), _bucket_counts(key["keys"], LARGE_ROWS)
-    kind = "causal" if key["causal"] else "masked" if key["masked"] else "unmasked"
-    return f"queries {queries} over keys {keys}, {kind}"
-
-
-def _speculation(stages: OptimizedBarkStages) -> dict[str, dict[str, Any]]:
-    """Per causal stage of the exact engine, the draft count its measured choice now takes (`chosen`; 0 drafts: plain
-    steps) and the tokens chosen per timed round of speculative decoding per draft count tried
-    (e.g. `{"semantic": {"chosen": 4, "tokens_per_round": {"0": 1.0, "2": 2.7, "4": 4.3}}}`)."""
-    report = {}
-    for name, stage in (("semantic", stages.semantic), ("coarse", stages.coarse_acoustics)):
-        rounds = stage.decoder.round_times
-        report[name] = {
-            "chosen": stage.decoder.draft_count() if rounds else 0,
-            "tokens_per_round": {
-                str(drafts): round(tokens / (count - 1), 2)
-                for (_, drafts), (_, tokens, count) in sorted(rounds.items())
-                if count > 1
-            },
-        }
-    return report
 
 
 def _warm_up(model: BarkModel) -> None:

@@ -23,9 +23,9 @@ from transformers import BarkProcessor, BertTokenizer
 from bark_vocos.bark import bark_stages
 
 from ..defaults import MAX_CHUNK_TOKENS
-from ..files import atomic_output, check_writable
-from ..machine import bench_metadata, describe_machine, set_threads
-from ..text_to_wav import TextToWavPipeline
+from ..io.files import atomic_output, check_writable
+from ..speech.text_to_wav import TextToWavPipeline
+from .machine import bench_metadata, describe_machine, set_threads
 from .pipeline import BARK_SMALL, QUICK, RANDOM_WEIGHTS_NOTE, SMALL_WINDOWS, random_bark_model, random_vocoder
 
 __all__ = ["run"]

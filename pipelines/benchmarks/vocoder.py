@@ -10,8 +10,8 @@ audio is noise, only the timing and the parity mean something.
 It also times the decoder's matrix products alone (`matrix_products`): the work every exact float32 decoder must
 do whatever else it fuses or skips. The original's time over theirs is the ceiling of `ours/orig` on this machine.
 And it prints our decoder's compute floor, the compute part of `bench pipeline`'s decode-stage floor
-(`pipelines.roofline.vocoder_work`; reading the weights takes a small fraction of it): the FLOPs of those products at
-the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and our time over it.
+(`pipelines.benchmarks.roofline.vocoder_work`; reading the weights takes a small fraction of it): the FLOPs of
+those products at the machine's measured float32 matrix-product rate (`measure_matmul_flops`), and our time over it.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from bark_vocos import VocosEncodecModel
 from bark_vocos.kernels import linear
 from bark_vocos.vocos.reference import build_original_vocos, original_config_yaml
 
-from ..devices import resolve_device
-from ..files import atomic_output, check_writable
-from ..machine import bench_metadata, describe_machine, measure_matmul_flops, synchronizer, timed_seconds
-from ..roofline import vocoder_work
+from ..io.files import atomic_output, check_writable
+from ..speech.devices import resolve_device
+from .machine import bench_metadata, describe_machine, measure_matmul_flops, synchronizer, timed_seconds
+from .roofline import vocoder_work
 
 __all__ = ["benchmark", "conv_as_linear", "matrix_products", "run"]
 

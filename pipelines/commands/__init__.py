@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from bark_vocos.errors import BarkVocosError
 
-from ..memory import keep_freed_memory
+from ..speech.memory import keep_freed_memory
 
 __all__ = [
     "COMMANDS",

@@ -6,17 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..checks import check_generation_options, check_seed_option, check_threads_option
-from ..defaults import (
-    BARK_MODEL,
-    BATCH_SIZE,
-    DECODERS,
-    ENGINES,
-    FORMATS,
-    MAX_CHUNK_TOKENS,
-    PAUSE_SECONDS,
-    RUNNERS,
-    VOCODER_MODEL,
+from ..defaults import FORMATS, RUNNERS
+from ..speech.checks import check_generation_options, check_seed_option, check_threads_option
+from .options import (
+    add_decoder_option,
+    add_engine_options,
+    add_long_form_options,
+    add_model_options,
+    random_weights_note,
 )
 
 __all__ = ["ROWS_FAILED_EXIT_CODE", "add_arguments", "run"]
@@ -32,18 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-address", help="join this Ray cluster (e.g. auto, HOST:6379); default: a local Ray")
     parser.add_argument("--workers", type=int, default=1, help="Ray actors, each loading the models once (default: 1)")
     parser.add_argument("--threads", type=int, help="torch threads per worker (default: torch's; Ray: 1)")
-    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
-    parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos-EnCodec hub id or local folder")
-    parser.add_argument("--engine", default="exact", choices=ENGINES, help="how Bark's stages run (default: exact)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto (Ray: one GPU per actor)")
-    parser.add_argument("--dtype", help="float32 (default), float16 or bfloat16")
+    add_model_options(parser)
+    add_engine_options(parser, device_help="cpu (default), cuda or auto (Ray: one GPU per actor)")
     parser.add_argument("--format", default="wav", choices=FORMATS, help="wav (32-bit float, default) or flac")
     parser.add_argument("--voice", help="voice preset of rows that name none (default: no voice prompt)")
     parser.add_argument("--seed", type=int, default=0, help="job seed (rows without a seed: one from it and the id)")
-    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="decoder of rows that name none")
-    parser.add_argument("--max-chunk-tokens", type=int, default=MAX_CHUNK_TOKENS, help="token budget of a generation")
-    parser.add_argument("--pause", type=float, default=PAUSE_SECONDS, help="seconds of silence between chunks")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="chunks of one row generated together")
+    add_decoder_option(parser, help="decoder of rows that name none (default: %(default)s)")
+    add_long_form_options(parser, prompt_with_previous=False)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -61,8 +53,6 @@ def _check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the job; prints the summary; exit 0 when every row is done, 3 when some failed (see the manifest)."""
     _check_options(args)  # before torch and the models load
-    from bark_vocos.tiny import is_random_checkpoint
-
     from ..batch import BatchSettings, run_batch
 
     threads = args.threads if args.threads is not None or args.runner == "local" else 1
@@ -91,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(summary.describe())
-    random = [path for path in (args.bark, args.vocoder) if is_random_checkpoint(path)]
-    if random:
-        note = f"note: {', '.join(random)} hold random weights (make-tiny): the audio is noise, not speech"
+    note = random_weights_note(args.bark, args.vocoder)
+    if note:
         print(note, file=sys.stderr)
     for row_id, error in summary.failures[:10]:
         print(f"failed: {row_id}: {error}", file=sys.stderr)

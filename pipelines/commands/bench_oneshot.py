@@ -48,10 +48,14 @@ def _save_checkpoints(folder: Path, quick: bool) -> tuple[Path, Path]:
     bark, vocos = folder / "bark", folder / "vocos"
     if (bark / "config.json").is_file() and (vocos / "config.json").is_file():
         return bark, vocos
-    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
-    from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER
-
-    from ..tiny import make_tiny, save_tiny_tokenizer
+    from bark_vocos.testing import (
+        BARK_SMALL,
+        RANDOM_WEIGHTS_MARKER,
+        make_tiny,
+        random_bark_model,
+        random_vocoder,
+        save_tiny_tokenizer,
+    )
 
     if quick:
         make_tiny(folder)
@@ -155,7 +159,7 @@ def _check(args: argparse.Namespace) -> None:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.out is not None:
-        from ..files import check_writable
+        from ..io.files import check_writable
 
         check_writable(args.out)
 
@@ -196,7 +200,7 @@ def _print(summary: dict[str, Any], engines: list[str], quick: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints, run one unmeasured round and `--repeats` measured ones, print and store the figures."""
     _check(args)
-    from ..machine import bench_metadata, describe_machine
+    from ..benchmarks.machine import bench_metadata, describe_machine
 
     engines = list(dict.fromkeys(args.engines))
     print("bench oneshot: random weights: whole-process timings only, the audio is noise, not speech")
@@ -233,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         **summary,
     }
     if args.out is not None:
-        from ..files import atomic_output
+        from ..io.files import atomic_output
 
         with atomic_output(args.out) as path:
             Path(path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

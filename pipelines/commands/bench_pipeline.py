@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bark_vocos.bark.names import OPTIMIZED_MODES
 
+from ..defaults import DEVICE
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's); 1 is steadiest on a busy machine"
     )
     parser.add_argument(
-        "--device", default="cpu", help="where the reference and our engines run: cpu, cuda or cuda:N (default: cpu)"
+        "--device", default=DEVICE, help="where the reference and our engines run: cpu, cuda or cuda:N (default: cpu)"
     )
     parser.add_argument(
         "--dtype",

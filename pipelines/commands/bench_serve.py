@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_output, check_writable
+from ..io.files import atomic_output, check_writable
 
 __all__ = ["add_arguments", "run"]
 
@@ -56,10 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pipeline(args: argparse.Namespace, folder: Path) -> tuple[Any, str]:
-    from bark_vocos.testing import BARK_SMALL, random_bark_model, random_vocoder
+    from bark_vocos.testing import BARK_SMALL, make_tiny, random_bark_model, random_vocoder
 
-    from ..text_to_wav import TextToWavPipeline
-    from ..tiny import make_tiny
+    from ..speech.text_to_wav import TextToWavPipeline
 
     if args.bark is not None:
         return TextToWavPipeline.from_pretrained(bark=args.bark, vocoder=args.vocoder), f"{args.bark} + {args.vocoder}"
@@ -114,8 +113,8 @@ def _rounds(pipe: Any, url: str, args: argparse.Namespace, options: dict[str, An
 
 def run(args: argparse.Namespace) -> int:
     """Serve the pipeline on loopback, alternate pipe(...) and a streamed request, print times and ratios."""
+    from ..benchmarks.machine import bench_metadata, describe_machine, set_threads
     from ..benchmarks.pipeline import RANDOM_WEIGHTS_NOTE
-    from ..machine import bench_metadata, describe_machine, set_threads
 
     try:
         from ..server import BackgroundServer, ServerSettings, create_app

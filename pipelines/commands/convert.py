@@ -6,7 +6,7 @@ import argparse
 
 from bark_vocos.hub import check_model_source
 
-from ..files import check_new_folder
+from ..io.files import check_new_folder
 
 __all__ = ["add_arguments", "run"]
 

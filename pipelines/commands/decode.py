@@ -11,9 +11,10 @@ import numpy as np
 
 from bark_vocos.bandwidth import BANDWIDTHS, CODEBOOK_SIZE, num_codebooks_for_bandwidth
 
-from ..audio_io import check_audio_output, write_audio
-from ..defaults import DECODERS, ENCODEC_MODEL, VOCODER_MODEL
-from ..npy_files import read_npy
+from ..defaults import ENCODEC_MODEL, VOCODER_MODEL
+from ..io.audio_io import check_audio_output, write_audio
+from ..io.npy_files import read_npy
+from .options import add_decoder_option, random_weights_note
 
 __all__ = ["MAX_DECODE_FRAMES", "VOCODER_MODEL", "add_arguments", "read_codes", "run"]
 
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="output .wav or .flac (required)")
     parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos hub id or local folder (default: %(default)s)")
-    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
+    add_decoder_option(parser)
     parser.add_argument(
         "--encodec",
         default=ENCODEC_MODEL,
@@ -111,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
     write_audio(args.output, audio.cpu().numpy(), sampling_rate)
     seconds = audio.shape[0] / sampling_rate
     print(f"wrote {args.output} ({seconds:.2f} s at {sampling_rate} Hz, {codes.shape[0]} codebooks, {args.decoder})")
-    from bark_vocos.tiny import is_random_checkpoint
-
-    if is_random_checkpoint(model_path):
-        print(f"note: {model_path} holds random weights (make-tiny): the audio is noise, not speech", file=sys.stderr)
+    note = random_weights_note(model_path)
+    if note:
+        print(note, file=sys.stderr)
     return 0

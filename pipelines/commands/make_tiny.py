@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the checkpoints and say what they are."""
     from transformers.utils import logging as transformers_logging
 
-    from ..tiny import make_tiny
+    from bark_vocos.testing import make_tiny
 
     transformers_logging.disable_progress_bar()
     path = make_tiny(args.dir, seed=args.seed)

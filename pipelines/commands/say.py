@@ -6,21 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..audio_io import check_audio_output, write_audio
-from ..checks import check_generation_options, check_seed_option, check_text
-from ..defaults import (
-    BARK_MAX_INPUT_TOKENS,
-    BARK_MODEL,
-    BATCH_SIZE,
-    DECODERS,
-    ENGINES,
-    MAX_CHUNK_TOKENS,
-    MAX_PAUSE_SECONDS,
-    PAUSE_SECONDS,
-    VOCODER_MODEL,
+from ..io.audio_io import check_audio_output, write_audio
+from ..io.files import atomic_output, atomic_outputs, check_writable
+from ..io.wav_stream import WavStreamWriter
+from ..speech.checks import check_generation_options, check_seed_option, check_texts
+from .options import (
+    add_decoder_option,
+    add_engine_options,
+    add_first_chunk_option,
+    add_long_form_options,
+    add_model_options,
+    check_engine_options,
+    random_weights_note,
 )
-from ..files import atomic_output, atomic_outputs, check_writable
-from ..wav_stream import WavStreamWriter
 
 __all__ = ["add_arguments", "run"]
 
@@ -37,12 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output file, .wav or .flac; - writes a WAV stream to stdout (required, except with --list-voices)",
     )
     parser.add_argument("--text-file", help="read the text from this UTF-8 file (any length: long-form)")
-    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
-    parser.add_argument(
-        "--vocoder",
-        default=VOCODER_MODEL,
-        help="Vocos-EnCodec hub id or local folder (default: %(default)s)",
-    )
+    add_model_options(parser)
     parser.add_argument("--voice", help="voice preset name (see --list-voices) or a local .npz preset")
     parser.add_argument(
         "--seed",
@@ -50,47 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random seed, 0 to 2**64-1: the same seed gives the same audio on CPU (default: drawn at random, printed "
         "and stored in the output file's comment)",
     )
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument(
-        "--dtype",
-        help="float32/fp32, float16/fp16 or bfloat16/bf16 (default: the dtype the checkpoints were saved in)",
-    )
-    parser.add_argument(
-        "--engine",
-        default="exact",
-        choices=ENGINES,
-        help="how Bark's stages run: exact (default: faster, same codes as transformers), transformers (the "
-        "reference), fast (int8, CPU only, codes differ slightly)",
-    )
-    parser.add_argument("--decoder", default="vocos", choices=DECODERS, help="default: %(default)s")
-    parser.add_argument(
-        "--pause",
-        type=float,
-        default=PAUSE_SECONDS,
-        help=f"seconds of silence between chunks, 0 to {MAX_PAUSE_SECONDS:g} (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-chunk-tokens",
-        type=int,
-        default=MAX_CHUNK_TOKENS,
-        help=f"token budget of one Bark generation, 1 to {BARK_MAX_INPUT_TOKENS} (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=BATCH_SIZE, help="chunks generated together, 1 or more (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--prompt-with-previous", action="store_true", help="prompt each chunk with the previous chunk's tokens"
-    )
+    add_engine_options(parser)
+    add_decoder_option(parser)
+    add_long_form_options(parser)
     parser.add_argument(
         "--stream",
         action="store_true",
         help="write audio as each chunk is generated (a .wav file, growing as .NAME.*.part until complete, or -)",
     )
-    parser.add_argument(
-        "--first-chunk-tokens",
-        type=int,
-        help="token budget of the first chunk only: a short first chunk starts a stream sooner (default: as the rest)",
-    )
+    add_first_chunk_option(parser)
     parser.add_argument("--save-voice", help="also save the generation as a voice preset .npz")
     parser.add_argument("--list-voices", action="store_true", help="list the Bark model's voice presets and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -142,15 +103,6 @@ def _check_options(args: argparse.Namespace) -> None:
     check_seed_option(args.seed)
 
 
-def _random_weights_note(*paths: str | None) -> str | None:
-    from bark_vocos.tiny import is_random_checkpoint
-
-    marked = [p for p in paths if p is not None and is_random_checkpoint(p)]
-    if marked:
-        return f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech"
-    return None
-
-
 def _stream(pipe, text: str, options: dict, args: argparse.Namespace) -> None:
     """Write the audio as it is generated: to stdout (`-o -`) or to a WAV that grows and is renamed when complete."""
     chunks = pipe.stream(text, **options)  # checks every option before anything is written
@@ -186,15 +138,11 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(processor.available_voice_presets))
         return 0
     text = _read_text(args)
-    if not text.strip():
-        raise ValueError("text is empty or only whitespace: give some words to speak")
-    check_text(text)
+    check_texts([text])  # the pipeline's own check of its texts, here before torch loads
     _check_options(args)  # before torch loads: a bad path or setting answers at once
-    from ..devices import resolve_device, resolve_dtype
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
 
-    resolve_device(args.device)
-    resolve_dtype(args.dtype)
+    check_engine_options(args)
     vocoder = args.vocoder if args.decoder == "vocos" else None
     check_model_source(args.bark, "Bark model", "--bark PATH", "bark")
     if vocoder is not None:
@@ -237,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.save_voice is not None:
             print(f"wrote voice preset {args.save_voice}")
-    note = _random_weights_note(args.bark, vocoder)
+    note = random_weights_note(args.bark, vocoder)
     if note:
         print(note, file=sys.stderr)
     return 0

@@ -6,7 +6,14 @@ import argparse
 import os
 import sys
 
-from ..defaults import BARK_MODEL, ENCODEC_MODEL, ENGINES, HUBERT_MODEL, QUANTIZER_MODEL, VOCODER_MODEL
+from ..defaults import ENCODEC_MODEL, HUBERT_MODEL, QUANTIZER_MODEL
+from .options import (
+    add_engine_options,
+    add_first_chunk_option,
+    add_model_options,
+    check_engine_options,
+    random_weights_note,
+)
 
 __all__ = ["API_KEY_ENV", "add_arguments", "run"]
 
@@ -20,13 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
-    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
-    parser.add_argument(
-        "--vocoder", default=VOCODER_MODEL, help="Vocos-EnCodec hub id or local folder (default: %(default)s)"
-    )
-    parser.add_argument("--engine", default="exact", choices=ENGINES, help="how Bark's stages run (see `say`)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
-    parser.add_argument("--dtype", help="float32 (default), float16/fp16 or bfloat16/bf16")
+    add_model_options(parser)
+    add_engine_options(parser)
     parser.add_argument(
         "--api-key", help=f"require 'Authorization: Bearer KEY' on /v1/... (default: the {API_KEY_ENV} variable)"
     )
@@ -36,12 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-input-chars", type=int, default=4096, help="longest input in characters (default: %(default)s)"
     )
-    parser.add_argument(
-        "--first-chunk-tokens",
-        type=int,
-        default=None,
-        help="a smaller token budget for each request's first chunk: the first audio leaves sooner",
-    )
+    add_first_chunk_option(parser)
     parser.add_argument(
         "--voice-alias",
         action="append",
@@ -106,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise ValueError('the server needs fastapi and uvicorn: pip install -e ".[server]"') from None
     from ..server import OPENAI_VOICES, ServerSettings, bind
-    from ..text_to_wav import resolve_device, resolve_dtype
 
     aliases = _aliases(args.voice_alias)
     settings = ServerSettings(
@@ -122,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--first-chunk-tokens must be >= 1, got {args.first_chunk_tokens}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
-    resolve_device(args.device)
-    resolve_dtype(args.dtype)
+    check_engine_options(args)
     sock = bind(args.host, args.port)  # a busy port or a bad address fails now, not after the models load
     try:
         return _serve(args, sock, settings, aliases is not None, uvicorn)
@@ -135,10 +130,8 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
     """Load, build the app on the bound socket `sock`, serve; returns the exit code (130/143 when stopped)."""
     from transformers.utils import logging as transformers_logging
 
-    from bark_vocos.tiny import is_random_checkpoint
-
     from ..server import create_app
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
     from . import Terminated
 
     transformers_logging.set_verbosity_error()
@@ -150,7 +143,7 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
         _check_aliases(settings.voice_aliases, pipe.available_voice_presets)
     cloner = None
     if args.allow_voice_upload:
-        from ..voice_cloning import VoiceCloner
+        from ..speech.voice_cloning import VoiceCloner
 
         print(f"loading {args.hubert}, {args.quantizer} and {args.encodec} for voice upload ...", file=sys.stderr)
         cloner = VoiceCloner.from_pretrained(
@@ -167,9 +160,9 @@ def _serve(args: argparse.Namespace, sock, settings, own_aliases: bool, uvicorn)
         print(f"listening on {args.host}: reachable from other machines" + ("" if keyed else ", with NO API key"))
     if cloner is not None:
         print("voice upload is on: POST /v1/audio/voices (clone only voices of people who agreed)")
-    marked = [p for p in (args.bark, args.vocoder) if is_random_checkpoint(p)]
-    if marked:
-        print(f"note: {', '.join(marked)} hold random weights (make-tiny): the audio is noise, not speech")
+    note = random_weights_note(args.bark, args.vocoder)
+    if note:
+        print(note)
     sys.stdout.flush()
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5))
     try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..defaults import BARK_MODEL, BATCH_SIZE, VOCODER_MODEL
+from ..defaults import BATCH_SIZE
+from .options import add_model_options
 
 __all__ = ["TEXTS", "add_arguments", "run"]
 
@@ -30,8 +31,7 @@ TUNED_ENGINES = ("exact", "fast")  # the engines with measured choices ("transfo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", nargs="+", choices=TUNED_ENGINES, default=list(TUNED_ENGINES),
                         help="the engines to tune (default: both)")  # fmt: skip
-    parser.add_argument("--bark", default=BARK_MODEL, help="Bark hub id or local folder (default: %(default)s)")
-    parser.add_argument("--vocoder", default=VOCODER_MODEL, help="Vocos hub id or local folder (default: %(default)s)")
+    add_model_options(parser)
     parser.add_argument("--threads", type=int, help="torch threads, as the processes that will read the record use")
     parser.add_argument(
         "--batch-size", type=int, default=BATCH_SIZE, help="long-form batch size (default: %(default)s)"
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bark_vocos.choices import CHOICES
 
-    from ..text_to_wav import TextToWavPipeline
+    from ..speech.text_to_wav import TextToWavPipeline
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -7,8 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-from ..defaults import BARK_MODEL, ENCODEC_MODEL, HUBERT_MODEL, QUANTIZER_FILE, QUANTIZER_MODEL
-from ..files import check_writable
+from ..defaults import BARK_MODEL, DEVICE, ENCODEC_MODEL, HUBERT_MODEL, QUANTIZER_FILE, QUANTIZER_MODEL
+from ..io.files import check_writable
+from .options import DEVICE_HELP, random_weights_note
 
 __all__ = ["add_arguments", "run"]
 
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--start", type=float, help="start of the part to use, in seconds (default: see below)")
     parser.add_argument("--seconds", type=float, help="length of the part to use (default: what Bark reads)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--device", default=DEVICE, help=DEVICE_HELP)
 
 
 def _check_options(args: argparse.Namespace) -> None:
@@ -52,21 +53,12 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name} {value} is not a number of seconds")
 
 
-def _random_weights_note(*paths: str) -> str | None:
-    from bark_vocos.tiny import is_random_checkpoint
-
-    marked = [p for p in paths if is_random_checkpoint(p if Path(p).is_dir() else Path(p).parent)]
-    if marked:
-        return f"note: {', '.join(marked)} hold random weights (tests): this preset is no one's voice"
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Read the recording, load the models, write the preset; one line per problem (via the dispatcher)."""
     from transformers.utils import logging as transformers_logging
 
-    from ..devices import resolve_device
-    from ..voice_cloning import VoiceCloner, read_recording
+    from ..speech.devices import resolve_device
+    from ..speech.voice_cloning import VoiceCloner, read_recording
 
     _check_options(args)
     resolve_device(args.device)
@@ -86,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         f"{max(bounds.history_seconds.values()):.2f} s): {voice.semantic_prompt.shape[0]} semantic tokens, "
         f"{voice.fine_prompt.shape[1]} frames of {voice.fine_prompt.shape[0]} codebooks"
     )
-    note = _random_weights_note(args.hubert, args.quantizer)
+    note = random_weights_note(args.hubert, args.quantizer, consequence="this preset is no one's voice", source="tests")
     if note:
         print(note, file=sys.stderr)
     return 0

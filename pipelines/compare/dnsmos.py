@@ -14,7 +14,7 @@ from importlib.resources import files
 
 import numpy as np
 
-from ..audio_io import resample
+from ..io.audio_io import resample
 
 __all__ = ["DNSMOS_METRICS", "DNSMOS_SAMPLING_RATE", "MIN_SECONDS", "dnsmos", "load_dnsmos", "time_dnsmos"]
 

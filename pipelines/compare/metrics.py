@@ -38,7 +38,7 @@ from pystoi import stoi as pystoi_stoi
 from scipy.signal import correlate, stft, welch
 from transformers.audio_utils import mel_filter_bank
 
-from ..audio_io import resample
+from ..io.audio_io import resample
 
 __all__ = [
     "METRICS",

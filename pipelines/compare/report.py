@@ -19,8 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.signal import spectrogram
 
-from ..audio_io import write_audio
-from ..files import atomic_output
+from ..io.audio_io import write_audio
+from ..io.files import atomic_output
 from . import metrics as M
 from .scoring import REFERENCE, Comparison, ComparisonItem
 from .stats import MIN_ITEMS, Verdict

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio_io import read_audio
+from ..io.audio_io import read_audio
 from .scoring import ANALYSIS_SAMPLING_RATE, DEFAULT_MAX_LAG_MS, REFERENCE, Comparison, metric_names, score_item
 
 __all__ = ["compare_resynthesis", "decode_both"]

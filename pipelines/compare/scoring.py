@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ..audio_io import read_audio
 from ..defaults import DEFAULT_MAX_LAG_MS
+from ..io.audio_io import read_audio
 from . import metrics as M
 from .dnsmos import DNSMOS_METRICS, dnsmos
 from .stats import Verdict, verdicts

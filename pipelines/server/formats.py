@@ -7,7 +7,7 @@ import io
 import numpy as np
 import soundfile as sf
 
-from ..wav_stream import wav_header
+from ..io.wav_stream import wav_header
 
 __all__ = [
     "FORMATS",

@@ -21,7 +21,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .schemas import ApiError
 
 if TYPE_CHECKING:
-    from ..voice_cloning import ClonedVoice, VoiceCloner
+    from ..speech.voice_cloning import ClonedVoice, VoiceCloner
 
 __all__ = ["UPLOADED", "VOICE_NAME_PATTERN", "VoiceUploads", "clone_upload", "read_upload"]
 

@@ -1,15 +1,14 @@
-"""Tiny random Bark + Vocos checkpoints in the real on-disk layouts, for offline tests and smoke runs (noise only).
+"""Tiny random Bark checkpoints on disk, and `make_tiny` writing one beside a tiny Vocos: RANDOM WEIGHTS, noise.
 
-`make_tiny(DIR)` writes:
+`make_tiny(DIR)` (the `bark-vocos make-tiny` command) writes:
 - `DIR/bark/`: a `BarkModel.save_pretrained` folder (config with semantic/coarse/fine/codec sub-configs,
   `generation_config.json`), BERT WordPiece tokenizer files, and `speaker_embeddings_path.json` with two voice presets
-  stored as `.npy` files under `speaker_embeddings/v2/` like suno's repositories;
-- `DIR/vocos/`: a tiny random Vocos-EnCodec checkpoint from `bark_vocos.tiny.save_tiny_vocos`.
+  stored as `.npy` files under `speaker_embeddings/v2/` like suno's repositories (`save_tiny_bark`);
+- `DIR/vocos/`: a tiny random Vocos-EnCodec checkpoint (`bark_vocos.tiny.save_tiny_vocos`).
 
-The weights are random, so the audio is noise. The token layout follows Bark's real one at a small scale: semantic ids
-`[0, TINY_SEMANTIC_VOCAB)`, then the end/pad token, then the text ids at `text_encoding_offset`; the coarse model
-sees semantic ids plus two EnCodec codebooks of 1024 bins each (the real codebook size, so the codes are valid input
-for any EnCodec-24 kHz vocoder).
+The token layout follows Bark's real one at a small scale: semantic ids `[0, TINY_SEMANTIC_VOCAB)`, then the end/pad
+token, then the text ids at `text_encoding_offset`; the coarse model sees semantic ids plus two EnCodec codebooks of
+1024 bins each (the real codebook size, so the codes are valid input for any EnCodec-24 kHz vocoder).
 """
 
 from __future__ import annotations
@@ -21,12 +20,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bark_vocos.tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
-
-from .devices import check_seed
-from .files import new_folder
+from .permissions import new_folder
+from .tiny import RANDOM_WEIGHTS_MARKER, save_tiny_vocos
 
 __all__ = ["TINY_VOICE_PRESETS", "make_tiny", "save_tiny_bark", "save_tiny_tokenizer"]
+
+
+def _check_seed(seed: int) -> int:
+    """`seed` if it is a whole number in `[0, 2**64 - 1]` (what torch and numpy take), as the pipeline checks it."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number, got {seed!r}")
+    if not 0 <= seed <= 2**64 - 1:
+        raise ValueError(f"seed must be in [0, 2**64 - 1], got {seed}")
+    return seed
+
 
 TINY_VOICE_PRESETS = ("v2/en_speaker_0", "v2/en_speaker_1")
 
@@ -40,7 +47,9 @@ N_FINE = 8
 _WORDS = "Hello hello my dog is cute the a and of to in it that was he she you I [laughs] laughs".split()
 
 
-_RANDOM_NOTE = "Random weights written by `bark-vocos make-tiny` for offline tests: audio made with them is noise.\n"
+_BARK_RANDOM_NOTE = (
+    "Random weights written by `bark-vocos make-tiny` for offline tests: audio made with them is noise.\n"
+)
 
 
 def _tiny_vocab() -> list[str]:
@@ -112,11 +121,11 @@ def save_tiny_bark(path: str | os.PathLike, *, seed: int = 0) -> Path:
     """
     from transformers import BarkConfig, BarkModel, EncodecConfig, GenerationConfig
 
-    seed = check_seed(seed)
+    seed = _check_seed(seed)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     # the marker first: a folder cut short by a crash is still marked as noise
-    (path / RANDOM_WEIGHTS_MARKER).write_text(_RANDOM_NOTE, encoding="utf-8")
+    (path / RANDOM_WEIGHTS_MARKER).write_text(_BARK_RANDOM_NOTE, encoding="utf-8")
     vocab = _tiny_vocab()
     generation_config = _generation_config(len(vocab))
     sem = generation_config.semantic_config
@@ -194,7 +203,7 @@ def make_tiny(path: str | os.PathLike, *, seed: int = 0) -> Path:
         FileExistsError: `path` is a file or a folder that is not empty.
         ValueError: A seed out of range.
     """
-    seed = check_seed(seed)
+    seed = _check_seed(seed)
     with new_folder(path) as folder:
         save_tiny_bark(folder / "bark", seed=seed)
         save_tiny_vocos(folder / "vocos", seed=seed)  # writes its own RANDOM_WEIGHTS.txt marker first
