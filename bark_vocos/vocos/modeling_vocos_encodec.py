@@ -101,9 +101,9 @@ class VocosEncodecConvNeXtBlock(nn.Module):
         """`self.dwconv` on channels-last (B, T, H) -> (B, T, H) contiguous, without copying to channels-first.
 
         Viewed as a `(B, H, 1, T)` image, channels-last `(B, T, H)` memory is exactly torch's `channels_last`
-        format, which oneDNN's depthwise `conv2d` reads and writes directly: about 9x faster on CPU than the
-        channels-first `conv1d` plus the two transposed copies it needs (0.07 ms vs 0.6 ms for 750 x 384 on
-        2 threads). Same weights and sums; the output view is contiguous `(B, T, H)` again.
+        format, which oneDNN's depthwise `conv2d` reads and writes directly, sparing the channels-first `conv1d`'s two
+        transposed copies (measured: docs/design-notes.md). Same weights and sums; the output view is contiguous
+        `(B, T, H)` again.
         """
         conv = self.dwconv
         image = hidden_states.transpose(1, 2).unsqueeze(2)  # (B, H, 1, T), channels_last strides
@@ -135,9 +135,8 @@ class VocosEncodecISTFTHead(nn.Module):
             magnitude = torch.exp(log_magnitude).clamp(max=1e2)
             return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
         # Without autograd: on contiguous halves, in place, and into `projected`'s own memory. torch's exp, cos and sin
-        # run 2-4x slower on the strided halves of `projected` than on contiguous ones (0.24 ms against 0.07 ms for
-        # exp at 750 frames), far more than the one copy that makes them contiguous costs (0.1 ms); and each fresh
-        # buffer of this size costs about as much again in page faults on its first write.
+        # run slower on the strided halves of `projected` than on contiguous ones, by more than the one copy that makes
+        # them contiguous costs; and each fresh buffer of this size costs page faults on its first write.
         batch, num_frames, size = projected.shape
         # A copy even where the permuted view is already contiguous (one frame): the spectrum is written over
         # `projected` below, while `halves` is still read.
@@ -149,7 +148,7 @@ class VocosEncodecISTFTHead(nn.Module):
         magnitude = halves[0].exp_().clamp_(max=1e2)
         phase = halves[1]
         # The original's `magnitude * (cos(phase) + 1j * sin(phase))`, with torch's vectorized cos and sin as it has:
-        # `torch.polar` computes the same products with scalar cos/sin, 2-3 ms against under 1 ms for 750 frames.
+        # `torch.polar` computes the same products with scalar cos/sin, which is slower (docs/design-notes.md).
         real = torch.cos(phase).mul_(magnitude)
         imaginary = phase.sin_().mul_(magnitude)
         # (B, T, n_fft + 2) float32 is (B, T, n_fft // 2 + 1) complex64 in the same bytes; `projected` is spent.
@@ -445,8 +444,7 @@ class VocosEncodecModel(VocosEncodecPreTrainedModel):
         reads the features and writes the output frames-major, so the output is the `(B, T, H)` the backbone wants
         without a copy (features from codes already come frames-major: `embed_codes` sums `(B, T, C)` rows). The weight
         is kept in the channels-last layout too (`derived_weight`): given the plain one, the convolution reorders it
-        on every call. 2.6 ms against 3.4 ms for 750 frames held to AVX2, 1.6 ms against 2.9 ms with AVX-512 (Xeon,
-        2 threads). Same weights and sums.
+        on every call. Same weights and sums.
         """
         conv = self.embed
         image = input_features.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (B, C, 1, T)
