@@ -49,12 +49,18 @@ def _tiny(run: dict) -> bool:
 
 def _command(kind: str, run: dict) -> str:
     if kind == "pipeline":
-        args = [f"--semantic-tokens {run['semantic_tokens']}", f"--threads {run['torch_threads']}",
-                f"--repeats {run['repeats']}"]  # fmt: skip
+        args = [
+            f"--semantic-tokens {run['semantic_tokens']}",
+            f"--threads {run['torch_threads']}",
+            f"--repeats {run['repeats']}",
+        ]
         long_form = run.get("long_form")
         if long_form:
-            args += [f"--long-form-sentences {long_form['sentences']}",
-                     f"--long-form-tokens {long_form['semantic_tokens_each']}", f"--long-form-mode {long_form['mode']}"]  # fmt: skip
+            args += [
+                f"--long-form-sentences {long_form['sentences']}",
+                f"--long-form-tokens {long_form['semantic_tokens_each']}",
+                f"--long-form-mode {long_form['mode']}",
+            ]
         else:
             args.append("--long-form-sentences 0")
         if run.get("device", "cpu") != "cpu":
@@ -85,8 +91,10 @@ def _sources(kind: str, runs: list[tuple[Path, dict]]) -> str:
         versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items() if version)
         commit = (machine.get("commit") or "unknown commit")[:12]
         smoke = " **Tiny smoke run: these figures only show the code runs.**" if _tiny(run) else ""
-        lines.append(f"- `{path.relative_to(ROOT)}`: {machine['date']}, commit {commit}, {versions}; "
-                     f"`{_command(kind, run)}`.{smoke}")  # fmt: skip
+        lines.append(
+            f"- `{path.relative_to(ROOT)}`: {machine['date']}, commit {commit}, {versions}; "
+            f"`{_command(kind, run)}`.{smoke}"
+        )
     return "\n".join(lines)
 
 
@@ -105,8 +113,13 @@ def _engines(run: dict) -> list[str]:
 
 
 def pipeline_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
-    header = ["CPU, ISA, threads", "engine", *([] if summary else ["semantic", "coarse", "fine", "decode"]),
-              "end to end", *([] if summary else ["identical tokens (sem / coarse / fine)"])]  # fmt: skip
+    header = [
+        "CPU, ISA, threads",
+        "engine",
+        *([] if summary else ["semantic", "coarse", "fine", "decode"]),
+        "end to end",
+        *([] if summary else ["identical tokens (sem / coarse / fine)"]),
+    ]
     rows = []
     for _, run in runs:
         for mode in _engines(run):
@@ -130,31 +143,68 @@ def pipeline_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
 
 def vocoder_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
     if summary:
-        header = ["CPU, ISA, threads", "audio", "EnCodec decoder, x real time", "Vocos (ours), x real time",
-                  "Vocos / EnCodec"]  # fmt: skip
+        header = [
+            "CPU, ISA, threads",
+            "audio",
+            "EnCodec decoder, x real time",
+            "Vocos (ours), x real time",
+            "Vocos / EnCodec",
+        ]
     else:
-        header = ["CPU, ISA, threads", "audio", "ours, x real time", "ours / original Vocos", "ours / EnCodec decoder",
-                  "parity"]  # fmt: skip
+        header = [
+            "CPU, ISA, threads",
+            "audio",
+            "ours, x real time",
+            "ours / original Vocos",
+            "ours / EnCodec decoder",
+            "parity",
+        ]
     rows = []
     for _, run in runs:
         for row in run["rows"]:
             audio = f"{row['seconds']:g} s"
             if summary:
-                rows.append([_machine(run), audio, f"{row['seconds'] / row['encodec']:.0f}x",
-                             f"{row['seconds'] / row['ours']:.0f}x", f"**{_x(row['ours_over_encodec'])}** faster"])  # fmt: skip
+                rows.append(
+                    [
+                        _machine(run),
+                        audio,
+                        f"{row['seconds'] / row['encodec']:.0f}x",
+                        f"{row['seconds'] / row['ours']:.0f}x",
+                        f"**{_x(row['ours_over_encodec'])}** faster",
+                    ]
+                )
             else:
-                rows.append([_machine(run), audio, f"{row['seconds'] / row['ours']:.0f}x",
-                             f"**{_x(row['ours_over_original'])}**", _x(row["ours_over_encodec"]),
-                             f"{row['parity']:.0e}"])  # fmt: skip
+                rows.append(
+                    [
+                        _machine(run),
+                        audio,
+                        f"{row['seconds'] / row['ours']:.0f}x",
+                        f"**{_x(row['ours_over_original'])}**",
+                        _x(row["ours_over_encodec"]),
+                        f"{row['parity']:.0e}",
+                    ]
+                )
     return _table(header, rows) + "\n\n" + _sources("vocoder", runs)
 
 
 def stream_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
-    header = ["CPU, ISA, threads", "engine", "one call", "first audio (share of one call)",
-              "stream total (over one call)"]  # fmt: skip
-    rows = [[_machine(run), run["engine"], f"{run['one_call_total_s']:.1f} s",
-             f"{run['time_to_first_audio_s']:.1f} s = **{run['first_audio_share_of_one_call']:.1%}**",
-             f"{run['stream_total_s']:.1f} s = **{run['stream_total_over_one_call']:.2f}x**"] for _, run in runs]  # fmt: skip
+    header = [
+        "CPU, ISA, threads",
+        "engine",
+        "one call",
+        "first audio (share of one call)",
+        "stream total (over one call)",
+    ]
+    rows = [
+        [
+            _machine(run),
+            run["engine"],
+            f"{run['one_call_total_s']:.1f} s",
+            f"{run['time_to_first_audio_s']:.1f} s = **{run['first_audio_share_of_one_call']:.1%}**",
+            f"{run['stream_total_s']:.1f} s = **{run['stream_total_over_one_call']:.2f}x**",
+        ]
+        for _, run in runs
+    ]
     return _table(header, rows) + "\n\n" + _sources("stream", runs)
 
 

@@ -94,7 +94,7 @@ class ContinuingRunner(DefaultRunner):
     def runtest(self, test, args, *, asyncio_runner=None):
         ran, namespace = self.done.pop(test.source_path, ("", None))
         if namespace is not None and ran and test.source.startswith(ran):
-            rest = "\n" * ran.count("\n") + test.source[len(ran):]  # the same line numbers as in the page
+            rest = "\n" * ran.count("\n") + test.source[len(ran) :]  # the same line numbers as in the page
             super().runtest(dataclasses.replace(test, source=rest), namespace, asyncio_runner=asyncio_runner)
         else:
             namespace = args

@@ -40,16 +40,26 @@ def _where(page: Path, line: int) -> str:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            "HF_HUB_OFFLINE": "1", "NO_MKDOCS_2_WARNING": "1"}  # fmt: skip
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is installed by the docs extra")
 def test_site_builds_strictly_offline(tmp_path):
     """`make docs`: a broken link, a page missing from the nav or a bad API reference fails the build."""
     site = tmp_path / "site"
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)], cwd=ROOT,
-                            env=_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     reference = (site / "reference" / "pipelines" / "index.html").read_text(encoding="utf-8")
     assert "TextToWavPipeline" in reference and "from_pretrained" in reference
@@ -63,9 +73,25 @@ def test_site_builds_strictly_offline(tmp_path):
 def test_python_examples_run_on_tiny_checkpoints():
     """Every unmarked Python block runs with pytest-markdown-docs, the hub ids resolving to tiny random checkpoints."""
     pages = [str(page.relative_to(ROOT)) for page in PAGES]
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "tests.doc_examples", "--markdown-docs",
-                             "-p", "no:cacheprovider", *pages], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                            timeout=600)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.doc_examples",
+            "--markdown-docs",
+            "-p",
+            "no:cacheprovider",
+            *pages,
+        ],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     ran = sum(1 for _, _, language, options, _ in _fences() if language in PYTHON and MARK not in options)
     assert f"{ran} passed" in result.stdout, result.stdout[-2000:]
@@ -146,8 +172,9 @@ def test_unmarked_shell_examples_run(tmp_path):
             continue
         folder = tmp_path / f"block{index}"
         folder.mkdir()
-        result = subprocess.run(["bash", "-e", "-c", code], cwd=folder, env=env, capture_output=True, text=True,
-                                timeout=300)  # fmt: skip
+        result = subprocess.run(
+            ["bash", "-e", "-c", code], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"{_where(page, line)}:\n{code}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
         ran += 1
     assert ran >= 1
@@ -162,8 +189,13 @@ def _bench_tables():
 
 def test_speed_tables_agree_with_their_json():
     """`make bench-tables` would change nothing: every table between bench-table markers is its JSON's."""
-    result = subprocess.run([sys.executable, str(ROOT / ".ci" / "bench_tables.py"), "--check"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "bench_tables.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     tables = _bench_tables()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
