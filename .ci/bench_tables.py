@@ -31,7 +31,7 @@ def _machine(run: dict) -> str:
     machine = run["machine"]
     label = f"{machine['cpu']}, {machine['isa']}"
     if machine.get("isa_limits"):
-        label += " (held: " + ", ".join(sorted(machine["isa_limits"])) + ")"
+        label += f" (held by {len(machine['isa_limits'])} ISA variables, named in the command below)"
     if machine.get("gpu"):
         label += f", GPU {machine['gpu']}"
     return f"{label}, {machine['threads']} threads"
@@ -78,6 +78,16 @@ def _command(kind: str, run: dict) -> str:
         args = [f"--engine {run['engine']}", f"--threads {run['machine']['threads']}"]
         args += [f"--{key.replace('_', '-')} {run[key]}" for key in ("first_chunk_tokens", "repeats") if key in run]
         if _tiny(run):
+            args.append("--quick")
+    elif kind == "oneshot":
+        engines = " ".join(name for name in run["speedup"])
+        args = [
+            f"--engines {engines}",
+            f"--semantic-tokens {run['semantic_tokens']}",
+            f"--repeats {run['repeats']}",
+            f"--threads {run['threads']}",
+        ]
+        if run.get("shape") != "bark-small":
             args.append("--quick")
     else:
         raise ValueError(f"no command for benchmark kind {kind!r}")
@@ -208,12 +218,41 @@ def stream_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
     return _table(header, rows) + "\n\n" + _sources("stream", runs)
 
 
+def oneshot_table(runs: list[tuple[Path, dict]], summary: bool = False) -> str:
+    header = [
+        "CPU, ISA, threads",
+        "process",
+        "whole process",
+        "of which first call",
+        "peak memory",
+        "speed over the model card's",
+        "memory over the model card's",
+    ]
+    rows = []
+    for _, run in runs:
+        for name, median in run["median"].items():
+            reference = name == "reference"
+            rows.append(
+                [
+                    _machine(run),
+                    "model card (reference)" if reference else f"ours, {name}",
+                    f"{median['process_s']:.1f} s",
+                    f"{median['first_call_s']:.1f} s",
+                    f"{median['peak_rss_gb']:.2f} GB",
+                    "" if reference else f"**{_x(run['speedup'][name])}**",
+                    "" if reference else _x(run["memory_ratio"][name]),
+                ]
+            )
+    return _table(header, rows) + "\n\n" + _sources("oneshot", runs)
+
+
 TABLES: dict[str, tuple[str, Callable[..., str], bool]] = {
     "pipeline": ("pipeline", pipeline_table, False),
     "pipeline-summary": ("pipeline", pipeline_table, True),
     "vocoder": ("vocoder", vocoder_table, False),
     "vocoder-summary": ("vocoder", vocoder_table, True),
     "stream": ("stream", stream_table, False),
+    "oneshot": ("oneshot", oneshot_table, False),
 }
 
 
