@@ -1,6 +1,7 @@
 # The README's two commands. Each does its own set-up on a fresh machine (a venv in .venv).
 #   make say TEXT="Hello there." OUT=hello.wav   text to wav with the real models from the Hugging Face Hub
 #   make test                                    the offline test suite (what .ci/run runs)
+# and `make docs`: the documentation site (docs/, mkdocs.yml) built strictly, offline, into site/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ VOICE ?= v2/en_speaker_6
 SEED ?= 0
 PINS ?=
 
-.PHONY: setup browser test test-oldest test-latest lock say say-tiny lint gpu-wheels gpu-check
+.PHONY: setup browser test test-oldest test-latest lock say say-tiny lint docs bench-tables gpu-wheels gpu-check
 
 setup: $(VENV)/.installed
 
@@ -30,7 +31,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --upgrade pip
 	if [ -n "$(UNLOCKED)" ]; then \
 	  $(BIN)/pip install --quiet torch==2.13.0 && \
-	  $(BIN)/pip install --quiet -e ".[test,server,ray]" torch==2.13.0 $(PINS); \
+	  $(BIN)/pip install --quiet -e ".[test,server,ray,docs]" torch==2.13.0 $(PINS); \
 	else \
 	  $(BIN)/pip install --quiet -r $(LOCK) && $(BIN)/pip install --quiet --no-deps -e .; \
 	fi
@@ -43,7 +44,7 @@ UV_VERSION := 0.13.9
 lock:
 	[ -x .venv-lock/bin/uv ] || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv==$(UV_VERSION); }
 	printf 'torch==2.13.0+cpu\n' | .venv-lock/bin/uv pip compile - pyproject.toml --extra test --extra server \
-	  --extra ray --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
+	  --extra ray --extra docs --python-version 3.11 --python-platform x86_64-manylinux_2_28 --find-links /opt/wheels \
 	  --annotation-style line --custom-compile-command "make lock" -o $(LOCK)
 
 # Debian's Chromium for the report page's browser test (needs root or sudo; skipped when already present).
@@ -76,6 +77,14 @@ say-tiny: setup
 
 lint: setup
 	$(BIN)/ruff check bark_vocos pipelines tests notebooks
+
+# The site, offline (no plugin reaches the network; the theme's web fonts are off): what tests/test_docs.py builds.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 HF_HUB_OFFLINE=1 $(BIN)/mkdocs build --strict
+
+# The speed tables of README.md and docs/ from docs/benchmarks/*.json (a test fails when they disagree).
+bench-tables:
+	$(PYTHON) .ci/bench_tables.py
 
 # The GPU checks (.ci/gpu-check: CUDA tests and benches), for a machine whose python3 has a CUDA build of torch and
 # transformers but no PyPI. gpu-wheels, run where PyPI is reachable, puts the rest of what they import into .whl as

@@ -2,10 +2,10 @@
 fastest on this machine, timed once per shape (`bark_vocos.timing`) and kept in the registry of measured choices
 (`bark_vocos.choices`).
 
-CPUs differ. oneDNN's fused linear beats MKL's `addmm` by 5-10% on an AVX-512 EPYC at the vocoder's shapes and loses
-by about 10% on an AVX2-only one; at Bark's decoding shapes on that AVX2-only AMD EPYC it is 1.25x faster for one row
-and about 1.7x for 2-8 rows, where MKL's `addmm` falls off a cliff. Instead of assuming either, `fastest` times the
-candidates on the real inputs (interleaved, after a warm-up, fastest of up to five runs) the first time a shape is seen.
+CPUs differ: which of oneDNN's fused linear and MKL's `addmm` is faster depends on the CPU, its ISA and the shape
+(MKL's float32 products for a batch of a few rows are much slower than for one row on some AVX2 CPUs). Instead of
+assuming either, `fastest` times the candidates on the real inputs (interleaved, after a warm-up, fastest of up to five
+runs) the first time a shape is seen. Figures: docs/speed.md and docs/design-notes.md.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ FORCE_VARIABLE = "BARK_VOCOS_KERNEL"
 
 
 # From this many rows on a linear layer is bound by compute, not by reading its weights (float32: 2 * rows FLOPs per
-# 4-byte weight against a machine balance of ~11 FLOP/byte on the Xeon, 325 GFLOP/s over 29 GB/s; int8 likewise at
-# its higher rate), so the state of the caches before a timed run does not change the answer and its choice is timed
+# 4-byte weight against a machine balance of about 10 FLOP/byte on today's CPUs; int8 likewise at its higher rate),
+# so the state of the caches before a timed run does not change the answer and its choice is timed
 # without `timing.evict_caches`: for a batch's prompts and fine windows that read was most of the time a choice took.
 COMPUTE_BOUND_ROWS = 64
 # From this many rows on every candidate runs at its compute-bound rate, so one choice serves all larger row counts: a
 # batch's prompts (8 sentences: 2000-7000 rows) reuse the choice made for one sentence's instead of timing products
-# that take tens of milliseconds each (on the Xeon, 30 int8 choices took 7 s over one sentence then a batch of 8).
+# that take tens of milliseconds each.
 LARGE_ROWS = 512
 
 
@@ -59,8 +59,7 @@ def rows_bucket(rows: int) -> int:
 def timing_rows(rows: torch.Tensor) -> torch.Tensor:
     """The rows `(n, in)` a product's kernel choice is timed on: all of them up to `LARGE_ROWS`, else the first
     `LARGE_ROWS`, a view. Every count from `LARGE_ROWS` on shares one choice (`rows_bucket`), each candidate at its
-    compute-bound rate, so the slice orders them as the whole would, for a fraction of the time: timing a batch of 8
-    sentences' prompts (2000-7000 rows) whole took 0.87 s of the long form's first batch (AMD EPYC, 2 threads)."""
+    compute-bound rate, so the slice orders them as the whole would, for a fraction of the time."""
     return rows[:LARGE_ROWS]
 
 
@@ -170,8 +169,7 @@ def linear(hidden_states: torch.Tensor, layer: nn.Linear, gelu: bool = False, pr
     """`layer(hidden_states)`, followed by the exact (erf) GELU when `gelu`: (..., in) -> (..., out).
 
     On CPU, for inference in float32, two kernels compute this: oneDNN's fused linear (the GELU in the same pass) and
-    ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU and the shape (oneDNN 5-10% faster
-    on an AVX-512 EPYC at 750 rows, about 10% slower on an AVX2-only one, 1.25-1.7x faster there at 1-8 rows), so the
+    ATen's `F.linear` (MKL `addmm`) + `F.gelu`. Which is faster depends on the CPU and the shape, so the
     first call for a shape times both on the real inputs and the faster one serves that shape from then on
     (`BARK_VOCOS_KERNEL=onednn|aten` forces one; inside `linear_kernel(name)` the caller's choice applies). Bark's
     stages (`bark_vocos.bark.decoder`) call it too: their decode steps choose for all layers at once, by timing whole

@@ -18,9 +18,9 @@ import torch
 __all__ = ["SEPARATED_AFTER", "evict_caches", "fastest", "untimed"]
 
 # Read before each timed run, so that every candidate starts with cold caches, as a layer does inside a model: between
-# two calls of one layer the other layers' weights pass through the cache (bark-small's decoder reads 370 MB a token).
-# Timed with its weights hot in a 32 MB L3 cache, MKL looked faster than oneDNN for one row on an AVX2 EPYC; in the
-# model it is the slower. 64 MB covers the last-level cache of the CPUs this runs on (read from sysfs when larger).
+# two calls of one layer the other layers' weights pass through the cache (bark-small's decoder reads all of its
+# weights a token). Timed with hot caches, a kernel can look faster than the one that is faster in the model.
+# 64 MB covers the last-level cache of the CPUs this runs on (read from sysfs when larger).
 _EVICT_BYTES = 64 * 2**20
 
 
@@ -55,10 +55,8 @@ def evict_caches() -> None:
     without the GIL).
 
     Not with a torch reduction: that wakes torch's OpenMP workers, which then spin for milliseconds after it and take
-    the cores from a candidate that runs its own threads. On a 2-core Xeon (AVX-512) an ONNX Runtime decode step
-    timed after a parallel torch read took 23 ms (int8: 16 ms) against 18 ms (8 ms) after a numpy read, and PyTorch's
-    step won a choice it loses inside the generation loop (where forcing ONNX Runtime made each stage faster). Idle
-    pool threads sleep, they do not spin; two of them read that machine's 960 MB in 35 ms, one in 63 ms.
+    the cores from a candidate that runs its own threads, so that a choice could go to the kernel that is slower in
+    the generation loop. Idle pool threads sleep, they do not spin.
     """
     threads = torch.get_num_threads()
     if threads == 1:
@@ -81,12 +79,10 @@ def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold:
     rounds in alternating order), each run starting with cold caches unless `cold` is False (for work bound by
     compute).
 
-    Interference only ever slows a run, so each candidate's fastest run is what it costs: on the Xeon (held to AVX2)
-    one ONNX Runtime decode step in five took 13-14 ms instead of 6.6-7.0 ms, and with the median of five such
-    spikes in three runs, or in both of two runs before an early stop, would pick the 11 ms PyTorch step, as one
-    bench run did (its fast engine then ran 20% slower). It stops after `SEPARATED_AFTER` runs when one candidate's
-    slowest run was faster than every other run: the order is then plain, and each cold run costs a read of twice
-    the last-level cache (on a Xeon with a 480 MB L3, 35 ms).
+    Interference only ever slows a run, so each candidate's fastest run is what it costs (a median let a few spiked
+    runs hand a choice to the slower candidate: docs/design-notes.md). It stops after `SEPARATED_AFTER` runs when
+    one candidate's slowest run was faster than every other run: the order is then plain, and each cold run costs a
+    read of twice the last-level cache.
     """
     for run in candidates.values():
         run()
@@ -94,10 +90,8 @@ def fastest(candidates: dict[str, Callable[[], object]], repeats: int = 5, cold:
     names = list(candidates)
     for round_index in range(repeats):
         # Every other round in reverse order, so that each of two candidates also runs right after itself, as it does
-        # in a loop of its own: what one leaves behind cannot slow the other in every run. torch's OpenMP workers spin
-        # for milliseconds after a parallel region: an ONNX Runtime decode step run after a PyTorch one (and the cache
-        # read) took 4.8 ms (median of 15) against 3.7 ms after itself (AMD EPYC Zen 5, 2 threads), and a bench run's
-        # choice once took the PyTorch step, twice as slow in the decoding loop.
+        # in a loop of its own: what one leaves behind cannot slow the other in every run (torch's OpenMP workers spin
+        # for milliseconds after a parallel region and slowed an ONNX Runtime step timed right after a PyTorch one).
         for name in names if round_index % 2 == 0 else names[::-1]:
             run = candidates[name]
             if cold:

@@ -1,4 +1,5 @@
-"""The code base stays ruff-clean (STYLE.md rule 5) and layered: imports point down, no private names cross modules."""
+"""The code base stays ruff-clean and layered: imports point down, no private names cross modules (the conventions
+of docs/contributing.md, "Layers")."""
 
 import importlib.util
 import subprocess

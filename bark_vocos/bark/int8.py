@@ -17,9 +17,8 @@ real input and the faster one serves that shape from then on (`bark_vocos.choice
   uint8 tensors.
 
 Activations use 7 bits in both (`reduce_range` in fbgemm's terms): without AVX-512 VNNI the int8 product instruction
-(`vpmaddubsw`) adds pairs into int16 and saturates with 8-bit activations. Measured on an AVX2-only AMD EPYC, 2
-threads, over bark-small's decoder weights at one row: fbgemm 7.1 ms per token, oneDNN 12.4 ms plus the activation
-rounding; fp32 (MKL) 24.9 ms.
+(`vpmaddubsw`) adds pairs into int16 and saturates with 8-bit activations. Which kernel is faster is measured per
+machine (`int8_kernel`); the alternatives rejected are in docs/design-notes.md.
 """
 
 from __future__ import annotations

@@ -13,13 +13,11 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
   (`accuracy_level=4`). The key/value buffers are the torch tensors of `CausalDecoder`, bound by pointer, so
   prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step. A call takes one or
   a few new positions per sequence (speculative decoding verifies its drafts in one pass); for prompts of hundreds
-  of positions PyTorch is faster (coarse window of 887 positions: 0.71 s against 0.94 s in float32).
+  of positions PyTorch is faster.
 
-Why: a step in PyTorch is ~1500 small operator calls around the matrix products. On an AVX2-only AMD EPYC (2 threads)
-a bark-small step at 600 cached positions took 39 ms in PyTorch float32 and 23 ms here (logits equal to 1e-6
-relative), and 20-24 ms in PyTorch int8 against 9-12 ms here (`MatMulNBits` alone: 7.0 ms for the products fbgemm
-does in 8.9 ms). In float32 the two compute the same sums in a different order (as oneDNN and MKL do); in int8
-this module's block-wise scales round less than `Int8Linear`'s per-row ones (tested).
+Why: a step in PyTorch is ~1500 small operator calls around the matrix products, one ONNX Runtime call here (the
+measured gain: docs/speed.md). In float32 the two compute the same sums in a different order (as oneDNN and MKL
+do); in int8 this module's block-wise scales round less than `Int8Linear`'s per-row ones (tested).
 
 The session holds its own prepacked copy of the weights: the size of the stage's weights again in float32 (the
 float32 layers are `Gemm` on the weight as stored; with `MatMul` on a transposed copy ONNX Runtime kept two copies),
@@ -95,8 +93,7 @@ class StepGraph(NamedTuple):
 
     The graph names each weight as an external initializer and the session is given the arrays
     (`SessionOptions.add_external_initializers`, which copies them in): serializing bark-small's float32 weights into
-    the graph and parsing them back took about 6 s of the exact engine's first call, which took 14.3 s then and 7.5 s
-    now (AMD EPYC Zen 5, 2 threads); ONNX Runtime's own session set-up takes about 0.4 s per graph.
+    the graph and parsing them back cost seconds of the exact engine's first call (docs/design-notes.md).
     """
 
     model: bytes

@@ -91,7 +91,6 @@ def embed_codes(codes: torch.Tensor, table: torch.Tensor, codebook_size: int = C
     if table.dtype != torch.float32:
         return F.embedding(codes + offsets.view(-1, 1, 1), table).sum(dim=0).transpose(1, 2)
     # One bag of K rows per frame, summed in codebook order as `.sum(dim=0)` above sums them, without gathering the
-    # (K, B, T, C) rows first: 0.07 ms against 0.22 ms for 750 frames of 8 codebooks (Xeon, AVX2, 2 threads), the
-    # same float32 features in the parity tests.
+    # (K, B, T, C) rows first (faster on the CPU); the same float32 features in the parity tests.
     bags = (codes.permute(1, 2, 0) + offsets).reshape(batch * num_frames, num_codebooks)
     return F.embedding_bag(bags, table, mode="sum").view(batch, num_frames, -1).transpose(1, 2)

@@ -38,9 +38,8 @@ class VocosEncodecISTFTHead(nn.Module):
             magnitude = torch.exp(log_magnitude).clamp(max=1e2)
             return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
         # Without autograd: on contiguous halves, in place, and into `projected`'s own memory. torch's exp, cos and sin
-        # run 2-4x slower on the strided halves of `projected` than on contiguous ones (0.24 ms against 0.07 ms for
-        # exp at 750 frames), far more than the one copy that makes them contiguous costs (0.1 ms); and each fresh
-        # buffer of this size costs about as much again in page faults on its first write.
+        # run slower on the strided halves of `projected` than on contiguous ones, by more than the one copy that makes
+        # them contiguous costs; and each fresh buffer of this size costs page faults on its first write.
         batch, num_frames, size = projected.shape
         # A copy even where the permuted view is already contiguous (one frame): the spectrum is written over
         # `projected` below, while `halves` is still read.
@@ -52,7 +51,7 @@ class VocosEncodecISTFTHead(nn.Module):
         magnitude = halves[0].exp_().clamp_(max=1e2)
         phase = halves[1]
         # The original's `magnitude * (cos(phase) + 1j * sin(phase))`, with torch's vectorized cos and sin as it has:
-        # `torch.polar` computes the same products with scalar cos/sin, 2-3 ms against under 1 ms for 750 frames.
+        # `torch.polar` computes the same products with scalar cos/sin, which is slower (docs/design-notes.md).
         real = torch.cos(phase).mul_(magnitude)
         imaginary = phase.sin_().mul_(magnitude)
         # (B, T, n_fft + 2) float32 is (B, T, n_fft // 2 + 1) complex64 in the same bytes; `projected` is spent.

@@ -58,9 +58,9 @@ class VocosEncodecConvNeXtBlock(nn.Module):
         """`self.dwconv` on channels-last (B, T, H) -> (B, T, H) contiguous, without copying to channels-first.
 
         Viewed as a `(B, H, 1, T)` image, channels-last `(B, T, H)` memory is exactly torch's `channels_last`
-        format, which oneDNN's depthwise `conv2d` reads and writes directly: about 9x faster on CPU than the
-        channels-first `conv1d` plus the two transposed copies it needs (0.07 ms vs 0.6 ms for 750 x 384 on
-        2 threads). Same weights and sums; the output view is contiguous `(B, T, H)` again.
+        format, which oneDNN's depthwise `conv2d` reads and writes directly, sparing the channels-first `conv1d`'s two
+        transposed copies (measured: docs/design-notes.md). Same weights and sums; the output view is contiguous
+        `(B, T, H)` again.
         """
         conv = self.dwconv
         image = hidden_states.transpose(1, 2).unsqueeze(2)  # (B, H, 1, T), channels_last strides

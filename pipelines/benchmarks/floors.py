@@ -63,8 +63,8 @@ STEP_CONTEXT = 512  # cached positions of the decode steps `step_rates` times (a
 
 def step_rates(stages: OptimizedBarkStages, bandwidth: float, repeats: int = 20) -> dict[str, dict[str, float]]:
     """Per autoregressive stage, one decode step of one sequence alone, at `STEP_CONTEXT` cached positions, timed
-    back to back: its time (the fastest of `repeats` runs after one untimed: interference only slows a run, and a
-    median of ten read 5.9 ms where the decoding loop's steps averaged 4.3 ms on a machine growing busier), the bytes
+    back to back: its time (the fastest of `repeats` runs after one untimed: interference only slows a run, so a
+    median would read slower than the decoding loop's steps), the bytes
     it must read (`decode_step_bytes`), the rate that makes, and that rate over the machine's measured read
     `bandwidth`. A step reads more than the last-level cache holds, so back to back it reads from memory as inside
     the decoding loop. Where this rate is well below the machine's, the step's own kernels, not the Python around

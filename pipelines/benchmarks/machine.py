@@ -74,8 +74,8 @@ def bench_metadata() -> dict[str, object]:
     """What a benchmark's JSON names about its run: the CPU model, torch's ISA and any ISA limits, the thread count,
     the versions of torch / ONNX Runtime / transformers, the date (UTC) and the commit.
 
-    The speed tables of the docs are made from these files (`pipelines.bench_tables`), so a figure always says where
-    and with which code it was measured.
+    The speed tables of the docs are made from these files (`make bench-tables`, from `docs/benchmarks/*.json`), so
+    a figure always says where and with which code it was measured.
     """
     import datetime
     from importlib.metadata import PackageNotFoundError, version
@@ -157,9 +157,7 @@ def measure_matmul_flops(
     `dtype`.
 
     Not `a @ b` alone: that is MKL, which on AMD CPUs runs its AVX2 code even where the CPU has AVX-512, while oneDNN
-    uses AVX-512 there (AMD EPYC Zen 5, 2 threads, this shape: MKL 199 GFLOP/s, oneDNN 444-461 GFLOP/s; held to AVX2,
-    199 and 234), so a floor from MKL alone sat under what our compute-bound stages reach (the exact fine stage ran
-    at 0.7x such a floor).
+    uses AVX-512 there, so a floor from MKL alone would sit under what our compute-bound stages reach.
     """
     device = torch.device(device)
     if device.type == "cpu" and dtype not in (torch.float32, torch.bfloat16):
@@ -194,7 +192,7 @@ def measure_int8_matmul_ops(rows: int = 1024, inner: int = 768, columns: int = 3
     """Operations per second (2 per multiply-add, as FLOPs count them) of the fast engine's int8 linear layer
     (`bark_vocos.bark.int8.Int8Linear`, activations rounded per call) at Bark-small's MLP shape over `rows` positions,
     on the CPU, with the fastest of its kernels: the compute floor of the fast engine's products, which a float32 rate
-    would put too high (AMD EPYC Zen 5, 2 threads: oneDNN's int8 about 1500 GOP/s against 490 GFLOP/s in float32).
+    would put too high (int8 products run several times faster than float32 ones).
     """
     layer = Int8Linear(nn.Linear(inner, columns))
     inputs = torch.randn(rows, inner)

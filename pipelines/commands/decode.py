@@ -19,8 +19,8 @@ from .options import add_decoder_option, random_weights_note
 __all__ = ["MAX_DECODE_FRAMES", "VOCODER_MODEL", "add_arguments", "read_codes", "run"]
 
 FRAMES_PER_SECOND = 75  # EnCodec 24 kHz: 320 samples per frame
-# The longest input decoded in one pass: 10 minutes (45_000 frames, 14.4 M samples). The full-size Vocos took
-# 0.9 GB of memory beyond the loaded model and 25 s on 2 CPU threads for it. Longer code files are refused from the
+# The longest input decoded in one pass: 10 minutes (45_000 frames, 14.4 M samples), a bound on the memory one pass
+# takes beyond the loaded model. Longer code files are refused from the
 # .npy header, before any data or the model is loaded; split them along T (numpy.array_split(codes, n, axis=1)).
 MAX_DECODE_FRAMES = 10 * 60 * FRAMES_PER_SECOND
 

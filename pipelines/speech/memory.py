@@ -19,16 +19,14 @@ def keep_freed_memory() -> bool:
     torch allocates CPU tensors with `malloc`. glibc serves a block above its mmap threshold (which it raises as
     blocks are freed, to 32 MiB at most) with a new `mmap` and unmaps it on `free`, and it trims the heap's free top
     beyond twice that: the next tensor of that size then takes a page fault for each 4 KiB page it writes, in which
-    the kernel also zeroes the page. A batch's activations are such blocks (a fast-engine prompt of 8 sentences, 8 x
-    513 positions: the MLP's are 50 MB each): that prompt pass took 180,000 faults and 1.66-1.83 s each time, and with
-    this setting none and 1.27-1.34 s; the long form's batch of 8 took 79 to 600,000 faults a run, varying with the
-    order of its allocations (AMD EPYC Zen 5, 2 threads, a KVM guest: there a fault costs about 2 us). One sentence
-    at a time rarely faults after its first run: its blocks stay under the threshold.
+    the kernel also zeroes the page. A batch's activations are such blocks (a fast-engine prompt of 8 sentences: the
+    MLP's are tens of MB each), so without this setting a batch pays page faults on every run. One sentence at a time
+    rarely faults after its first run: its blocks stay under the threshold.
 
     It turns `mmap` off for `malloc` (`M_MMAP_MAX` 0: every block comes from the heap, and freed ones are reused) and
     trims the heap only when 2 GiB of it is free. The cost: the process keeps its peak heap until it exits, as a
     caching allocator does, and the heap may grow past the peak of live tensors before its free blocks fit the sizes
-    asked for (the long form's peak resident memory: 4.39-4.48 GB against 3.97-4.42 GB). Blocks over 64 MiB asked
+    asked for. Blocks over 64 MiB asked
     for by a thread other than the main one may still be mapped (glibc's thread arenas are 64 MiB heaps). The
     `bark-vocos` commands call this when they start; in Python, call it once before generating.
     """
