@@ -53,9 +53,9 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# Two workers, each taking whole files (module fixtures are built once); the slowest tests are listed at the end.
+# The slowest tests are listed at the end (two pytest-xdist workers were tried: slower on 2 cores, both busy already).
 test: setup browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --durations=20
 
 # The suite on the oldest transformers pyproject.toml accepts: `make test` in a second venv (not part of CI).
 OLDEST_TRANSFORMERS := $(shell sed -n 's/.*"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)
