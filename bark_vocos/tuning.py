@@ -6,6 +6,10 @@ seed and settings choose, and therefore round, alike. Where it lives (`record_pa
 when set (`off`: no record at all), else `$XDG_CACHE_HOME/bark-vocos/tuning.json` (`~/.cache/...` without
 `XDG_CACHE_HOME`). A record made on another CPU, ISA or torch / ONNX Runtime version, or unreadable, is ignored with
 one warning and rewritten by the next save.
+
+Beside the record, in the folder `onnx-steps`, the decode steps' ONNX graphs are kept (`step_graph_folder`): each
+serialized once per shape, so that a new process neither imports `onnx` nor builds them (their weights are not in
+them: they are computed from the model in every process). `off` turns that off too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from .choices import CHOICES
 from .settings import settings
 
-__all__ = ["OFF", "load_record", "record_path", "save_record"]
+__all__ = ["OFF", "load_record", "record_path", "save_record", "step_graph_folder"]
 
 OFF = "off"
 _state: dict[str, object] = {"loaded": None, "saved": None}  # the path loaded, the choices as last read or written
@@ -31,6 +35,13 @@ def record_path() -> Path | None:
         return Path(configured).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "bark-vocos" / "tuning.json"
+
+
+def step_graph_folder() -> Path | None:
+    """Where the ONNX Runtime decode-step graphs are cached (`bark_vocos.bark.onnx_step.build_step_graph`): the
+    folder `onnx-steps` beside the tuning record, or None when the record is off."""
+    path = record_path()
+    return None if path is None else path.parent / "onnx-steps"
 
 
 def load_record() -> int:

@@ -1,6 +1,10 @@
 """The fast engine's ONNX Runtime decode step against float32 and against the PyTorch int8 step, its in-place cache
 writes, and the measured choice between the two steps."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from transformers.models.bark.generation_configuration_bark import BarkSemanticGenerationConfig
@@ -195,3 +199,72 @@ def test_the_step_graph_carries_its_weights_apart_and_the_session_copies_them(in
                 layer.weight.zero_()
         model.lm_head.weight.zero_()
         assert torch.equal(decoder.onnx_forward(token, 0), first)
+
+
+def _logits_after_one_token(model, int8: bool) -> torch.Tensor:
+    """A fresh decoder's ONNX Runtime step logits after one token, over a zeroed cache."""
+    decoder = CausalDecoder(model, "fast" if int8 else "exact")
+    decoder.allocate(1, 8, fill=0.0)
+    with torch.no_grad():
+        return decoder.onnx_forward(torch.tensor([[5]]), 0)
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_a_cached_step_graph_is_read_back_and_gives_the_same_logits(int8, tmp_path, pins):
+    """The graph is written beside the tuning record once per description and read back by the next session; the
+    weights stay out of it (a model of the same shape with other weights reuses the file and gets its own logits)."""
+    model = random_bark_model(64, 2, 2, seed=3).semantic
+    built = build_step_graph(model, int8)
+    first = build_step_graph(model, int8, cache=tmp_path)
+    second = build_step_graph(model, int8, cache=tmp_path)
+    assert first.cached is None and second.cached is not None and second.cached.parent == tmp_path
+    assert second.model == first.model == built.model and list(tmp_path.iterdir()) == [second.cached]
+    uncached = _logits_after_one_token(model, int8)
+    pins({"BARK_VOCOS_TUNING_RECORD": str(tmp_path / "tuning.json")})
+    assert torch.equal(_logits_after_one_token(model, int8), uncached)
+    assert [path.name for path in (tmp_path / "onnx-steps").iterdir()] == [second.cached.name]
+    other = random_bark_model(64, 2, 2, seed=4).semantic
+    assert build_step_graph(other, int8, cache=tmp_path).cached == second.cached
+    assert not torch.equal(_logits_after_one_token(other, int8), uncached)
+    assert len(list((tmp_path / "onnx-steps").iterdir())) == 1
+    assert build_step_graph(model, not int8, cache=tmp_path).cached is None  # another description, another file
+
+
+def test_a_corrupt_cached_graph_is_ignored_with_one_warning_and_rewritten(tmp_path, pins):
+    model = random_bark_model(64, 2, 2, seed=3).semantic
+    expected = _logits_after_one_token(model, False)
+    pins({"BARK_VOCOS_TUNING_RECORD": str(tmp_path / "tuning.json")})
+    build_step_graph(model, False, cache=tmp_path / "onnx-steps")
+    (path,) = (tmp_path / "onnx-steps").iterdir()
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.warns(UserWarning, match="ignored the cached graph") as caught:
+        assert torch.equal(_logits_after_one_token(model, False), expected)
+    assert len(caught) == 1 and path.read_bytes() == good
+
+
+def test_an_unwritable_cache_folder_is_skipped_with_one_warning(tmp_path):
+    model = random_bark_model(64, 2, 2, seed=3).semantic
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with pytest.warns(UserWarning, match="could not cache the decode-step graph") as caught:
+        graph = build_step_graph(model, True, cache=blocked / "onnx-steps")
+    assert len(caught) == 1 and graph.cached is None and graph.model == build_step_graph(model, True).model
+
+
+def test_a_process_with_the_cached_graphs_never_imports_onnx(tmp_path, tiny_bark_dir):
+    """What the cache is for: `import onnx` alone costs about half a second of a first call."""
+    script = (
+        "import sys, torch; from transformers import BarkModel; from bark_vocos.bark.decoder import CausalDecoder\n"
+        f"model = BarkModel.from_pretrained({str(tiny_bark_dir)!r}).semantic\n"
+        "for mode in ('exact', 'fast'):\n"
+        "    decoder = CausalDecoder(model, mode); decoder.allocate(1, 8, fill=0.0)\n"
+        "    decoder.onnx_forward(torch.tensor([[5]]), 0)\n"
+        "print('onnx' in sys.modules)\n"
+    )
+    env = {**os.environ, "BARK_VOCOS_TUNING_RECORD": str(tmp_path / "tuning.json"), "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)]
+    runs.append(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300))
+    assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-2000:]
+    assert [run.stdout.split()[-1] for run in runs] == ["True", "False"]
+    assert len(list((tmp_path / "onnx-steps").iterdir())) == 2  # the float32 step and the 8-bit one

@@ -27,11 +27,15 @@ a quarter of it in the fast engine; the exact engine holds both (its 8-bit sessi
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
+
+from ..tuning import step_graph_folder
 
 __all__ = ["OnnxDecodeStep", "onnx_step_available", "onnx_step_supported"]
 
@@ -79,13 +83,16 @@ def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
     out_features, in_features = weight.shape
     block = _block_size(in_features)
     blocks = weight.detach().float().reshape(out_features, in_features // block, block)
-    scale = blocks.abs().amax(dim=-1).clamp(min=1e-12) / 127
-    codes = (torch.round(blocks / scale[..., None]).clamp(-127, 127) + 128).to(torch.uint8)
-    return codes.numpy(), scale.reshape(-1).numpy().astype(np.float32), block
+    scale = blocks.abs().amax(dim=-1).clamp_(min=1e-12).div_(127)
+    codes = torch.div(blocks, scale[..., None]).round_().clamp_(-127, 127).add_(128).to(torch.uint8)
+    return codes.numpy(), scale.reshape(-1).numpy(), block
 
 
-# Initializers of at least this many bytes (the weights) stay out of the serialized graph: see `StepGraph`.
-_EXTERNAL_BYTES = 1024
+# onnx's `TensorProto` element types (fixed by the ONNX standard), so that describing a graph needs no `onnx` import
+_FLOAT, _INT32, _INT64 = 1, 6, 7
+_OPSETS = (("", 17), ("com.microsoft", 1))
+# Bumped when the graphs' serialization changes in a way their description does not show (see `_GraphBuilder.key`).
+GRAPH_FORMAT = 1
 
 
 class StepGraph(NamedTuple):
@@ -93,72 +100,105 @@ class StepGraph(NamedTuple):
 
     The graph names each weight as an external initializer and the session is given the arrays
     (`SessionOptions.add_external_initializers`, which copies them in): serializing bark-small's float32 weights into
-    the graph and parsing them back cost seconds of the exact engine's first call (docs/design-notes.md).
+    the graph and parsing them back cost seconds of the exact engine's first call (docs/design-notes.md). `cached` is
+    the file the serialized graph was read from (`build_step_graph`), None when it was built here.
     """
 
     model: bytes
     weights: dict[str, np.ndarray]
+    cached: Path | None = None
 
 
 class _GraphBuilder:
-    """The nodes, initializers and external weights of a step graph as they are added (see `build_step_graph`).
+    """A step graph described as its nodes, small constants, weights and inputs/outputs are added, without `onnx`;
+    `serialize` makes the ONNX model of it (importing `onnx`, which alone costs about half a second).
 
     Args:
-        onnx: the `onnx` module (imported by the caller, only when a graph is built).
         int8: whether linear layers get 8-bit weights (`MatMulNBits`) instead of float32 `Gemm`.
     """
 
-    def __init__(self, onnx: Any, int8: bool) -> None:
-        self.onnx = onnx
-        self.helper = onnx.helper
+    def __init__(self, int8: bool) -> None:
         self.int8 = int8
-        self.nodes: list = []
-        self.initializers: list = []
-        self.external: dict[str, np.ndarray] = {}
+        self.nodes: list[tuple[str, tuple[str, ...], tuple[str, ...], str, dict[str, Any]]] = []
+        self.small: dict[str, np.ndarray] = {}  # the structure's constants, serialized in the graph
+        self.external: dict[str, np.ndarray] = {}  # the weights, given to the session in memory
+        self.inputs: list[tuple[str, int, list]] = []  # (name, element type, shape) of the graph's inputs
+        self.outputs: list[tuple[str, int, list]] = []
 
-    def node(self, op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
-        self.nodes.append(self.helper.make_node(op, inputs, outputs, **attributes))
+    def node(self, op: str, inputs: list[str], outputs: list[str], domain: str = "", **attributes: Any) -> None:
+        self.nodes.append((op, tuple(inputs), tuple(outputs), domain, attributes))
 
     def constant(self, array: np.ndarray, name: str) -> str:
-        """An initializer named `name`: in the graph when small, else an external one given in memory."""
-        TensorProto = self.onnx.TensorProto  # noqa: N806 (onnx's name)
-        if array.nbytes < _EXTERNAL_BYTES:
-            self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
-            return name
-        self.external[name] = np.ascontiguousarray(array)
-        tensor = TensorProto(name=name, data_type=self.helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
-        # Written here, not with `onnx.external_data_helper.set_external_data`, which refuses a tensor without raw
-        # data: these never carry any. The location is never read, the arrays are given in memory.
-        tensor.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", name), ("length", str(array.nbytes))):
-            entry = tensor.external_data.add()
-            entry.key, entry.value = key, value
-        self.initializers.append(tensor)
+        """A small constant of the graph's structure (a shape, an axis), serialized in it."""
+        self.small[name] = array
         return name
+
+    def weight(self, array: np.ndarray, name: str) -> str:
+        """A weight (or what is derived from one), an external initializer given to the session in memory."""
+        self.external[name] = np.ascontiguousarray(array)
+        return name
+
+    def key(self) -> str:
+        """A digest of everything the serialized graph holds (nodes, inputs, outputs, small constants, the weights'
+        names, types and shapes, but not their values): graphs with the same key serialize to the same bytes."""
+        import hashlib
+
+        description = (
+            GRAPH_FORMAT, _OPSETS, self.inputs, self.outputs,
+            [(op, inputs, outputs, domain, sorted(attributes.items())) for op, inputs, outputs, domain, attributes
+             in self.nodes],
+            [(name, array.dtype.str, array.shape, array.tobytes().hex()) for name, array in self.small.items()],
+            [(name, array.dtype.str, array.shape) for name, array in self.external.items()],
+        )  # fmt: skip
+        return hashlib.sha256(repr(description).encode()).hexdigest()[:32]
+
+    def serialize(self) -> bytes:
+        """The ONNX model described, its weights as external initializers (their data is never in the bytes)."""
+        import onnx
+        from onnx import TensorProto, helper
+
+        initializers = [onnx.numpy_helper.from_array(array, name) for name, array in self.small.items()]
+        for name, array in self.external.items():
+            tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+            # Written here, not with `onnx.external_data_helper.set_external_data`, which refuses a tensor without raw
+            # data: these never carry any. The location is never read, the arrays are given in memory.
+            tensor.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", name), ("length", str(array.nbytes))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            initializers.append(tensor)
+        nodes = [
+            helper.make_node(op, list(inputs), list(outputs), domain=domain or None, **attributes)
+            for op, inputs, outputs, domain, attributes in self.nodes
+        ]
+        values = [[helper.make_tensor_value_info(*info) for info in infos] for infos in (self.inputs, self.outputs)]
+        graph = helper.make_graph(nodes, "bark_decode_step", values[0], values[1], initializers)
+        opsets = [helper.make_opsetid(domain, version) for domain, version in _OPSETS]
+        return helper.make_model(graph, opset_imports=opsets).SerializeToString()
 
     def project(self, inputs: str, layer: nn.Linear, name: str) -> str:
         """`layer(inputs)`: float32 `Gemm` or 8-bit `MatMulNBits` (then the bias added)."""
         if not self.int8:  # Gemm on the (N, K) weight as stored: ORT keeps only its prepacked copy (MatMul kept two)
-            node_inputs = [inputs, self.constant(layer.weight.detach().float().numpy(), f"{name}.weight")]
+            node_inputs = [inputs, self.weight(layer.weight.detach().float().numpy(), f"{name}.weight")]
             if layer.bias is not None:
-                node_inputs.append(self.constant(layer.bias.detach().float().numpy(), f"{name}.bias"))
+                node_inputs.append(self.weight(layer.bias.detach().float().numpy(), f"{name}.bias"))
             self.node("Gemm", node_inputs, [name], transB=1)
             return name
         codes, scales, block = _quantize(layer.weight)
-        node_inputs = [inputs, self.constant(codes, f"{name}.codes"), self.constant(scales, f"{name}.scales")]
+        node_inputs = [inputs, self.weight(codes, f"{name}.codes"), self.weight(scales, f"{name}.scales")]
         self.node(
             "MatMulNBits", node_inputs, [name], domain="com.microsoft", K=layer.weight.shape[1],
             N=layer.weight.shape[0], bits=8, block_size=block, accuracy_level=4,
         )  # fmt: skip
         if layer.bias is None:
             return name
-        self.node("Add", [name, self.constant(layer.bias.detach().float().numpy(), f"{name}.bias")], [f"{name}+bias"])
+        self.node("Add", [name, self.weight(layer.bias.detach().float().numpy(), f"{name}.bias")], [f"{name}+bias"])
         return f"{name}+bias"
 
     def layer_norm(self, inputs: str, norm: nn.Module, name: str) -> str:
-        node_inputs = [inputs, self.constant(norm.weight.detach().float().numpy(), f"{name}.weight")]
+        node_inputs = [inputs, self.weight(norm.weight.detach().float().numpy(), f"{name}.weight")]
         if norm.bias is not None:
-            node_inputs.append(self.constant(norm.bias.detach().float().numpy(), f"{name}.bias"))
+            node_inputs.append(self.weight(norm.bias.detach().float().numpy(), f"{name}.bias"))
         self.node("LayerNormalization", node_inputs, [name], axis=-1, epsilon=_LAYER_NORM_EPS)
         return name
 
@@ -174,7 +214,7 @@ class _GraphBuilder:
         self.node("Div", ["rows_dim", "batch_dim"], ["tokens_dim"])  # (1,): T
         self.constant(np.array([0], dtype=np.int64), "axis0")
         self.node("Squeeze", ["tokens_dim", "axis0"], ["tokens"])
-        self.node("Cast", ["total_len"], ["end"], to=self.onnx.TensorProto.INT64)
+        self.node("Cast", ["total_len"], ["end"], to=_INT64)
         self.node("Sub", ["end", "tokens"], ["begin"])
         self.constant(np.array(1, dtype=np.int64), "one")
         self.node("Range", ["begin", "end", "one"], ["positions"])  # (T,)
@@ -208,10 +248,41 @@ class _GraphBuilder:
         return f"{name}.residual2"
 
 
-def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None) -> StepGraph:
+def _describe(model: nn.Module, int8: bool, head: nn.Linear) -> _GraphBuilder:
+    """The step graph of `model` with logits from `head`, described (see `build_step_graph`)."""
+    config = model.config
+    channels, heads = config.hidden_size, config.num_heads
+    cache_shape = ["batch", heads, "capacity", channels // heads]
+    builder = _GraphBuilder(int8)
+    builder.inputs += [
+        ("input_ids", _INT64, ["rows"]),  # rows: batch * tokens per sequence
+        ("token_embeddings", _FLOAT, ["input_vocab", channels]),
+        ("position_embeddings", _FLOAT, ["positions", channels]),
+        ("seqlens_k", _INT32, ["batch"]),
+        ("total_len", _INT32, []),
+    ]
+    builder.outputs.append(("logits", _FLOAT, ["rows", head.weight.shape[0]]))
+    hidden = builder.embeddings(channels)
+    for index, block in enumerate(model.layers):
+        for kind in ("key", "value"):
+            builder.inputs.append((f"past_{kind}_{index}", _FLOAT, cache_shape))
+            builder.outputs.append((f"present_{kind}_{index}", _FLOAT, cache_shape))
+        hidden = builder.block(hidden, block, index, heads)
+    normed = builder.layer_norm(hidden, model.layernorm_final, "norm_final")
+    builder.node("Identity", [builder.project(normed, head, "lm_head")], ["logits"])
+    return builder
+
+
+def build_step_graph(
+    model: nn.Module, int8: bool, head: nn.Linear | None = None, cache: Path | None = None
+) -> StepGraph:
     """The ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
     the LM head), or of `model.lm_head` if None.
+
+    With `cache` (a folder), the serialized graph is read from there when a graph of the same description was
+    written before (`_GraphBuilder.key`: the weights' values are not part of it, they are always computed here), and
+    written there (atomically) otherwise; a folder that cannot be written is skipped with one warning.
 
     Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
     `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
@@ -221,34 +292,35 @@ def build_step_graph(model: nn.Module, int8: bool, head: nn.Linear | None = None
     per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
     are written in place).
     """
-    import onnx
-    from onnx import TensorProto, helper
+    builder = _describe(model, int8, model.lm_head if head is None else head)
+    if cache is None:
+        return StepGraph(builder.serialize(), builder.external)
+    path = cache / f"step-{builder.key()}.onnx"
+    if path.is_file():
+        return StepGraph(path.read_bytes(), builder.external, path)
+    serialized = builder.serialize()
+    _write_atomically(path, serialized)
+    return StepGraph(serialized, builder.external)
 
-    config = model.config
-    channels, heads = config.hidden_size, config.num_heads
-    cache_shape = ["batch", heads, "capacity", channels // heads]
-    rows = "rows"  # batch * tokens per sequence
-    inputs = [
-        helper.make_tensor_value_info("input_ids", TensorProto.INT64, [rows]),
-        helper.make_tensor_value_info("token_embeddings", TensorProto.FLOAT, ["input_vocab", channels]),
-        helper.make_tensor_value_info("position_embeddings", TensorProto.FLOAT, ["positions", channels]),
-        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
-        helper.make_tensor_value_info("total_len", TensorProto.INT32, []),
-    ]
-    head = model.lm_head if head is None else head
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [rows, head.weight.shape[0]])]
-    builder = _GraphBuilder(onnx, int8)
-    hidden = builder.embeddings(channels)
-    for index, block in enumerate(model.layers):
-        for kind in ("key", "value"):
-            inputs.append(helper.make_tensor_value_info(f"past_{kind}_{index}", TensorProto.FLOAT, cache_shape))
-            outputs.append(helper.make_tensor_value_info(f"present_{kind}_{index}", TensorProto.FLOAT, cache_shape))
-        hidden = builder.block(hidden, block, index, heads)
-    normed = builder.layer_norm(hidden, model.layernorm_final, "norm_final")
-    builder.node("Identity", [builder.project(normed, head, "lm_head")], ["logits"])
-    graph = helper.make_graph(builder.nodes, "bark_decode_step", inputs, outputs, builder.initializers)
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    return StepGraph(helper.make_model(graph, opset_imports=opsets).SerializeToString(), builder.external)
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """`data` into `path` through a temporary file renamed over it (a reader never sees half a file); an unwritable
+    folder is skipped with one warning."""
+    import tempfile
+    import warnings
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        warnings.warn(f"bark-vocos: could not cache the decode-step graph in {path.parent}: {error}", stacklevel=3)
 
 
 class _Binding:
@@ -326,13 +398,21 @@ class OnnxDecodeStep:
             # PyTorch's work between steps, and the other session of speculative decoding, have the cores.
             options.add_session_config_entry("session.intra_op.allow_spinning", "1")
             options.add_session_config_entry("session.force_spinning_stop", "1")
-            graph = build_step_graph(self.model, self.int8, self.head)
+            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder())
             names = list(graph.weights)
             values = [onnxruntime.OrtValue.ortvalue_from_numpy(graph.weights[name]) for name in names]
             options.add_external_initializers(names, values)
-            self.sessions[threads] = onnxruntime.InferenceSession(
-                graph.model, options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                session = onnxruntime.InferenceSession(graph.model, options, providers=["CPUExecutionProvider"])
+            except Exception as error:  # onnxruntime's own exception types; only a cached graph is retried
+                if graph.cached is None:
+                    raise
+                import warnings
+
+                warnings.warn(f"bark-vocos: ignored the cached graph {graph.cached} ({error}); rebuilt", stacklevel=2)
+                graph.cached.unlink(missing_ok=True)
+                return self._session(threads)
+            self.sessions[threads] = session
         return self.sessions[threads]
 
     def __call__(
