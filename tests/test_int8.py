@@ -103,3 +103,24 @@ def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(pins):
     with pytest.raises(ValueError, match="unknown int8 kernel 'mkl'"):
         with int8_kernel("mkl"):
             pass
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_kernel_packs_its_weight_on_first_use_only(pins, kernel):
+    """A kernel the layer never runs (pinned, or chosen by the tuning record) costs neither packing nor memory; the
+    one it runs is packed once and its outputs are those of a layer that packed every kernel."""
+    layer = _layer(768, 512)
+    hidden = torch.randn(3, 768)
+    pins({INT8_KERNELS.variable: kernel})
+    int8 = Int8Linear(layer)
+    assert int8.packed == {}
+    first = int8(hidden)
+    packed = int8.packed[kernel]
+    assert list(int8.packed) == [kernel] and torch.equal(int8(hidden), first) and int8.packed[kernel] is packed
+    every = Int8Linear(layer)
+    for name in KERNELS:
+        with int8_kernel(name):
+            every(hidden)
+    assert sorted(every.packed) == sorted(KERNELS)
+    with int8_kernel(kernel):
+        assert torch.equal(every(hidden), first)

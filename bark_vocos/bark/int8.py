@@ -7,7 +7,8 @@ is accumulated in int32 and scaled back to float32.
 
 Two kernels compute it, and which one is faster depends on the CPU, so the first call for a shape times both on the
 real input and the faster one serves that shape from then on (`bark_vocos.choices`;
-`BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one):
+`BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one). Each kernel's packed weight is made on its first use, so a
+kernel a layer never runs (pinned, or the other one chosen by the tuning record) costs neither time nor memory:
 
 - `"fbgemm"`: `torch.ops.quantized.linear_dynamic` on a weight prepacked by `torch.ops.quantized.linear_prepack`,
   the kernel behind `torch.ao.quantization.quantize_dynamic`, called directly. Packing needs a `torch.qint8`
@@ -83,23 +84,31 @@ class Int8Linear(nn.Module):
         if layer.weight.device.type != "cpu":
             raise ValueError(f"int8 layers run on the CPU, the layer is on {layer.weight.device}")
         weight = layer.weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+        scale = weight.abs().amax(dim=1).clamp_(min=1e-12).div_(127)
         # from the weight, not the layer's attributes: a tied head (Bark's fine model) may hold a larger weight
         self.out_features, self.in_features = weight.shape
-        self.register_buffer("weight", torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8))
+        codes = torch.div(weight, scale[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+        self.register_buffer("weight", codes)
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if layer.bias is None else layer.bias.detach().float().clone())
+        self.zero_points = torch.zeros(self.out_features, dtype=torch.long)
+        # each kernel's packed weight, made on its first use (`_packed`): a kernel the layer never runs (the tuning
+        # record chose the other for every shape it meets) costs neither the packing time nor its memory
         self.packed: dict[str, object] = {}
-        if "fbgemm" in kernels:
-            self.packed["fbgemm"] = _fbgemm_pack(self.weight, self.scale, self.bias)
-        if "onednn" in kernels:
-            self.packed["onednn"] = torch.ops.onednn.qlinear_prepack(self.weight, None)
-            self.zero_points = torch.zeros(self.out_features, dtype=torch.long)
         methods = {"fbgemm": self._fbgemm, "onednn": self._onednn}
-        self.kernels = {name: methods[name] for name in kernels}  # those with a packed weight, in `kernels`' order
+        self.kernels = {name: methods[name] for name in kernels}  # in `kernels`' order
+
+    def _packed(self, name: str) -> object:
+        """Kernel `name`'s packed weight, packed now if this is its first use."""
+        if name not in self.packed:
+            if name == "fbgemm":
+                self.packed[name] = _fbgemm_pack(self.weight, self.scale, self.bias)
+            else:
+                self.packed[name] = torch.ops.onednn.qlinear_prepack(self.weight, None)
+        return self.packed[name]
 
     def _fbgemm(self, rows: torch.Tensor, gelu: bool) -> torch.Tensor:
-        out = torch.ops.quantized.linear_dynamic(rows, self.packed["fbgemm"], True)
+        out = torch.ops.quantized.linear_dynamic(rows, self._packed("fbgemm"), True)
         return F.gelu(out) if gelu else out
 
     def _onednn(self, rows: torch.Tensor, gelu: bool) -> torch.Tensor:
@@ -111,7 +120,7 @@ class Int8Linear(nn.Module):
         quantized = scaled.round_().add_(zero).clamp_(0, ACTIVATION_LEVELS).to(torch.uint8)
         post_op = ("gelu", [], "none") if gelu else ("none", [], "")  # "none": the exact (erf) GELU, fused
         return torch.ops.onednn.qlinear_pointwise.tensor(
-            quantized, step, zero, self.packed["onednn"], self.scale, self.zero_points, self.bias,
+            quantized, step, zero, self._packed("onednn"), self.scale, self.zero_points, self.bias,
             1.0, 0, torch.float32, *post_op,
         )  # fmt: skip
 
