@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
+from bark_vocos.choices import Int8Key
+from bark_vocos.kernels import rows_bucket
 
 KERNELS = int8_kernels_available()
 
@@ -106,21 +108,27 @@ def test_a_caller_can_choose_the_kernel_for_every_int8_layer_of_a_step(pins):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_a_kernel_packs_its_weight_on_first_use_only(pins, kernel):
-    """A kernel the layer never runs (pinned, or chosen by the tuning record) costs neither packing nor memory; the
-    one it runs is packed once and its outputs are those of a layer that packed every kernel."""
+def test_a_layer_packs_only_the_kernels_it_is_known_to_run(pins, kernel):
+    """Pinned, or chosen for the layer's shape by the kept choices (the tuning record), one kernel is packed when the
+    layer is made and no other; with nothing known every kernel is; a kernel first met later is packed then. The
+    outputs are those of a layer that packed every kernel."""
     layer = _layer(768, 512)
     hidden = torch.randn(3, 768)
-    pins({INT8_KERNELS.variable: kernel})
-    int8 = Int8Linear(layer)
-    assert int8.packed == {}
-    first = int8(hidden)
-    packed = int8.packed[kernel]
-    assert list(int8.packed) == [kernel] and torch.equal(int8(hidden), first) and int8.packed[kernel] is packed
     every = Int8Linear(layer)
-    for name in KERNELS:
-        with int8_kernel(name):
-            every(hidden)
-    assert sorted(every.packed) == sorted(KERNELS)
+    assert sorted(every.packed) == sorted(KERNELS)  # nothing known: each will be timed
     with int8_kernel(kernel):
-        assert torch.equal(every(hidden), first)
+        expected = every(hidden)
+    INT8_KERNELS.record(Int8Key(rows_bucket(3), 768, 512, False, torch.get_num_threads()), kernel)
+    chosen = Int8Linear(layer)
+    assert list(chosen.packed) == [kernel]
+    packed = chosen.packed[kernel]
+    assert torch.equal(chosen(hidden), expected) and chosen.packed[kernel] is packed
+    others = [name for name in KERNELS if name != kernel]
+    for name in others:  # a kernel first met in a call is packed then
+        with int8_kernel(name):
+            chosen(hidden)
+    assert sorted(chosen.packed) == sorted(KERNELS)
+    INT8_KERNELS.reset()
+    pins({INT8_KERNELS.variable: kernel})
+    pinned = Int8Linear(layer)
+    assert list(pinned.packed) == [kernel] and torch.equal(pinned(hidden), expected)

@@ -7,8 +7,9 @@ is accumulated in int32 and scaled back to float32.
 
 Two kernels compute it, and which one is faster depends on the CPU, so the first call for a shape times both on the
 real input and the faster one serves that shape from then on (`bark_vocos.choices`;
-`BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one). Each kernel's packed weight is made on its first use, so a
-kernel a layer never runs (pinned, or the other one chosen by the tuning record) costs neither time nor memory:
+`BARK_VOCOS_INT8_KERNEL=fbgemm|onednn` forces one). A layer packs the weight of the kernels it is known to run when
+it is made (the pinned one, or those the tuning record chose for its shape; every kernel when nothing is known) and
+any other on first use, so a kernel a layer never runs costs neither time nor memory:
 
 - `"fbgemm"`: `torch.ops.quantized.linear_dynamic` on a weight prepacked by `torch.ops.quantized.linear_prepack`,
   the kernel behind `torch.ao.quantization.quantize_dynamic`, called directly. Packing needs a `torch.qint8`
@@ -36,6 +37,7 @@ from torch import nn
 
 from ..choices import CHOICES, Int8Key
 from ..kernels import COMPUTE_BOUND_ROWS, caller_choice, rows_bucket, timing_rows
+from ..settings import settings
 
 __all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
@@ -92,11 +94,28 @@ class Int8Linear(nn.Module):
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if layer.bias is None else layer.bias.detach().float().clone())
         self.zero_points = torch.zeros(self.out_features, dtype=torch.long)
-        # each kernel's packed weight, made on its first use (`_packed`): a kernel the layer never runs (the tuning
-        # record chose the other for every shape it meets) costs neither the packing time nor its memory
+        # each kernel's packed weight: those the layer is known to run packed here, any other on its first use
+        # (`_packed`), so a kernel the layer never runs costs neither the packing time nor its memory
         self.packed: dict[str, object] = {}
         methods = {"fbgemm": self._fbgemm, "onednn": self._onednn}
         self.kernels = {name: methods[name] for name in kernels}  # in `kernels`' order
+        for name in self._expected_kernels():  # packed now, not in the first call
+            self._packed(name)
+
+    def _expected_kernels(self) -> list[str]:
+        """The kernels this layer will run as far as is known now: the pinned one, else those the kept choices
+        (`INT8_KERNELS`, e.g. from the tuning record) name for this layer's shape at this thread count, else every
+        kernel (each is timed on first use)."""
+        pinned = settings().pin(INT8_KERNELS.variable)
+        if pinned in self.kernels:
+            return [pinned]
+        threads = torch.get_num_threads()
+        kept = {
+            choice
+            for key, choice in INT8_KERNELS.choices.items()
+            if (key.in_features, key.out_features, key.threads) == (self.in_features, self.out_features, threads)
+        }
+        return [name for name in self.kernels if name in kept] or list(self.kernels)
 
     def _packed(self, name: str) -> object:
         """Kernel `name`'s packed weight, packed now if this is its first use."""

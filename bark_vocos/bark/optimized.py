@@ -38,6 +38,7 @@ from __future__ import annotations
 from transformers import BarkModel
 
 from ..kernels import FORCE_VARIABLE
+from ..tuning import load_record
 from .attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from .coarse import CoarseStage
 from .decoder import DECODE_ENGINES
@@ -80,6 +81,7 @@ class OptimizedBarkStages:
             raise ValueError(f"mode must be one of {OPTIMIZED_MODES}, got {mode!r}")
         self.bark_model = bark_model
         self.mode = mode
+        load_record()  # the machine's kept choices, before the int8 layers pack the kernels they will run
         self.semantic = SemanticStage(bark_model.semantic, mode)
         semantic_vocab_size = BarkGenerationConfigs.from_bark(bark_model).semantic.semantic_vocab_size
         self.coarse_acoustics = CoarseStage(bark_model.coarse_acoustics, mode, semantic_vocab_size)

@@ -84,7 +84,7 @@ class TextToWavPipeline:
         self.stages = stages if stages is not None else bark_stages(bark, ENGINE)
         self.generation_configs = BarkGenerationConfigs.from_bark(bark)
         self._progress_bar_config: dict[str, Any] = {}
-        load_record()  # the machine's measured kernel choices (`bark_vocos.tuning`): timed once per machine
+        load_record()  # the machine's measured kernel choices (`bark_vocos.tuning`), the vocoder's included
 
     @classmethod
     def from_pretrained(
