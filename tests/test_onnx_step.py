@@ -170,9 +170,10 @@ def test_the_coarse_stage_computes_only_the_rows_it_can_choose():
 
 
 @pytest.mark.parametrize("int8", [False, True])
-def test_the_step_graph_carries_its_weights_apart_and_the_session_copies_them(int8):
+def test_the_step_graph_carries_its_weights_apart_and_the_session_prepacks_the_linear_ones(int8):
     """The serialized graph names its weights as external initializers (serializing bark-small's weights took
-    seconds); the session is given the arrays and copies them, so it no longer depends on their memory."""
+    seconds); the session is given the arrays and prepacks the linear layers' into its own memory (a float32 session
+    reads the layer norms in place, as the PyTorch step does)."""
     import onnx
 
     model = random_bark_model(64, 2, 2, seed=3).semantic
