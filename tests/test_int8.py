@@ -132,3 +132,20 @@ def test_a_layer_packs_only_the_kernels_it_is_known_to_run(pins, kernel):
     pins({INT8_KERNELS.variable: kernel})
     pinned = Int8Linear(layer)
     assert list(pinned.packed) == [kernel] and torch.equal(pinned(hidden), expected)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (1500, 768), (700, 6, 128)])
+@pytest.mark.parametrize("zero_point", [0, 128])
+def test_round_symmetric_is_the_plain_formula_rounded_a_few_rows_at_a_time(shape, zero_point):
+    """The same codes and scales as the whole-tensor formula, across a chunk boundary (1500 rows of 768: one whole
+    chunk and a part) and for an all-zero group (its scale clamped, its codes the zero point)."""
+    from bark_vocos.bark.int8 import round_symmetric
+
+    groups = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    groups[0] = 0
+    codes, scale = round_symmetric(groups, zero_point)
+    expected_scale = groups.abs().amax(dim=-1).clamp(min=1e-12) / 127
+    expected = torch.round(groups / expected_scale[..., None]).clamp(-127, 127) + zero_point
+    assert codes.dtype == (torch.int8 if zero_point == 0 else torch.uint8)
+    assert torch.equal(scale, expected_scale) and torch.equal(codes, expected.to(codes.dtype))
+    assert bool((codes[0] == zero_point).all())

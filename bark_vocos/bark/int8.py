@@ -39,7 +39,7 @@ from ..choices import CHOICES, Int8Key
 from ..kernels import COMPUTE_BOUND_ROWS, caller_choice, rows_bucket, timing_rows
 from ..settings import settings
 
-__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
+__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available", "round_symmetric"]
 
 INT8_KERNELS = CHOICES["int8"]  # `Int8Key` -> "fbgemm" or "onednn"
 _CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_int8_kernel", default=None)
@@ -71,6 +71,33 @@ def _fbgemm_pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor |
     return torch.ops.quantized.linear_prepack(quantized, bias)
 
 
+_CHUNK_ELEMENTS = 1 << 20  # float32 elements rounded at a time (4 MiB)
+
+
+def round_symmetric(groups: torch.Tensor, zero_point: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric 8-bit codes of `groups` `(N, ..., G)`, one scale per group of its last dimension.
+
+    Returns:
+        `(N, ..., G)` codes `round(groups / scale) + zero_point`, the rounding clamped to [-127, 127] (int8 when
+        `zero_point` is 0, uint8 when it is 128), and the `(N, ...)` float32 scales `max(|group|) / 127`.
+
+    No temporary the size of `groups`: the scales come from a min/max reduction and the codes are rounded a few
+    rows at a time in one small buffer (a float32 temporary the size of each weight, freed after each layer, left
+    the heap fragmented: hundreds of MB more resident once a model's layers were made).
+    """
+    groups = groups.detach().float()
+    low, high = torch.aminmax(groups, dim=-1)
+    scale = torch.maximum(high, low.neg_()).clamp_(min=1e-12).div_(127)
+    codes = torch.empty(groups.shape, dtype=torch.int8 if zero_point == 0 else torch.uint8)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, groups[0].numel()))
+    buffer = torch.empty(rows, *groups.shape[1:])
+    for start in range(0, groups.shape[0], rows):
+        chunk = buffer[: min(rows, groups.shape[0] - start)]
+        torch.div(groups[start : start + rows], scale[start : start + rows, ..., None], out=chunk)
+        codes[start : start + rows] = chunk.round_().clamp_(-127, 127).add_(zero_point)
+    return codes, scale
+
+
 class Int8Linear(nn.Module):
     """An int8 copy of `layer` (see the module docstring); `forward(x)`: `(..., in)` -> `(..., out)`, in x's dtype.
 
@@ -85,11 +112,9 @@ class Int8Linear(nn.Module):
             raise RuntimeError("this torch build has no int8 linear kernel (neither fbgemm nor oneDNN)")
         if layer.weight.device.type != "cpu":
             raise ValueError(f"int8 layers run on the CPU, the layer is on {layer.weight.device}")
-        weight = layer.weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp_(min=1e-12).div_(127)
+        codes, scale = round_symmetric(layer.weight)
         # from the weight, not the layer's attributes: a tied head (Bark's fine model) may hold a larger weight
-        self.out_features, self.in_features = weight.shape
-        codes = torch.div(weight, scale[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+        self.out_features, self.in_features = codes.shape
         self.register_buffer("weight", codes)
         self.register_buffer("scale", scale)
         self.register_buffer("bias", None if layer.bias is None else layer.bias.detach().float().clone())

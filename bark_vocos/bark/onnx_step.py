@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..tuning import step_graph_folder
+from .int8 import round_symmetric
 
 __all__ = ["OnnxDecodeStep", "onnx_step_available", "onnx_step_supported"]
 
@@ -84,9 +85,7 @@ def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
     """
     out_features, in_features = weight.shape
     block = _block_size(in_features)
-    blocks = weight.detach().float().reshape(out_features, in_features // block, block)
-    scale = blocks.abs().amax(dim=-1).clamp_(min=1e-12).div_(127)
-    codes = torch.div(blocks, scale[..., None]).round_().clamp_(-127, 127).add_(128).to(torch.uint8)
+    codes, scale = round_symmetric(weight.detach().reshape(out_features, in_features // block, block), 128)
     return codes.numpy(), scale.reshape(-1).numpy(), block
 
 
