@@ -8,7 +8,8 @@ from contextlib import ExitStack, contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-# no tuning record unless a test asks for one (in its own folder): choices measured by one test must not reach others
+# This process keeps no tuning record (its measured choices: `_SESSION_CHOICES` below); the processes the tests start
+# share one for the session (`_started_processes_share_one_tuning_record`); a test that needs another sets its own.
 os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
@@ -83,6 +84,16 @@ def _measured_choices_restored(_choices_timed_once_per_session) -> Iterator[None
                 CHOICES[name].record(key, choice)
     yield
     CHOICES.restore(saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _started_processes_share_one_tuning_record(tmp_path_factory) -> Iterator[None]:
+    """The processes the tests start (commands, servers, notebook kernels) read and write one tuning record, made for
+    the session: a kernel is timed by the first of them that needs it and read by the others, as by the processes on
+    a user's machine. This process's own setting stays "off"."""
+    with override(tuning_record="off"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BARK_VOCOS_TUNING_RECORD", str(tmp_path_factory.mktemp("tuning") / "tuning.json"))
+        yield
 
 
 def _pinned(variables: dict[str, str | None]) -> Settings:
