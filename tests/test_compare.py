@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from synthetic_audio import noise_burst, voiced_syllables
+from synthetic_audio import ONE_DNSMOS_WINDOW_SECONDS, noise_burst, voiced_syllables
 
 from pipelines import commands as cli
 from pipelines.compare.report import format_table, write_report
@@ -97,7 +97,7 @@ def folders(tmp_path_factory):
     for sub in ("gt", "enc", "voc"):
         (root / sub).mkdir()
     for index in range(2):
-        speech = voiced_syllables(24000, seconds=2.0, seed=index)
+        speech = voiced_syllables(24000, seconds=2 * ONE_DNSMOS_WINDOW_SECONDS, seed=index)
         _write(root / "gt" / f"clip{index}.wav", speech, 24000)
         _write(root / "enc" / f"clip{index}.flac", speech + noise_burst(speech.size, seed=index, level=0.002), 24000)
         _write(root / "voc" / f"clip{index}.wav", speech + noise_burst(speech.size, seed=index, level=0.02), 24000)
@@ -162,7 +162,7 @@ def test_report_json_and_table(folders, tmp_path):
 
 
 def test_generated_audio_is_written_as_wav(tmp_path):
-    speech = voiced_syllables(24000, seconds=1.0)
+    speech = voiced_syllables(24000, seconds=ONE_DNSMOS_WINDOW_SECONDS)
     item = score_item("t0", {"a": speech, "b": 0.5 * speech}, 24000)
     comparison = Comparison("text", 24000, ["a", "b"], ["high_band_ratio", "rms_dbfs"], [item], notes=["random"])
     paths = write_report(comparison, tmp_path)
