@@ -105,8 +105,14 @@ def folders(tmp_path_factory):
     return root
 
 
-def test_folders_pair_by_name_without_extension(folders):
-    comparison = compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+@pytest.fixture(scope="module")
+def folder_comparison(folders):
+    """The two candidate folders scored against the reference folder (what the next tests check, computed once)."""
+    return compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+
+
+def test_folders_pair_by_name_without_extension(folders, folder_comparison):
+    comparison = folder_comparison
     assert [item.name for item in comparison.items] == ["clip0", "clip1"]
     assert comparison.items[1].sources == {
         "reference": str(folders / "gt" / "clip1.wav"),
@@ -143,8 +149,8 @@ def test_bad_candidate_names_and_missing_inputs(folders, files):
         compare_dirs({"enc": folders.parent})  # holds only folders
 
 
-def test_report_json_and_table(folders, tmp_path):
-    comparison = compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+def test_report_json_and_table(folder_comparison, tmp_path):
+    comparison = folder_comparison
     paths = write_report(comparison, tmp_path / "out")
     data = json.loads(paths["json"].read_text())
     assert set(data["summary"]) == {"enc", "voc"}
