@@ -2,12 +2,14 @@
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-# no tuning record unless a test asks for one (in its own folder): choices measured by one test must not reach others
+# This process keeps no tuning record (its measured choices: `_SESSION_CHOICES` below); the processes the tests start
+# share one for the session (`_started_processes_share_one_tuning_record`); a test that needs another sets its own.
 os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
@@ -17,11 +19,12 @@ torch.set_num_threads(2)
 
 import pytest  # noqa: E402
 
+from bark_vocos import timing  # noqa: E402
 from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS  # noqa: E402
 from bark_vocos.bark.decoder import DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
-from bark_vocos.choices import CHOICES  # noqa: E402
+from bark_vocos.choices import CHOICES, ChoiceKind  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 from bark_vocos.settings import Settings, override, settings  # noqa: E402
 
@@ -38,12 +41,59 @@ PINNED_KERNELS = {
 assert set(PINNED_KERNELS) == set(CHOICE_VARIABLES), "a measured choice of the stages is not pinned here"
 
 
+# Measured choices timed by earlier tests, by kind: the suite times each key once, as a machine does (its tuning
+# record), instead of once per test. A key's choice is one of its candidates, which compute the same thing, so no
+# test's outcome depends on which test timed it. Only real timings are kept: not a choice a test records or pins,
+# nor one timed with a fake clock, `fastest` or cache eviction; a test that resets a kind times it anew.
+_SESSION_CHOICES: dict[str, dict[tuple, str]] = {}
+_REAL_TIMING = (timing.fastest, timing.evict_caches, time.perf_counter)
+
+
+def _timed_for_real(kind: ChoiceKind, key: tuple) -> bool:
+    """Whether `kind.choose(key, ...)` is about to time `key` with the real clock on one of the registry's kinds."""
+    real = (timing.fastest, timing.evict_caches, time.perf_counter) == _REAL_TIMING
+    ours = CHOICES.kinds.get(kind.name) is kind
+    return real and ours and key not in kind.choices and not settings().pin(kind.variable)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _choices_timed_once_per_session() -> Iterator[None]:
+    """Keep each key's real timing for the session (`_SESSION_CHOICES`)."""
+    choose = ChoiceKind.choose
+
+    def choose_and_keep(kind: ChoiceKind, key: tuple, *args, **kwargs) -> str:
+        timed = _timed_for_real(kind, key)
+        choice = choose(kind, key, *args, **kwargs)
+        if timed:
+            _SESSION_CHOICES.setdefault(kind.name, {})[key] = choice
+        return choice
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChoiceKind, "choose", choose_and_keep)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _measured_choices_restored() -> Iterator[None]:
-    """Every test leaves the registry of measured choices as it found it (a test may `reset` a kind to time anew)."""
+def _measured_choices_restored(_choices_timed_once_per_session) -> Iterator[None]:
+    """Every test starts with the choices earlier tests timed (`_SESSION_CHOICES`) and leaves the registry of measured
+    choices as it found it (a test may `reset` a kind to time anew)."""
     saved = CHOICES.snapshot()
+    for name, timed in _SESSION_CHOICES.items():
+        for key, choice in timed.items():
+            if key not in CHOICES[name].choices:
+                CHOICES[name].record(key, choice)
     yield
     CHOICES.restore(saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _started_processes_share_one_tuning_record(tmp_path_factory) -> Iterator[None]:
+    """The processes the tests start (commands, servers, notebook kernels) read and write one tuning record, made for
+    the session: a kernel is timed by the first of them that needs it and read by the others, as by the processes on
+    a user's machine. This process's own setting stays "off"."""
+    with override(tuning_record="off"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BARK_VOCOS_TUNING_RECORD", str(tmp_path_factory.mktemp("tuning") / "tuning.json"))
+        yield
 
 
 def _pinned(variables: dict[str, str | None]) -> Settings:

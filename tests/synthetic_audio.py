@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# A clip length DNSMOS scores in one window: it repeats a clip shorter than 9.01 s (doubling it) until it is that long
+# and scores every 1 s hop of the result, so 1.2 s and 2.4 s clips become 9.6 s (one window) where 1 s and 2 s clips
+# become 16 s (seven). DNSMOS is most of what scoring a short clip costs: tests whose clips' length is not what they
+# check use this length, or twice or half it.
+ONE_DNSMOS_WINDOW_SECONDS = 1.2
+
 
 def voiced_syllables(sampling_rate: int = 16000, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
     """A speech-like signal of shape `(T,)`: a gliding harmonic tone (f0 110-220 Hz, harmonics to 5 kHz) switched

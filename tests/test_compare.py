@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from synthetic_audio import noise_burst, voiced_syllables
+from synthetic_audio import ONE_DNSMOS_WINDOW_SECONDS, noise_burst, voiced_syllables
 
 from pipelines import commands as cli
 from pipelines.compare.report import format_table, write_report
@@ -97,7 +97,7 @@ def folders(tmp_path_factory):
     for sub in ("gt", "enc", "voc"):
         (root / sub).mkdir()
     for index in range(2):
-        speech = voiced_syllables(24000, seconds=2.0, seed=index)
+        speech = voiced_syllables(24000, seconds=2 * ONE_DNSMOS_WINDOW_SECONDS, seed=index)
         _write(root / "gt" / f"clip{index}.wav", speech, 24000)
         _write(root / "enc" / f"clip{index}.flac", speech + noise_burst(speech.size, seed=index, level=0.002), 24000)
         _write(root / "voc" / f"clip{index}.wav", speech + noise_burst(speech.size, seed=index, level=0.02), 24000)
@@ -105,8 +105,14 @@ def folders(tmp_path_factory):
     return root
 
 
-def test_folders_pair_by_name_without_extension(folders):
-    comparison = compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+@pytest.fixture(scope="module")
+def folder_comparison(folders):
+    """The two candidate folders scored against the reference folder (what the next tests check, computed once)."""
+    return compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+
+
+def test_folders_pair_by_name_without_extension(folders, folder_comparison):
+    comparison = folder_comparison
     assert [item.name for item in comparison.items] == ["clip0", "clip1"]
     assert comparison.items[1].sources == {
         "reference": str(folders / "gt" / "clip1.wav"),
@@ -143,8 +149,8 @@ def test_bad_candidate_names_and_missing_inputs(folders, files):
         compare_dirs({"enc": folders.parent})  # holds only folders
 
 
-def test_report_json_and_table(folders, tmp_path):
-    comparison = compare_dirs({"enc": folders / "enc", "voc": folders / "voc"}, reference_dir=folders / "gt")
+def test_report_json_and_table(folder_comparison, tmp_path):
+    comparison = folder_comparison
     paths = write_report(comparison, tmp_path / "out")
     data = json.loads(paths["json"].read_text())
     assert set(data["summary"]) == {"enc", "voc"}
@@ -162,7 +168,7 @@ def test_report_json_and_table(folders, tmp_path):
 
 
 def test_generated_audio_is_written_as_wav(tmp_path):
-    speech = voiced_syllables(24000, seconds=1.0)
+    speech = voiced_syllables(24000, seconds=ONE_DNSMOS_WINDOW_SECONDS)
     item = score_item("t0", {"a": speech, "b": 0.5 * speech}, 24000)
     comparison = Comparison("text", 24000, ["a", "b"], ["high_band_ratio", "rms_dbfs"], [item], notes=["random"])
     paths = write_report(comparison, tmp_path)

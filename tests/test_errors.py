@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from synthetic_audio import ONE_DNSMOS_WINDOW_SECONDS
 
 from bark_vocos.testing import save_tiny_vocos
 from pipelines import commands
@@ -231,7 +232,7 @@ def _strict_json(path: Path):
 
 @pytest.mark.parametrize("kind", ["all-nan", "part-nan", "silent"])
 def test_compare_scores_an_unusable_candidate_as_not_scored(tmp_path, capsys, kind):
-    t = np.arange(24000) / 24000
+    t = np.arange(int(24000 * ONE_DNSMOS_WINDOW_SECONDS)) / 24000
     clean = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     bad = {"all-nan": np.full_like(clean, np.nan), "part-nan": clean.copy(), "silent": np.zeros_like(clean)}[kind]
     bad[100:200] = np.nan if kind == "part-nan" else bad[100:200]
@@ -256,7 +257,8 @@ def test_compare_scores_an_unusable_candidate_as_not_scored(tmp_path, capsys, ki
 
 
 def test_compare_keeps_the_old_reports_when_rendering_fails(tmp_path, capsys, monkeypatch):
-    sf.write(tmp_path / "x.wav", np.sin(np.arange(24000) / 5.0).astype(np.float32), 24000)
+    tone = np.sin(np.arange(int(24000 * ONE_DNSMOS_WINDOW_SECONDS)) / 5.0).astype(np.float32)
+    sf.write(tmp_path / "x.wav", tone, 24000)
     out = tmp_path / "out"
     out.mkdir()
     (out / "report.json").write_text("{}", encoding="utf-8")
@@ -554,7 +556,8 @@ def test_output_symlink_is_written_through(tiny_vocos, tmp_path, capsys):
 
 
 def test_report_title_uses_the_candidates_names(tmp_path):
-    sf.write(tmp_path / "x.wav", np.sin(np.arange(24000) / 5.0).astype(np.float32), 24000)
+    tone = np.sin(np.arange(int(24000 * ONE_DNSMOS_WINDOW_SECONDS)) / 5.0).astype(np.float32)
+    sf.write(tmp_path / "x.wav", tone, 24000)
     comparison = compare_files({"studio": tmp_path / "x.wav", "phone": tmp_path / "x.wav"})
     assert format_table(comparison).splitlines()[0] == "studio vs phone: scoring existing files, 1 item(s)"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from browser_kit import CHROMIUM, CHROMIUM_ARGS, browser_or_skip
 from scipy.stats import binomtest
-from synthetic_audio import chirp, voiced_syllables
+from synthetic_audio import ONE_DNSMOS_WINDOW_SECONDS, chirp, voiced_syllables
 
 from pipelines import commands as cli
 from pipelines.compare.listening import format_listening, listening_results, listening_trials, write_listening_test
@@ -19,10 +19,10 @@ CANDIDATES = ["cand_alpha", "cand_omega"]
 
 @pytest.fixture(scope="module")
 def comparison():
+    seconds = ONE_DNSMOS_WINDOW_SECONDS
+    omega = chirp(24000, seconds / 2)
     items = [
-        score_item(
-            f"clip{i}", {"cand_alpha": voiced_syllables(24000, 1.0, seed=i), "cand_omega": chirp(24000, 0.8)}, 24000
-        )
+        score_item(f"clip{i}", {"cand_alpha": voiced_syllables(24000, seconds, seed=i), "cand_omega": omega}, 24000)
         for i in range(7)
     ]
     return Comparison("score", 24000, CANDIDATES, list(items[0].metrics["cand_alpha"]), items)

@@ -3,7 +3,7 @@ errors, every audio player can play, every image loads. Skipped without chromium
 
 import pytest
 from browser_kit import CHROMIUM, CHROMIUM_ARGS, PLAY_EVERY_AUDIO, browser_or_skip
-from synthetic_audio import chirp, noise_burst, voiced_syllables
+from synthetic_audio import ONE_DNSMOS_WINDOW_SECONDS, chirp, noise_burst, voiced_syllables
 
 from pipelines.compare.report import write_report
 from pipelines.compare.scoring import Comparison, score_item
@@ -12,9 +12,11 @@ from pipelines.compare.scoring import Comparison, score_item
 def test_report_page_loads_plays_and_shows_images(tmp_path):
     sync_playwright = browser_or_skip()
     items = []
+    seconds, chirp_seconds = 2 * ONE_DNSMOS_WINDOW_SECONDS, 2.3  # 2.3 s: one DNSMOS window too
     for index in range(2):
-        speech = voiced_syllables(24000, seconds=2.0, seed=index)
-        candidates = {"encodec": speech + noise_burst(speech.size, seed=index, level=0.01), "vocos": chirp(24000, 1.9)}
+        speech = voiced_syllables(24000, seconds=seconds, seed=index)
+        noisy = speech + noise_burst(speech.size, seed=index, level=0.01)
+        candidates = {"encodec": noisy, "vocos": chirp(24000, chirp_seconds)}
         items.append(score_item(f"clip{index}", candidates, 24000, reference=speech))
     comparison = Comparison("score", 24000, ["encodec", "vocos"], ["pesq", "stoi", "si_sdr", "mr_stft", "mel"], items)
     page_path = write_report(comparison, tmp_path)["html"]
@@ -38,8 +40,8 @@ def test_report_page_loads_plays_and_shows_images(tmp_path):
 
     assert errors == []
     assert len(players) == 6  # reference + two candidates, two items
-    for player, seconds in zip(players, [2.0, 2.0, 1.9] * 2, strict=True):
-        assert player["duration"] == pytest.approx(seconds, abs=0.01)
+    for player, duration in zip(players, [seconds, seconds, chirp_seconds] * 2, strict=True):
+        assert player["duration"] == pytest.approx(duration, abs=0.01)
         assert player["played"]
     assert len(images) == 3  # the paired plots, then one spectrogram per item
     assert paired == 1

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the checkpoints and say what they are."""
+    from bark_vocos.permissions import check_new_folder
+
+    check_new_folder(args.dir)  # an existing checkpoint is refused at once, before torch and transformers load
     from transformers.utils import logging as transformers_logging
 
     from bark_vocos.testing import make_tiny
