@@ -5,11 +5,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-# This process keeps no tuning record (its measured choices: `_SESSION_CHOICES` below); the processes the tests start
-# share one for the session (`_started_processes_share_one_tuning_record`); a test that needs another sets its own.
+# This process keeps no tuning record of its own (its measured choices: `_SESSION_CHOICES` below); the processes the
+# tests start share one with it for the session (`_session_record`); a test that needs another sets its own.
 os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
@@ -24,7 +25,7 @@ from bark_vocos.bark.attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from bark_vocos.bark.decoder import DECODE_ENGINES  # noqa: E402
 from bark_vocos.bark.int8 import INT8_KERNELS  # noqa: E402
 from bark_vocos.bark.optimized import CHOICE_VARIABLES  # noqa: E402
-from bark_vocos.choices import CHOICES, ChoiceKind  # noqa: E402
+from bark_vocos.choices import CHOICES, ChoiceKind, ChoiceRegistry  # noqa: E402
 from bark_vocos.kernels import FORCE_VARIABLE  # noqa: E402
 from bark_vocos.settings import Settings, override, settings  # noqa: E402
 
@@ -73,10 +74,44 @@ def _choices_timed_once_per_session() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_record(tmp_path_factory) -> Iterator[Path]:
+    """The tuning record of the processes the tests start (commands, servers, notebook kernels), one for the session,
+    which also holds `_SESSION_CHOICES`: a kernel is timed by the first process that needs it, this one included, and
+    read by the others, as by the processes on a user's machine. This process's own setting stays "off"."""
+    record = tmp_path_factory.mktemp("tuning") / "tuning.json"
+    with override(tuning_record="off"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BARK_VOCOS_TUNING_RECORD", str(record))
+        yield record
+
+
+_SHARED: dict[str, object] = {"record": None, "choices": 0}  # the record's state as last read or written, and ours
+
+
+def _share_session_choices(record: Path) -> None:
+    """Add to `_SESSION_CHOICES` what the started processes timed (the record, when it changed), and write into the
+    record what this process timed since it last did (`ChoiceRegistry.save` keeps the entries the file has)."""
+    scratch = ChoiceRegistry(ChoiceKind(kind.name, kind.key_type, kind.variable) for kind in CHOICES.kinds.values())
+    state = (record.stat().st_mtime_ns, record.stat().st_size) if record.exists() else None
+    if state is not None and state != _SHARED["record"]:
+        scratch.load(record)
+        for name, timed in scratch.snapshot().items():
+            for key, choice in timed.items():
+                _SESSION_CHOICES.setdefault(name, {}).setdefault(key, choice)
+    count = sum(len(timed) for timed in _SESSION_CHOICES.values())
+    if count != _SHARED["choices"]:
+        scratch.restore(_SESSION_CHOICES)
+        scratch.save(record)
+        state = (record.stat().st_mtime_ns, record.stat().st_size)
+    _SHARED.update(record=state, choices=count)
+
+
 @pytest.fixture(autouse=True)
-def _measured_choices_restored(_choices_timed_once_per_session) -> Iterator[None]:
-    """Every test starts with the choices earlier tests timed (`_SESSION_CHOICES`) and leaves the registry of measured
-    choices as it found it (a test may `reset` a kind to time anew)."""
+def _measured_choices_restored(_choices_timed_once_per_session, _session_record) -> Iterator[None]:
+    """Every test starts with the choices timed so far in the session (`_SESSION_CHOICES`, shared with the processes
+    the tests start) and leaves the registry of measured choices as it found it (a test may `reset` a kind to time
+    anew)."""
+    _share_session_choices(_session_record)
     saved = CHOICES.snapshot()
     for name, timed in _SESSION_CHOICES.items():
         for key, choice in timed.items():
@@ -84,16 +119,6 @@ def _measured_choices_restored(_choices_timed_once_per_session) -> Iterator[None
                 CHOICES[name].record(key, choice)
     yield
     CHOICES.restore(saved)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _started_processes_share_one_tuning_record(tmp_path_factory) -> Iterator[None]:
-    """The processes the tests start (commands, servers, notebook kernels) read and write one tuning record, made for
-    the session: a kernel is timed by the first of them that needs it and read by the others, as by the processes on
-    a user's machine. This process's own setting stays "off"."""
-    with override(tuning_record="off"), pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BARK_VOCOS_TUNING_RECORD", str(tmp_path_factory.mktemp("tuning") / "tuning.json"))
-        yield
 
 
 def _pinned(variables: dict[str, str | None]) -> Settings:
