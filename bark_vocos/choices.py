@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, NamedTuple
 import torch
 
 from . import timing
+from .permissions import write_cache_file
 from .settings import settings
 
 __all__ = [
@@ -246,18 +246,7 @@ class ChoiceRegistry:
                 choices.append({"kind": kind.name, "key": key._asdict(), "choice": choice})
         choices.sort(key=lambda entry: (entry["kind"], tuple(entry["key"].values())))
         record = {"format": FORMAT, "machine": machine_fingerprint(), "choices": choices}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # written here rather than with pipelines' atomic file helpers: the model layer does not import pipelines
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                json.dump(record, file, indent=1)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_cache_file(path, json.dumps(record, indent=1).encode("utf-8"))
 
     def load(self, path: str | os.PathLike) -> int:
         """Keep the choices of the record at `path` (over any measured already) and return how many.

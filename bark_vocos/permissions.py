@@ -1,16 +1,18 @@
 """How bark-vocos writes files and folders: with the permissions the umask gives a new file or folder, never the
 private ones `tempfile.mkstemp`/`mkdtemp` create (a staged checkpoint or output must be readable like any other file);
-a folder of outputs all or nothing (`new_folder`)."""
+a folder of outputs all or nothing (`new_folder`); the machine's own cache files (the tuning record, the step graphs)
+atomically and private to the user (`write_cache_file`)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["check_new_folder", "new_folder", "set_default_mode"]
+__all__ = ["check_new_folder", "new_folder", "set_default_mode", "write_cache_file"]
 
 
 def _umask() -> int:
@@ -61,4 +63,26 @@ def new_folder(path: str | os.PathLike) -> Iterator[Path]:
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         else:
             shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def write_cache_file(path: str | os.PathLike, data: bytes) -> None:
+    """`data` into `path` atomically: a reader sees the old file or the new one, never a part (a temporary file in
+    the same folder, created if missing, synced and renamed over it). The file stays private to the user, as
+    `mkstemp` makes it: a cache of this machine's, not an output.
+
+    Raises:
+        OSError: The folder cannot be made or written (nothing is left behind).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
         raise

@@ -27,8 +27,6 @@ decoding). A float32 session reads the other parameters (norms, biases) in place
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..permissions import write_cache_file
 from ..tuning import step_graph_folder
 from .int8 import round_symmetric
 
@@ -300,25 +299,11 @@ def build_step_graph(
     if path.is_file():
         return StepGraph(path.read_bytes(), builder.external, path)
     serialized = builder.serialize()
-    _write_atomically(path, serialized)
-    return StepGraph(serialized, builder.external)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """`data` into `path` through a temporary file renamed over it (a reader never sees half a file); an unwritable
-    folder is skipped with one warning."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_cache_file(path, serialized)
     except OSError as error:
-        warnings.warn(f"bark-vocos: could not cache the decode-step graph in {path.parent}: {error}", stacklevel=3)
+        warnings.warn(f"bark-vocos: could not cache the decode-step graph in {path.parent}: {error}", stacklevel=2)
+    return StepGraph(serialized, builder.external)
 
 
 class _Binding:
