@@ -1,12 +1,13 @@
 """Helpers shared by the batch tests (local and Ray): settings, job files, manifests, and a batch process to stop."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from processes import child_env
 
 from pipelines.batch import BatchSettings, read_manifest
 
@@ -43,7 +44,7 @@ def start_batch(arguments: list[str], out: Path, timeout: float, rows: int = 3) 
     """`bark-vocos batch ARGUMENTS --out OUT` as a real process, returned once its manifest holds `rows` lines (or it
     ended, or `timeout` seconds passed), for the caller to stop."""
     command = [sys.executable, "-m", "pipelines", "batch", *arguments, "--out", str(out)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    env = child_env()
     process = subprocess.Popen(
         command,
         cwd=REPO,

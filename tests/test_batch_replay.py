@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import soundfile as sf
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    """The environment of the processes started, read when they start (conftest's session variables included)."""
-    return dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+from processes import child_env
 
 
 def test_say_with_the_manifest_command_gives_the_rows_audio(tiny_dir, tmp_path):
@@ -25,7 +17,7 @@ def test_say_with_the_manifest_command_gives_the_rows_audio(tiny_dir, tmp_path):
     )
     command = [sys.executable, "-m", "pipelines", "batch", "jobs.jsonl", "--out", "out", "--no-progress"]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--seed", "5", "--threads", "1"]
-    done = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     entries = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
     assert [entry["status"] for entry in entries] == ["ok", "ok"]
@@ -37,7 +29,7 @@ def test_say_with_the_manifest_command_gives_the_rows_audio(tiny_dir, tmp_path):
         argv[argv.index("-o") + 1] = f"replay-{entry['file']}"
         replay = subprocess.run(
             [sys.executable, "-m", "pipelines", *argv[1:], "--no-progress"],
-            cwd=tmp_path, env={**_env(), "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path, env=child_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert replay.returncode == 0, replay.stderr
         batch_audio, rate = sf.read(tmp_path / "out" / entry["file"], dtype="float32")

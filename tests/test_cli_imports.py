@@ -7,16 +7,15 @@ command line loaded.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from processes import child_env
 
 from pipelines.commands import COMMANDS
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "transformers", "onnx", "onnxruntime")
 _PROBE = """
 import json, sys
@@ -31,7 +30,7 @@ print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if "." 
 
 def _loaded(argv: list[str], cwd: Path) -> tuple[int, list[str], str]:
     """(exit code, top-level modules loaded, stderr without the probe's line) of `bark-vocos ARGV` in a new process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
@@ -161,7 +160,7 @@ def test_a_usage_error_keeps_the_usage_and_ends_with_our_line(tmp_path):
 def test_version_names_the_packages_a_bug_report_needs(tmp_path):
     from importlib import metadata
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    env = child_env()
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True
     )

@@ -7,12 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    """The environment of the processes started, read when they start (conftest's session variables included)."""
-    return dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+from processes import child_env
 
 
 def _say_stream(tiny_dir: Path) -> list[str]:
@@ -24,7 +19,7 @@ def test_a_reader_that_closes_ends_the_stream_quietly_with_141(tiny_dir):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first byte: every write fails with EPIPE
     try:
-        done = subprocess.run(_say_stream(tiny_dir), env=_env(), stdout=write, stderr=subprocess.PIPE, timeout=300)
+        done = subprocess.run(_say_stream(tiny_dir), env=child_env(), stdout=write, stderr=subprocess.PIPE, timeout=300)
     finally:
         os.close(write)
     assert done.returncode == 128 + 13  # as cat and yes end (SIGPIPE)
@@ -35,7 +30,7 @@ def test_a_reader_that_closes_ends_the_stream_quietly_with_141(tiny_dir):
 
 def test_a_closed_stdout_is_one_line(tiny_dir):
     done = subprocess.run(
-        _say_stream(tiny_dir), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
+        _say_stream(tiny_dir), env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300,
         preexec_fn=lambda: os.close(1),
     )  # fmt: skip
     assert done.returncode == 1

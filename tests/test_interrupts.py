@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+from processes import child_env
 
 # A command whose Ctrl-C lands in a `__del__` (as a progress bar's close does when it is collected): Python prints
 # "Exception ignored" and goes on, so the command itself returns 0.
@@ -39,7 +36,7 @@ sys.exit(commands.main(sys.argv[1:]))
 
 def test_a_ctrl_c_swallowed_by_a_del_still_ends_with_130():
     done = subprocess.run(
-        [sys.executable, "-c", _SWALLOWED, "swallowed"], env=ENV, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _SWALLOWED, "swallowed"], env=child_env(), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 130
     assert done.stderr.strip().splitlines()[-1] == "bark-vocos: interrupted (no partial output kept)"
@@ -48,7 +45,7 @@ def test_a_ctrl_c_swallowed_by_a_del_still_ends_with_130():
 def test_ctrl_c_while_torch_imports_is_one_line_and_130(tiny_dir, tmp_path):
     command = [sys.executable, "-m", "pipelines", "say", "Hello.", "-o", str(tmp_path / "a.wav")]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]
-    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # past the light start (argument checks), inside the import of torch and transformers
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

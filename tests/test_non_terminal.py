@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from processes import child_env
 
 
 def test_say_into_a_log_has_plain_lines_only(tiny_dir, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    env = child_env()
     command = [sys.executable, "-m", "pipelines", "say", "Hello there.", "-o", "a.wav", "--seed", "3"]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos")]
     with open(tmp_path / "log", "w") as log:
@@ -39,7 +37,7 @@ def test_a_mis_shaped_vocoder_is_our_line_alone(tiny_dir, tmp_path):
     state["codebook_weights"] = torch.zeros(state["codebook_weights"].shape[0] + 1, state["codebook_weights"].shape[1])
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     np.save(tmp_path / "codes.npy", np.zeros((8, 10), dtype=np.int64))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    env = child_env()
     command = [sys.executable, "-m", "pipelines", "decode", "codes.npy", "-o", "a.wav", "--vocoder", str(folder)]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1

@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from processes import child_env
 
 from pipelines.io.files import atomic_outputs, check_writable
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _say(tiny_dir: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    env = child_env()
     command = [sys.executable, "-m", "pipelines", "say", "hello there", "--bark", str(tiny_dir / "bark")]
     command += ["--vocoder", str(tiny_dir / "vocos"), "--seed", "1", "--no-progress", *argv]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)

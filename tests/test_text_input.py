@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from processes import child_env
 
 from pipelines.speech.checks import check_text
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
 
 
 def test_an_undecodable_argument_byte_is_named(tmp_path):
     command = [sys.executable.encode(), b"-m", b"pipelines", b"say", b"Hello \xff\xfe there", b"-o", b"a.wav"]
-    done = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, timeout=60)
+    done = subprocess.run(command, cwd=tmp_path, env=child_env(), capture_output=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.decode().strip().splitlines() == [
         "bark-vocos: error: text holds the byte 0xff at character 6, which is not UTF-8 text: give UTF-8 text"
@@ -26,7 +22,7 @@ def test_an_undecodable_argument_byte_is_named(tmp_path):
 
 def test_text_file_can_be_a_pipe(tmp_path):
     command = [sys.executable, "-m", "pipelines", "say", "--text-file", "/dev/stdin", "-o", "a.wav"]
-    done = subprocess.run(command, cwd=tmp_path, env=ENV, input=b"Hello \xff", capture_output=True, timeout=60)
+    done = subprocess.run(command, cwd=tmp_path, env=child_env(), input=b"Hello \xff", capture_output=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.decode().strip() == (
         "bark-vocos: error: --text-file /dev/stdin is not UTF-8 text (byte 0xff at offset 6): save it as UTF-8"
