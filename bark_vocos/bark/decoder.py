@@ -12,6 +12,7 @@ from transformers import BarkCoarseModel, BarkSemanticModel
 
 from ..choices import CHOICES, StepEngineKey, StepKernelKey
 from ..kernels import linear_kernel, linear_kernel_names
+from ..residency import release_file_pages
 from ..settings import settings
 from ..timing import untimed
 from .block import BlockLinears, block_forward, head_part, project, uses_int8
@@ -45,7 +46,8 @@ class CausalDecoder:
 
     Args:
         model: the transformers sub-model (its modules and weights are used, never modified).
-        mode: `"exact"` or `"fast"`.
+        mode: `"exact"` or `"fast"` (the model's float32 pages are let go of once the int8 copies are made,
+            `bark_vocos.residency`, and read in again only where still used).
         head_rows: `(low, high)` to compute only those rows of the LM head: the logits of every other token are
             `-inf`, as the stage's logits processing would make them (the coarse stage never chooses a semantic id:
             it computes 2096 of the head's 12096 rows). The logits computed are those of the whole head, bit for
@@ -65,7 +67,9 @@ class CausalDecoder:
         speculative = not self.int8 and onnx_step_supported(model, False) and onnx_step_supported(model, True)
         self.onnx_step = None
         if onnx_step_supported(model, self.int8):
-            self.onnx_step = OnnxDecodeStep(model, self.int8, head)
+            self.onnx_step = OnnxDecodeStep(model, self.int8, head, release_weights=self.int8)
+        if self.int8:  # the int8 copies are made: the float32 weights' file pages need not stay resident
+            release_file_pages(model.parameters())
         self.draft_step = OnnxDecodeStep(model, True, head) if speculative else None
         self.round_times: dict[tuple[int, int], list] = {}  # (threads, drafts) -> [seconds, tokens, rounds]
         self.keys: list[torch.Tensor] = []

@@ -13,6 +13,7 @@ from transformers.models.bark.generation_configuration_bark import (
     BarkSemanticGenerationConfig,
 )
 
+from ..residency import release_file_pages
 from ..timing import untimed
 from .block import BlockLinears, block_forward, project, uses_int8
 from .int8 import Int8Linear
@@ -27,7 +28,8 @@ class FineStage:
     Args:
         model: the transformers fine sub-model (read, never modified).
         mode: `"exact"` or `"fast"` (int8 linear layers on the CPU, and one window over the frames that exist when
-            they fit in one, instead of a window padded to `max_fine_input_length`).
+            they fit in one, instead of a window padded to `max_fine_input_length`; the model's float32 pages are
+            then let go of, `bark_vocos.residency`, and read in again only where still used).
     """
 
     def __init__(self, model: BarkFineModel, mode: str):
@@ -36,6 +38,8 @@ class FineStage:
         int8 = uses_int8(mode, model)
         self.linears = [BlockLinears(block, int8) for block in model.layers]
         self.lm_heads = [Int8Linear(head) if int8 else head for head in model.lm_heads]
+        if int8:  # the int8 copies are made: the float32 weights' file pages need not stay resident
+            release_file_pages(model.parameters())
         self.timer = untimed  # a hook for benchmarks: `timer("passes")` around each codebook's pass over a window
 
     def logits(self, codebook_idx: int, input_ids: torch.Tensor) -> torch.Tensor:

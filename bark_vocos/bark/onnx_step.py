@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..permissions import write_cache_file
+from ..residency import release_file_pages
 from ..tuning import step_graph_folder
 from .int8 import round_symmetric
 
@@ -115,10 +116,12 @@ class _GraphBuilder:
 
     Args:
         int8: whether linear layers get 8-bit weights (`MatMulNBits`) instead of float32 `Gemm`.
+        release_weights: let go of each float32 weight's file pages once rounded (see `build_step_graph`).
     """
 
-    def __init__(self, int8: bool) -> None:
+    def __init__(self, int8: bool, release_weights: bool = False) -> None:
         self.int8 = int8
+        self.release_weights = release_weights
         self.nodes: list[tuple[str, tuple[str, ...], tuple[str, ...], str, dict[str, Any]]] = []
         self.small: dict[str, np.ndarray] = {}  # the structure's constants, serialized in the graph
         self.external: dict[str, np.ndarray] = {}  # the weights, given to the session in memory
@@ -185,6 +188,8 @@ class _GraphBuilder:
             self.node("Gemm", node_inputs, [name], transB=1)
             return name
         codes, scales, block = _quantize(layer.weight)
+        if self.release_weights:
+            release_file_pages([layer.weight])
         node_inputs = [inputs, self.weight(codes, f"{name}.codes"), self.weight(scales, f"{name}.scales")]
         self.node(
             "MatMulNBits", node_inputs, [name], domain="com.microsoft", K=layer.weight.shape[1],
@@ -248,12 +253,12 @@ class _GraphBuilder:
         return f"{name}.residual2"
 
 
-def _describe(model: nn.Module, int8: bool, head: nn.Linear) -> _GraphBuilder:
+def _describe(model: nn.Module, int8: bool, head: nn.Linear, release_weights: bool = False) -> _GraphBuilder:
     """The step graph of `model` with logits from `head`, described (see `build_step_graph`)."""
     config = model.config
     channels, heads = config.hidden_size, config.num_heads
     cache_shape = ["batch", heads, "capacity", channels // heads]
-    builder = _GraphBuilder(int8)
+    builder = _GraphBuilder(int8, release_weights)
     builder.inputs += [
         ("input_ids", _INT64, ["rows"]),  # rows: batch * tokens per sequence
         ("token_embeddings", _FLOAT, ["input_vocab", channels]),
@@ -274,7 +279,11 @@ def _describe(model: nn.Module, int8: bool, head: nn.Linear) -> _GraphBuilder:
 
 
 def build_step_graph(
-    model: nn.Module, int8: bool, head: nn.Linear | None = None, cache: Path | None = None
+    model: nn.Module,
+    int8: bool,
+    head: nn.Linear | None = None,
+    cache: Path | None = None,
+    release_weights: bool = False,
 ) -> StepGraph:
     """The ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
@@ -283,6 +292,8 @@ def build_step_graph(
     With `cache` (a folder), the serialized graph is read from there when a graph of the same description was
     written before (`_GraphBuilder.key`: the weights' values are not part of it, they are always computed here), and
     written there (atomically) otherwise; a folder that cannot be written is skipped with one warning.
+    With `release_weights` (8-bit weights only), each linear layer's float32 file pages are let go of once it is
+    rounded (`bark_vocos.residency`), for a caller that no longer reads them (the fast engine).
 
     Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
     `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
@@ -292,7 +303,7 @@ def build_step_graph(
     per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
     are written in place).
     """
-    builder = _describe(model, int8, model.lm_head if head is None else head)
+    builder = _describe(model, int8, model.lm_head if head is None else head, release_weights)
     if cache is None:
         return StepGraph(builder.serialize(), builder.external)
     path = cache / f"step-{builder.key()}.onnx"
@@ -357,14 +368,18 @@ class OnnxDecodeStep:
             (`onnx_step_supported(model, int8)` must hold).
         int8: 8-bit weights (the fast engine) instead of float32 (the exact engine).
         head: the linear layer whose outputs are the logits, instead of `model.lm_head` (e.g. some of its rows).
+        release_weights: let go of the float32 weights' file pages once rounded for a session (8-bit weights,
+            `build_step_graph`): for a caller that no longer reads them (the fast engine; the exact engine's drafts
+            share its float32 weights).
     """
 
-    def __init__(self, model: nn.Module, int8: bool, head: nn.Linear | None = None):
+    def __init__(self, model: nn.Module, int8: bool, head: nn.Linear | None = None, release_weights: bool = False):
         if not onnx_step_supported(model, int8):
             raise ValueError("this model cannot run as an ONNX Runtime step (see onnx_step_supported)")
         self.model = model
         self.int8 = int8
         self.head = model.lm_head if head is None else head
+        self.release_weights = release_weights
         self.sessions: dict[int, object] = {}  # torch threads -> session
         self.held: dict[int, list] = {}  # torch threads -> the float32 weights its session reads in place
         self.binding: tuple[int, _Binding] | None = None  # (threads, binding of the current cache buffers)
@@ -382,7 +397,7 @@ class OnnxDecodeStep:
             # PyTorch's work between steps, and the other session of speculative decoding, have the cores.
             options.add_session_config_entry("session.intra_op.allow_spinning", "1")
             options.add_session_config_entry("session.force_spinning_stop", "1")
-            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder())
+            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder(), self.release_weights)
             names = list(graph.weights)
             values = [onnxruntime.OrtValue.ortvalue_from_numpy(graph.weights[name]) for name in names]
             if not self.int8:  # views of the module's parameters, read in place rather than copied before
