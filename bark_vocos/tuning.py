@@ -20,7 +20,7 @@ from pathlib import Path
 from .choices import CHOICES
 from .settings import settings
 
-__all__ = ["OFF", "load_record", "record_path", "save_record", "step_graph_folder"]
+__all__ = ["OFF", "load_record", "record_path", "rounded_weight_folder", "save_record", "step_graph_folder"]
 
 OFF = "off"
 _state: dict[str, object] = {"loaded": None, "saved": None}  # the path loaded, the choices as last read or written
@@ -42,6 +42,13 @@ def step_graph_folder() -> Path | None:
     folder `onnx-steps` beside the tuning record, or None when the record is off."""
     path = record_path()
     return None if path is None else path.parent / "onnx-steps"
+
+
+def rounded_weight_folder() -> Path | None:
+    """Where the decode-step graphs' 8-bit weights are cached (`bark_vocos.bark.step_weights`): the folder
+    `rounded-weights` beside the tuning record, or None when the record is off."""
+    path = record_path()
+    return None if path is None else path.parent / "rounded-weights"
 
 
 def load_record() -> int:

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from transformers import BarkModel
 from transformers.models.bark.generation_configuration_bark import BarkSemanticGenerationConfig
 
 from bark_vocos.bark import OptimizedBarkStages
@@ -254,7 +255,8 @@ def test_an_unwritable_cache_folder_is_skipped_with_one_warning(tmp_path):
 
 
 def test_a_process_with_the_cached_graphs_never_imports_onnx(tmp_path, tiny_bark_dir):
-    """What the cache is for: `import onnx` alone costs about half a second of a first call."""
+    """What the caches are for: `import onnx` alone costs about half a second of a first call, rounding the 8-bit
+    weights again as much for bark-small."""
     script = (
         "import sys, torch; from transformers import BarkModel; from bark_vocos.bark.decoder import CausalDecoder\n"
         f"model = BarkModel.from_pretrained({str(tiny_bark_dir)!r}).semantic\n"
@@ -265,7 +267,11 @@ def test_a_process_with_the_cached_graphs_never_imports_onnx(tmp_path, tiny_bark
     )
     env = {**os.environ, "BARK_VOCOS_TUNING_RECORD": str(tmp_path / "tuning.json"), "OMP_NUM_THREADS": "1"}
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)]
+    rounded = {path: path.stat().st_mtime_ns for path in (tmp_path / "rounded-weights").iterdir()}
     runs.append(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300))
     assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-2000:]
     assert [run.stdout.split()[-1] for run in runs] == ["True", "False"]
     assert len(list((tmp_path / "onnx-steps").iterdir())) == 2  # the float32 step and the 8-bit one
+    # the 8-bit weights too were read back, not rounded and written again (one file per linear layer and the head)
+    assert len(rounded) == 4 * len(BarkModel.from_pretrained(tiny_bark_dir).semantic.layers) + 1
+    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "rounded-weights").iterdir()} == rounded

@@ -7,13 +7,13 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
   `Int8Linear` layers);
 - `"onnxruntime"`: this module. The embedding lookups (token and position, from the model's tables bound in place),
   the blocks, the final layer norm and the LM head run as a single ONNX Runtime call: `Gather`, `LayerNormalization`,
-  the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the
-  new positions into it) and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in
-  the fast engine, `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
-  (`accuracy_level=4`). The key/value buffers are the torch tensors of `CausalDecoder`, bound by pointer, so
-  prompts (run in PyTorch) and steps (run here) share one cache and nothing is copied per step. A call takes one or
-  a few new positions per sequence (speculative decoding verifies its drafts in one pass); for prompts of hundreds
-  of positions PyTorch is faster.
+  the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the new positions into it)
+  and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in the fast engine (and the
+  exact engine's drafts), `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
+  (`accuracy_level=4`), rounded once per weight and kept on disk (`step_weights`). The key/value buffers are the
+  torch tensors of `CausalDecoder`, bound by pointer, so prompts (run in PyTorch) and steps (run here) share one
+  cache and nothing is copied per step. A call takes one or a few new positions per sequence (speculative decoding
+  verifies its drafts in one pass); for prompts of hundreds of positions PyTorch is faster.
 
 Why: a step in PyTorch is ~1500 small operator calls around the matrix products, one ONNX Runtime call here (the
 measured gain: docs/speed.md). In float32 the two compute the same sums in a different order (as oneDNN and MKL
@@ -36,29 +36,17 @@ import torch
 from torch import nn
 
 from ..permissions import write_cache_file
-from ..residency import release_file_pages
-from ..tuning import step_graph_folder
-from .int8 import round_symmetric
+from ..tuning import rounded_weight_folder, step_graph_folder
+from .step_weights import EightBitWeights, block_size
 
 __all__ = ["OnnxDecodeStep", "onnx_step_available", "onnx_step_supported"]
 
-BLOCK_SIZE = 128  # input channels per weight scale (MatMulNBits' block_size: a power of two, 16 to 256)
 _LAYER_NORM_EPS = 1e-5  # BarkLayerNorm's epsilon
 
 
 def onnx_step_available() -> bool:
     """Whether `onnxruntime` and `onnx` are installed."""
     return importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None
-
-
-def _block_size(in_features: int) -> int | None:
-    """The largest power of two from 16 to `BLOCK_SIZE` that divides `in_features`, or None."""
-    size = BLOCK_SIZE
-    while size >= 16:
-        if in_features % size == 0:
-            return size
-        size //= 2
-    return None
 
 
 def onnx_step_supported(model: nn.Module, int8: bool) -> bool:
@@ -73,20 +61,8 @@ def onnx_step_supported(model: nn.Module, int8: bool) -> bool:
         and model.lm_head.weight.dtype == torch.float32
         and config.hidden_size % config.num_heads == 0
         and (config.hidden_size // config.num_heads) % 8 == 0
-        and (not int8 or all(_block_size(width) is not None for width in widths))
+        and (not int8 or all(block_size(width) is not None for width in widths))
     )
-
-
-def _quantize(weight: torch.Tensor) -> tuple[np.ndarray, np.ndarray, int]:
-    """MatMulNBits' 8-bit layout of `weight` `(N, K)`: symmetric, one scale per block of input channels.
-
-    Returns:
-        `(N, K / block, block)` uint8 codes (zero point 128), `(N * K / block,)` float32 scales, and the block size.
-    """
-    out_features, in_features = weight.shape
-    block = _block_size(in_features)
-    codes, scale = round_symmetric(weight.detach().reshape(out_features, in_features // block, block), 128)
-    return codes.numpy(), scale.reshape(-1).numpy(), block
 
 
 # onnx's `TensorProto` element types (fixed by the ONNX standard), so that describing a graph needs no `onnx` import
@@ -116,12 +92,12 @@ class _GraphBuilder:
 
     Args:
         int8: whether linear layers get 8-bit weights (`MatMulNBits`) instead of float32 `Gemm`.
-        release_weights: let go of each float32 weight's file pages once rounded (see `build_step_graph`).
+        eight_bit: where the 8-bit weights come from (`step_weights.EightBitWeights`).
     """
 
-    def __init__(self, int8: bool, release_weights: bool = False) -> None:
+    def __init__(self, int8: bool, eight_bit: EightBitWeights) -> None:
         self.int8 = int8
-        self.release_weights = release_weights
+        self.eight_bit = eight_bit
         self.nodes: list[tuple[str, tuple[str, ...], tuple[str, ...], str, dict[str, Any]]] = []
         self.small: dict[str, np.ndarray] = {}  # the structure's constants, serialized in the graph
         self.external: dict[str, np.ndarray] = {}  # the weights, given to the session in memory
@@ -187,9 +163,7 @@ class _GraphBuilder:
                 node_inputs.append(self.weight(layer.bias.detach().float().numpy(), f"{name}.bias"))
             self.node("Gemm", node_inputs, [name], transB=1)
             return name
-        codes, scales, block = _quantize(layer.weight)
-        if self.release_weights:
-            release_file_pages([layer.weight])
+        codes, scales, block = self.eight_bit.of(layer.weight)
         node_inputs = [inputs, self.weight(codes, f"{name}.codes"), self.weight(scales, f"{name}.scales")]
         self.node(
             "MatMulNBits", node_inputs, [name], domain="com.microsoft", K=layer.weight.shape[1],
@@ -253,12 +227,12 @@ class _GraphBuilder:
         return f"{name}.residual2"
 
 
-def _describe(model: nn.Module, int8: bool, head: nn.Linear, release_weights: bool = False) -> _GraphBuilder:
+def _describe(model: nn.Module, int8: bool, head: nn.Linear, eight_bit: EightBitWeights) -> _GraphBuilder:
     """The step graph of `model` with logits from `head`, described (see `build_step_graph`)."""
     config = model.config
     channels, heads = config.hidden_size, config.num_heads
     cache_shape = ["batch", heads, "capacity", channels // heads]
-    builder = _GraphBuilder(int8, release_weights)
+    builder = _GraphBuilder(int8, eight_bit)
     builder.inputs += [
         ("input_ids", _INT64, ["rows"]),  # rows: batch * tokens per sequence
         ("token_embeddings", _FLOAT, ["input_vocab", channels]),
@@ -283,7 +257,7 @@ def build_step_graph(
     int8: bool,
     head: nn.Linear | None = None,
     cache: Path | None = None,
-    release_weights: bool = False,
+    eight_bit: EightBitWeights | None = None,
 ) -> StepGraph:
     """The ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
@@ -292,8 +266,8 @@ def build_step_graph(
     With `cache` (a folder), the serialized graph is read from there when a graph of the same description was
     written before (`_GraphBuilder.key`: the weights' values are not part of it, they are always computed here), and
     written there (atomically) otherwise; a folder that cannot be written is skipped with one warning.
-    With `release_weights` (8-bit weights only), each linear layer's float32 file pages are let go of once it is
-    rounded (`bark_vocos.residency`), for a caller that no longer reads them (the fast engine).
+    `eight_bit` gives the 8-bit weights (read from its cache, else rounded here; `step_weights.EightBitWeights`);
+    None: rounded here every time.
 
     Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
     `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
@@ -303,7 +277,7 @@ def build_step_graph(
     per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
     are written in place).
     """
-    builder = _describe(model, int8, model.lm_head if head is None else head, release_weights)
+    builder = _describe(model, int8, model.lm_head if head is None else head, eight_bit or EightBitWeights())
     if cache is None:
         return StepGraph(builder.serialize(), builder.external)
     path = cache / f"step-{builder.key()}.onnx"
@@ -400,7 +374,8 @@ class OnnxDecodeStep:
             # the weights are prepacked on the session's threads rather than on one (the same packed weights; the
             # float32 sessions' set-up, in the exact engine's first call, about 0.36 -> 0.22 s per bark-small stage)
             options.add_session_config_entry("session.prepack.enable_parallel", "1")
-            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder(), self.release_weights)
+            eight_bit = EightBitWeights(rounded_weight_folder(), self.release_weights)
+            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder(), eight_bit)
             names = list(graph.weights)
             values = [onnxruntime.OrtValue.ortvalue_from_numpy(graph.weights[name]) for name in names]
             if not self.int8:  # views of the module's parameters, read in place rather than copied before
