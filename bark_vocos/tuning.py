@@ -45,7 +45,7 @@ def step_graph_folder() -> Path | None:
 
 
 def rounded_weight_folder() -> Path | None:
-    """Where the decode-step graphs' 8-bit weights are cached (`bark_vocos.bark.step_weights`): the folder
+    """Where the fast engine's and the step graphs' 8-bit weights are cached (`bark_vocos.bark.rounding`): the folder
     `rounded-weights` beside the tuning record, or None when the record is off."""
     path = record_path()
     return None if path is None else path.parent / "rounded-weights"

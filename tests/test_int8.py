@@ -139,7 +139,7 @@ def test_a_layer_packs_only_the_kernels_it_is_known_to_run(pins, kernel):
 def test_round_symmetric_is_the_plain_formula_rounded_a_few_rows_at_a_time(shape, zero_point):
     """The same codes and scales as the whole-tensor formula, across a chunk boundary (1500 rows of 768: one whole
     chunk and a part) and for an all-zero group (its scale clamped, its codes the zero point)."""
-    from bark_vocos.bark.int8 import round_symmetric
+    from bark_vocos.bark.rounding import round_symmetric
 
     groups = torch.randn(shape, generator=torch.Generator().manual_seed(1))
     groups[0] = 0

@@ -12,7 +12,7 @@ from transformers import BarkModel
 
 from bark_vocos.bark import OptimizedBarkStages
 from bark_vocos.bark.onnx_step import build_step_graph, onnx_step_available
-from bark_vocos.bark.step_weights import EightBitWeights
+from bark_vocos.bark.rounding import RoundedWeights
 from bark_vocos.residency import release_file_pages
 from bark_vocos.testing import random_bark_model
 
@@ -117,7 +117,7 @@ def test_an_8_bit_step_graph_lets_go_of_each_weight_it_has_rounded_when_asked(tm
     file = tmp_path / "model.safetensors"
     before = _resident(file)
     expected = [layer.weight.clone() for layer in layers]
-    graph = build_step_graph(semantic, True, eight_bit=EightBitWeights(None, release_float32=release))
+    graph = build_step_graph(semantic, True, rounded=RoundedWeights(None, release_float32=release))
     released = before - _resident(file)
     weights = sum(layer.weight.numel() * layer.weight.element_size() for layer in layers)
     assert released >= 0.9 * weights if release else released <= 0

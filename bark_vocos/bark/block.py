@@ -8,6 +8,7 @@ from torch import nn
 from ..kernels import linear
 from .attention import attend
 from .int8 import Int8Linear
+from .rounding import RoundedWeights
 
 __all__ = ["BlockLinears", "block_forward", "head_part", "project", "uses_int8"]
 
@@ -43,11 +44,15 @@ def uses_int8(mode: str, model: nn.Module) -> bool:
 
 class BlockLinears:
     """The four linear layers of one `BarkBlock`: the block's own, or int8 copies of them (`int8`: the fast engine on
-    the CPU, whose attention over several queries may also run in bfloat16, see `attention.attention`)."""
+    the CPU, whose attention over several queries may also run in bfloat16, see `attention.attention`), their codes
+    from `rounded` (a disk cache; None: rounded here)."""
 
-    def __init__(self, block: nn.Module, int8: bool):
+    def __init__(self, block: nn.Module, int8: bool, rounded: RoundedWeights | None = None):
         self.int8 = int8
-        convert = Int8Linear if int8 else (lambda layer: layer)
+
+        def convert(layer: nn.Linear) -> nn.Module:
+            return Int8Linear(layer, rounded) if int8 else layer
+
         self.att_proj = convert(block.attn.att_proj)
         self.out_proj = convert(block.attn.out_proj)
         self.mlp_in = convert(block.mlp.in_proj)

@@ -15,9 +15,11 @@ from ..kernels import linear_kernel, linear_kernel_names
 from ..residency import release_file_pages
 from ..settings import settings
 from ..timing import untimed
+from ..tuning import rounded_weight_folder
 from .block import BlockLinears, block_forward, head_part, project, uses_int8
 from .int8 import Int8Linear, int8_kernel, int8_kernels_available
 from .onnx_step import OnnxDecodeStep, onnx_step_supported
+from .rounding import RoundedWeights
 from .sampling import multinomial_replays
 from .speculative import draft_count, speculate
 
@@ -59,9 +61,10 @@ class CausalDecoder:
         self.int8 = uses_int8(mode, model)
         self.vocab = model.lm_head.weight.shape[0]
         self.head_rows = head_rows
-        self.linears = [BlockLinears(block, self.int8) for block in model.layers]
+        rounded = RoundedWeights(rounded_weight_folder()) if self.int8 else None
+        self.linears = [BlockLinears(block, self.int8, rounded) for block in model.layers]
         head = model.lm_head if head_rows is None else head_part(model.lm_head, head_rows)
-        self.lm_head = Int8Linear(head) if self.int8 else head
+        self.lm_head = Int8Linear(head, rounded) if self.int8 else head
         # the exact engine's 8-bit step drafts tokens for its float32 step to verify (`speculate`); the two sessions
         # take turns, each spinning only within its own calls (see `OnnxDecodeStep._session`)
         speculative = not self.int8 and onnx_step_supported(model, False) and onnx_step_supported(model, True)

@@ -15,9 +15,11 @@ from transformers.models.bark.generation_configuration_bark import (
 
 from ..residency import release_file_pages
 from ..timing import untimed
+from ..tuning import rounded_weight_folder
 from .block import BlockLinears, block_forward, project, uses_int8
 from .int8 import Int8Linear
 from .orchestration import coarse_codes
+from .rounding import RoundedWeights
 
 __all__ = ["FineStage"]
 
@@ -36,8 +38,9 @@ class FineStage:
         self.model = model
         self.mode = mode
         int8 = uses_int8(mode, model)
-        self.linears = [BlockLinears(block, int8) for block in model.layers]
-        self.lm_heads = [Int8Linear(head) if int8 else head for head in model.lm_heads]
+        rounded = RoundedWeights(rounded_weight_folder()) if int8 else None
+        self.linears = [BlockLinears(block, int8, rounded) for block in model.layers]
+        self.lm_heads = [Int8Linear(head, rounded) if int8 else head for head in model.lm_heads]
         if int8:  # the int8 copies are made: the float32 weights' file pages need not stay resident
             release_file_pages(model.parameters())
         self.timer = untimed  # a hook for benchmarks: `timer("passes")` around each codebook's pass over a window

@@ -37,9 +37,11 @@ from torch import nn
 
 from ..choices import CHOICES, Int8Key
 from ..kernels import COMPUTE_BOUND_ROWS, caller_choice, rows_bucket, timing_rows
+from ..residency import release_file_pages
 from ..settings import settings
+from .rounding import RoundedWeights
 
-__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available", "round_symmetric"]
+__all__ = ["INT8_KERNELS", "Int8Linear", "int8_kernel", "int8_kernels_available"]
 
 INT8_KERNELS = CHOICES["int8"]  # `Int8Key` -> "fbgemm" or "onednn"
 _CALLER_KERNEL: ContextVar[str | None] = ContextVar("bark_vocos_int8_kernel", default=None)
@@ -71,48 +73,22 @@ def _fbgemm_pack(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor |
     return torch.ops.quantized.linear_prepack(quantized, bias)
 
 
-_CHUNK_ELEMENTS = 1 << 20  # float32 elements rounded at a time (4 MiB)
-
-
-def round_symmetric(groups: torch.Tensor, zero_point: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric 8-bit codes of `groups` `(N, ..., G)`, one scale per group of its last dimension.
-
-    Returns:
-        `(N, ..., G)` codes `round(groups / scale) + zero_point`, the rounding clamped to [-127, 127] (int8 when
-        `zero_point` is 0, uint8 when it is 128), and the `(N, ...)` float32 scales `max(|group|) / 127`.
-
-    No temporary the size of `groups`: the scales come from a min/max reduction and the codes are rounded a few
-    rows at a time in one small buffer (a float32 temporary the size of each weight, freed after each layer, left
-    the heap fragmented: hundreds of MB more resident once a model's layers were made).
-    """
-    groups = groups.detach().float()
-    low, high = torch.aminmax(groups, dim=-1)
-    scale = torch.maximum(high, low.neg_()).clamp_(min=1e-12).div_(127)
-    codes = torch.empty(groups.shape, dtype=torch.int8 if zero_point == 0 else torch.uint8)
-    rows = max(1, _CHUNK_ELEMENTS // max(1, groups[0].numel()))
-    buffer = torch.empty(rows, *groups.shape[1:])
-    for start in range(0, groups.shape[0], rows):
-        chunk = buffer[: min(rows, groups.shape[0] - start)]
-        torch.div(groups[start : start + rows], scale[start : start + rows, ..., None], out=chunk)
-        codes[start : start + rows] = chunk.round_().clamp_(-127, 127).add_(zero_point)
-    return codes, scale
-
-
 class Int8Linear(nn.Module):
     """An int8 copy of `layer` (see the module docstring); `forward(x)`: `(..., in)` -> `(..., out)`, in x's dtype.
 
     Args:
         layer: A float32 `nn.Linear` on the CPU; it is read, not modified.
+        rounded: where its int8 codes come from (`bark_vocos.bark.rounding`: a disk cache); None: rounded here.
     """
 
-    def __init__(self, layer: nn.Linear):
+    def __init__(self, layer: nn.Linear, rounded: RoundedWeights | None = None):
         super().__init__()
         kernels = int8_kernels_available()
         if not kernels:
             raise RuntimeError("this torch build has no int8 linear kernel (neither fbgemm nor oneDNN)")
         if layer.weight.device.type != "cpu":
             raise ValueError(f"int8 layers run on the CPU, the layer is on {layer.weight.device}")
-        codes, scale = round_symmetric(layer.weight)
+        codes, scale = (rounded or RoundedWeights()).rows(layer.weight)
         # from the weight, not the layer's attributes: a tied head (Bark's fine model) may hold a larger weight
         self.out_features, self.in_features = codes.shape
         self.register_buffer("weight", codes)
@@ -126,6 +102,7 @@ class Int8Linear(nn.Module):
         self.kernels = {name: methods[name] for name in kernels}  # in `kernels`' order
         for name in self._expected_kernels():  # packed now, not in the first call
             self._packed(name)
+        release_file_pages([codes])  # codes read from the disk cache are kept only to pack another kernel later
 
     def _expected_kernels(self) -> list[str]:
         """The kernels this layer will run as far as is known now: the pinned one, else those the kept choices

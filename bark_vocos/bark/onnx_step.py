@@ -10,7 +10,7 @@ A one-token decode step on the CPU has two implementations, chosen by timing who
   the linear layers, `GroupQueryAttention` (reads the key/value cache in place and writes the new positions into it)
   and `Gelu` (exact, erf). The linear layers are float32 `Gemm` in the exact engine and, in the fast engine (and the
   exact engine's drafts), `MatMulNBits` with 8-bit weights in blocks of up to 128 input channels and int8 products
-  (`accuracy_level=4`), rounded once per weight and kept on disk (`step_weights`). The key/value buffers are the
+  (`accuracy_level=4`), rounded once per weight and kept on disk (`rounding`). The key/value buffers are the
   torch tensors of `CausalDecoder`, bound by pointer, so prompts (run in PyTorch) and steps (run here) share one
   cache and nothing is copied per step. A call takes one or a few new positions per sequence (speculative decoding
   verifies its drafts in one pass); for prompts of hundreds of positions PyTorch is faster.
@@ -37,7 +37,7 @@ from torch import nn
 
 from ..permissions import write_cache_file
 from ..tuning import rounded_weight_folder, step_graph_folder
-from .step_weights import EightBitWeights, block_size
+from .rounding import RoundedWeights, block_size
 
 __all__ = ["OnnxDecodeStep", "onnx_step_available", "onnx_step_supported"]
 
@@ -92,12 +92,12 @@ class _GraphBuilder:
 
     Args:
         int8: whether linear layers get 8-bit weights (`MatMulNBits`) instead of float32 `Gemm`.
-        eight_bit: where the 8-bit weights come from (`step_weights.EightBitWeights`).
+        rounded: where the 8-bit weights come from (`rounding.RoundedWeights`).
     """
 
-    def __init__(self, int8: bool, eight_bit: EightBitWeights) -> None:
+    def __init__(self, int8: bool, rounded: RoundedWeights) -> None:
         self.int8 = int8
-        self.eight_bit = eight_bit
+        self.rounded = rounded
         self.nodes: list[tuple[str, tuple[str, ...], tuple[str, ...], str, dict[str, Any]]] = []
         self.small: dict[str, np.ndarray] = {}  # the structure's constants, serialized in the graph
         self.external: dict[str, np.ndarray] = {}  # the weights, given to the session in memory
@@ -163,7 +163,7 @@ class _GraphBuilder:
                 node_inputs.append(self.weight(layer.bias.detach().float().numpy(), f"{name}.bias"))
             self.node("Gemm", node_inputs, [name], transB=1)
             return name
-        codes, scales, block = self.eight_bit.of(layer.weight)
+        codes, scales, block = self.rounded.blocks(layer.weight)
         node_inputs = [inputs, self.weight(codes, f"{name}.codes"), self.weight(scales, f"{name}.scales")]
         self.node(
             "MatMulNBits", node_inputs, [name], domain="com.microsoft", K=layer.weight.shape[1],
@@ -227,12 +227,12 @@ class _GraphBuilder:
         return f"{name}.residual2"
 
 
-def _describe(model: nn.Module, int8: bool, head: nn.Linear, eight_bit: EightBitWeights) -> _GraphBuilder:
+def _describe(model: nn.Module, int8: bool, head: nn.Linear, rounded: RoundedWeights) -> _GraphBuilder:
     """The step graph of `model` with logits from `head`, described (see `build_step_graph`)."""
     config = model.config
     channels, heads = config.hidden_size, config.num_heads
     cache_shape = ["batch", heads, "capacity", channels // heads]
-    builder = _GraphBuilder(int8, eight_bit)
+    builder = _GraphBuilder(int8, rounded)
     builder.inputs += [
         ("input_ids", _INT64, ["rows"]),  # rows: batch * tokens per sequence
         ("token_embeddings", _FLOAT, ["input_vocab", channels]),
@@ -257,7 +257,7 @@ def build_step_graph(
     int8: bool,
     head: nn.Linear | None = None,
     cache: Path | None = None,
-    eight_bit: EightBitWeights | None = None,
+    rounded: RoundedWeights | None = None,
 ) -> StepGraph:
     """The ONNX graph of one decode step of `model` (a transformers `BarkCausalModel`), its linear layers in
     float32 or, if `int8`, with 8-bit weights; the logits are those of `head` (`(C,)` -> `(V,)`, e.g. some rows of
@@ -266,8 +266,8 @@ def build_step_graph(
     With `cache` (a folder), the serialized graph is read from there when a graph of the same description was
     written before (`_GraphBuilder.key`: the weights' values are not part of it, they are always computed here), and
     written there (atomically) otherwise; a folder that cannot be written is skipped with one warning.
-    `eight_bit` gives the 8-bit weights (read from its cache, else rounded here; `step_weights.EightBitWeights`);
-    None: rounded here every time.
+    `rounded` gives the 8-bit weights (read from its cache, else rounded here; `rounding.RoundedWeights`); None:
+    rounded here every time.
 
     Inputs: `input_ids` `(B * T,)` int64 (T new tokens per sequence), `token_embeddings` `(V_in, C)` and
     `position_embeddings` `(P, C)` (the model's tables, bound in place: the graph looks the rows up itself, so a step
@@ -277,7 +277,7 @@ def build_step_graph(
     per layer `present_key_i`/`present_value_i`, to be bound to the same buffers as the past ones (the new positions
     are written in place).
     """
-    builder = _describe(model, int8, model.lm_head if head is None else head, eight_bit or EightBitWeights())
+    builder = _describe(model, int8, model.lm_head if head is None else head, rounded or RoundedWeights())
     if cache is None:
         return StepGraph(builder.serialize(), builder.external)
     path = cache / f"step-{builder.key()}.onnx"
@@ -374,8 +374,8 @@ class OnnxDecodeStep:
             # the weights are prepacked on the session's threads rather than on one (the same packed weights; the
             # float32 sessions' set-up, in the exact engine's first call, about 0.36 -> 0.22 s per bark-small stage)
             options.add_session_config_entry("session.prepack.enable_parallel", "1")
-            eight_bit = EightBitWeights(rounded_weight_folder(), self.release_weights)
-            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder(), eight_bit)
+            rounded = RoundedWeights(rounded_weight_folder(), self.release_weights)
+            graph = build_step_graph(self.model, self.int8, self.head, step_graph_folder(), rounded)
             names = list(graph.weights)
             values = [onnxruntime.OrtValue.ortvalue_from_numpy(graph.weights[name]) for name in names]
             if not self.int8:  # views of the module's parameters, read in place rather than copied before
