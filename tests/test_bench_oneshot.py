@@ -1,7 +1,10 @@
 """`bark-vocos bench oneshot` on make-tiny's checkpoints: whole processes run, phases add up, both sides speak alike."""
 
 import json
+import subprocess
+import sys
 
+import pytest
 import soundfile as sf
 
 from pipelines.commands import main
@@ -33,3 +36,18 @@ def test_bench_oneshot_refuses_bad_counts_before_any_work(tmp_path, capsys):
     assert main(["bench", "oneshot", "--repeats", "0", "--workdir", str(tmp_path / "work")]) == 1
     assert "--repeats must be >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/status")
+def test_a_child_s_peak_memory_is_its_own_not_its_parent_s():
+    """`getrusage` in a child counts the peak of the parent it was forked from; the bench's figure must not."""
+    held = bytearray(400 * 1024 * 1024)
+    held[::4096] = b"\x01" * len(range(0, len(held), 4096))  # resident in this process
+    code = (
+        "import resource; from pipelines.commands.bench_oneshot import _peak_resident_bytes\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, _peak_resident_bytes())"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    inherited, own = (int(value) for value in run.stdout.split())
+    assert inherited > len(held) > 4 * own  # a bare interpreter with that module holds well under 100 MB
+    del held
