@@ -42,6 +42,33 @@ def test_a_ctrl_c_swallowed_by_a_del_still_ends_with_130():
     assert done.stderr.strip().splitlines()[-1] == "bark-vocos: interrupted (no partial output kept)"
 
 
+# A command whose Ctrl-C is raised inside code run from a string, as a dataclass being made on import runs it: CPython
+# then marks the interrupt uncaught and, run as `python -m` (as `python -m pipelines` is), dies by SIGINT (-2) at exit
+# though we caught it.
+_INSIDE_EXEC = _SWALLOWED.replace(
+    """    Bar()
+    gc.collect()
+""",
+    """    exec("signal.raise_signal(signal.SIGINT)")
+""",
+)
+
+
+def test_a_ctrl_c_raised_inside_exec_of_a_string_still_ends_with_130(tmp_path):
+    (tmp_path / "interrupt_inside_exec.py").write_text(_INSIDE_EXEC)
+    done = subprocess.run(
+        [sys.executable, "-m", "interrupt_inside_exec", "swallowed"],
+        env=child_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 130
+    assert done.stderr.strip().splitlines() == ["bark-vocos: interrupted (no partial output kept)"]
+    assert "ran on to the end" not in done.stdout
+
+
 def test_ctrl_c_while_torch_imports_is_one_line_and_130(tiny_dir, tmp_path):
     command = [sys.executable, "-m", "pipelines", "say", "Hello.", "-o", str(tmp_path / "a.wav")]
     command += ["--bark", str(tiny_dir / "bark"), "--vocoder", str(tiny_dir / "vocos"), "--no-progress"]

@@ -301,6 +301,17 @@ def _run(args: argparse.Namespace) -> int:
         return int(args._run(args) or 0)
 
 
+def _forget_caught_interrupt() -> None:
+    """Clear CPython's note of an uncaught Ctrl-C once we have caught it, so the process exits with our status.
+
+    CPython marks an interrupt as uncaught whenever a KeyboardInterrupt leaves code run from a string (`exec` and
+    `eval` of source, which `dataclasses` and `namedtuple` use on import), even when a caller catches it later; at the
+    exit of `python -m pipelines` such a mark kills the process with SIGINT (status -2) instead of returning 130. Each
+    such run clears the mark first, so running one empty string here clears it.
+    """
+    exec("pass")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 user error, 2 usage error, 130/143 stopped, 141 no reader).
 
@@ -325,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"bark-vocos: error: {message}", file=sys.stderr)
             return 1
+        if _RECEIVED:
+            _forget_caught_interrupt()
         if code is not None and (not _RECEIVED or code in (130, 128 + signal.SIGTERM)):
             return code  # ran to the end, or reported the stop itself (serve)
         if signal.SIGTERM in _RECEIVED:
