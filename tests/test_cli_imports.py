@@ -170,3 +170,16 @@ def test_version_names_the_packages_a_bug_report_needs(tmp_path):
     assert f"transformers {metadata.version('transformers')}" in line and "onnxruntime " in line
     code, modules, _ = _loaded(["--version"], tmp_path)
     assert code == 0 and _heavy(modules) == []
+
+
+def test_speaking_imports_no_analysis_library(tmp_path):
+    """What a `say` pays before its first token is torch and transformers (which itself loads scipy.optimize), not our
+    A/B's libraries (scipy's signal and stats, matplotlib) nor onnx (building step graphs, which a cached one skips)."""
+    script = "import json, sys; from pipelines import TextToWavPipeline; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert {"torch", "transformers"} <= modules
+    assert [name for name in ("scipy.signal", "scipy.stats", "matplotlib", "onnx") if name in modules] == []

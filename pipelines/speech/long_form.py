@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal.windows import hann
 
 from .sentences import chunk_text
 
@@ -134,7 +133,7 @@ class PauseInserter:
     def __init__(self, pause: int, fade: int):
         self.pause = pause
         self.fade = fade
-        self.fade_in = hann(2 * fade + 1, sym=True)[:fade].astype(np.float32)
+        self.fade_in = np.hanning(2 * fade + 1)[:fade].astype(np.float32)  # the symmetric Hann window
         self.pieces: list[tuple[int, int, bool]] = []  # (start, length, last) in unpaused samples
         self.position = 0  # unpaused samples fed so far
         self.piece = 0  # index of the piece `position` is in
