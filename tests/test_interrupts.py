@@ -9,9 +9,8 @@ import time
 
 from processes import child_env
 
-# A command whose Ctrl-C lands in a `__del__` (as a progress bar's close does when it is collected): Python prints
-# "Exception ignored" and goes on, so the command itself returns 0.
-_SWALLOWED = """
+# A test command, `swallowed`, whose `run` starts with BODY and then prints and returns 0.
+_COMMAND = """
 import gc, signal, sys, types
 from pipelines import commands
 
@@ -20,8 +19,7 @@ class Bar:
         signal.raise_signal(signal.SIGINT)
 
 def run(args):
-    Bar()
-    gc.collect()
+BODY
     print("ran on to the end")
     return 0
 
@@ -32,6 +30,13 @@ sys.modules[module.__name__] = module
 commands.COMMANDS["swallowed"] = ("swallowed_for_test", "a test command")
 sys.exit(commands.main(sys.argv[1:]))
 """
+# Its Ctrl-C lands in a `__del__` (as a progress bar's close does when it is collected): Python prints "Exception
+# ignored" and goes on, so the command itself returns 0.
+_SWALLOWED = _COMMAND.replace("BODY", "    Bar()\n    gc.collect()")
+# Its Ctrl-C is raised inside code run from a string, as a dataclass being made on import runs it: CPython then marks
+# the interrupt uncaught and, run as `python -m` (as `python -m pipelines` is), dies by SIGINT (-2) at exit though we
+# caught it.
+_INSIDE_EXEC = _COMMAND.replace("BODY", '    exec("signal.raise_signal(signal.SIGINT)")')
 
 
 def test_a_ctrl_c_swallowed_by_a_del_still_ends_with_130():
@@ -40,18 +45,6 @@ def test_a_ctrl_c_swallowed_by_a_del_still_ends_with_130():
     )
     assert done.returncode == 130
     assert done.stderr.strip().splitlines()[-1] == "bark-vocos: interrupted (no partial output kept)"
-
-
-# A command whose Ctrl-C is raised inside code run from a string, as a dataclass being made on import runs it: CPython
-# then marks the interrupt uncaught and, run as `python -m` (as `python -m pipelines` is), dies by SIGINT (-2) at exit
-# though we caught it.
-_INSIDE_EXEC = _SWALLOWED.replace(
-    """    Bar()
-    gc.collect()
-""",
-    """    exec("signal.raise_signal(signal.SIGINT)")
-""",
-)
 
 
 def test_a_ctrl_c_raised_inside_exec_of_a_string_still_ends_with_130(tmp_path):
