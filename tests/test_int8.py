@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available
+from bark_vocos.bark.int8 import INT8_KERNELS, Int8Linear, int8_kernel, int8_kernels_available, packed_together
 from bark_vocos.choices import Int8Key
 from bark_vocos.kernels import rows_bucket
 
@@ -132,6 +132,28 @@ def test_a_layer_packs_only_the_kernels_it_is_known_to_run(pins, kernel):
     pins({INT8_KERNELS.variable: kernel})
     pinned = Int8Linear(layer)
     assert list(pinned.packed) == [kernel] and torch.equal(pinned(hidden), expected)
+
+
+def test_layers_made_together_are_packed_when_the_block_ends_and_compute_the_same(pins):
+    """Inside `packed_together` a layer packs nothing when made; at the end every layer holds the kernels it would
+    have packed alone (on a thread pool), with the same outputs, bit for bit. A block that raises packs nothing."""
+    layers = [_layer(768, 512), _layer(512, 768, bias=False), _layer(96, 160)]
+    alone = [Int8Linear(layer) for layer in layers]
+    with packed_together():
+        together = [Int8Linear(layer) for layer in layers]
+        assert all(not module.packed for module in together)
+    for one, other, layer in zip(alone, together, layers, strict=True):
+        assert sorted(other.packed) == sorted(one.packed) == sorted(KERNELS)
+        hidden = torch.randn(3, layer.in_features)
+        for kernel in KERNELS:
+            with int8_kernel(kernel):
+                assert torch.equal(other(hidden), one(hidden))
+    with pytest.raises(RuntimeError, match="stop"):
+        with packed_together():
+            unpacked = Int8Linear(layers[0])
+            raise RuntimeError("stop")
+    assert not unpacked.packed
+    assert list(Int8Linear(layers[0]).packed)  # outside the block a layer packs when made again
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (1500, 768), (700, 6, 128)])

@@ -43,7 +43,7 @@ from .attention import ATTENTION_KERNELS, EXACT_ATTENTION_KERNELS
 from .coarse import CoarseStage
 from .decoder import DECODE_ENGINES
 from .fine import FineStage
-from .int8 import INT8_KERNELS
+from .int8 import INT8_KERNELS, packed_together
 from .names import OPTIMIZED_MODES
 from .orchestration import BarkGenerationConfigs
 from .semantic import SemanticStage
@@ -82,7 +82,8 @@ class OptimizedBarkStages:
         self.bark_model = bark_model
         self.mode = mode
         load_record()  # the machine's kept choices, before the int8 layers pack the kernels they will run
-        self.semantic = SemanticStage(bark_model.semantic, mode)
-        semantic_vocab_size = BarkGenerationConfigs.from_bark(bark_model).semantic.semantic_vocab_size
-        self.coarse_acoustics = CoarseStage(bark_model.coarse_acoustics, mode, semantic_vocab_size)
-        self.fine_acoustics = FineStage(bark_model.fine_acoustics, mode)
+        with packed_together():
+            self.semantic = SemanticStage(bark_model.semantic, mode)
+            semantic_vocab_size = BarkGenerationConfigs.from_bark(bark_model).semantic.semantic_vocab_size
+            self.coarse_acoustics = CoarseStage(bark_model.coarse_acoustics, mode, semantic_vocab_size)
+            self.fine_acoustics = FineStage(bark_model.fine_acoustics, mode)
