@@ -1,6 +1,7 @@
 """`bark-vocos bench oneshot` on make-tiny's checkpoints: whole processes run, phases add up, both sides speak alike."""
 
 import json
+import platform
 import subprocess
 import sys
 
@@ -24,6 +25,9 @@ def test_bench_oneshot_runs_whole_processes_and_stores_their_figures(tmp_path, c
         parts = sum(process[name] for name in ("startup_s", "import_s", "load_s", "first_call_s", "write_s"))
         assert abs(parts - process["process_s"]) < 0.01
         assert process["peak_rss_gb"] > 0.05 and process["second_call_s"] > 0
+    # ours keeps freed memory as the commands do (glibc only); the model card's process does not
+    assert figures["reference"]["keeps_freed_memory"] is False
+    assert figures["exact"]["keeps_freed_memory"] is (platform.libc_ver()[0] == "glibc")
     # greedy, forced length: our Vocos and the reference's EnCodec decode the same number of frames (320 samples each)
     samples = {mode: sf.info(tmp_path / "work" / f"{mode}.wav").frames for mode in ("reference", "exact")}
     assert samples["reference"] == samples["exact"] == figures["exact"]["samples"]
