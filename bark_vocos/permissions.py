@@ -1,7 +1,8 @@
 """How bark-vocos writes files and folders: with the permissions the umask gives a new file or folder, never the
 private ones `tempfile.mkstemp`/`mkdtemp` create (a staged checkpoint or output must be readable like any other file);
 a folder of outputs all or nothing (`new_folder`); the machine's own cache files (the tuning record, the step graphs)
-atomically and private to the user (`write_cache_file`)."""
+atomically and private to the user (`write_cache_file`), and the cache folders of files made from checkpoints kept
+from growing without end (`mark_used`, `prune_unused`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["check_new_folder", "new_folder", "set_default_mode", "write_cache_file"]
+__all__ = [
+    "UNUSED_CACHE_DAYS",
+    "check_new_folder",
+    "mark_used",
+    "new_folder",
+    "prune_unused",
+    "set_default_mode",
+    "write_cache_file",
+]
+
+UNUSED_CACHE_DAYS = 30  # a cache file neither read nor written for this long is deleted (`prune_unused`)
 
 
 def _umask() -> int:
@@ -86,3 +98,34 @@ def write_cache_file(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def mark_used(path: str | os.PathLike) -> None:
+    """Set a cache file's modification time to now, so that `prune_unused` keeps a file that is still read (nothing
+    happens where the file cannot be changed, e.g. a read-only cache)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune_unused(folder: str | os.PathLike, days: float = UNUSED_CACHE_DAYS) -> int:
+    """Delete the files directly in `folder` whose modification time is older than `days` (neither written nor read
+    through `mark_used` since), leftover temporaries included; returns how many.
+
+    Why: these caches are keyed by the checkpoint file a weight comes from, so a checkpoint downloaded again or no
+    longer used would leave its files forever. Called before a new file is written. A missing or read-only folder,
+    or a file another process removed first, is skipped.
+    """
+    cutoff = time.time() - days * 86400
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed

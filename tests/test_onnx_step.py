@@ -4,6 +4,7 @@ writes, and the measured choice between the two steps."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -232,6 +233,22 @@ def test_a_cached_step_graph_is_read_back_and_gives_the_same_logits(int8, tmp_pa
     assert build_step_graph(model, not int8, cache=tmp_path).cached is None  # another description, another file
 
 
+def test_an_unused_cached_graph_is_deleted_when_a_new_one_is_written(tmp_path):
+    """A graph read is marked used; one not read for 30 days goes when another graph is written."""
+    model = random_bark_model(64, 2, 2, seed=3).semantic
+    build_step_graph(model, False, cache=tmp_path)
+    (read,) = tmp_path.iterdir()
+    stale = tmp_path / "step-stale.onnx"
+    stale.write_bytes(b"old")
+    for path in (read, stale):
+        os.utime(path, (time.time() - 40 * 86400,) * 2)
+    assert build_step_graph(model, False, cache=tmp_path).cached == read  # read: marked used
+    assert stale.exists()
+    build_step_graph(model, True, cache=tmp_path)  # another graph written: the unused one goes first
+    assert not stale.exists() and read.exists() and len(list(tmp_path.iterdir())) == 2
+    assert time.time() - read.stat().st_mtime < 60
+
+
 def test_a_corrupt_cached_graph_is_ignored_with_one_warning_and_rewritten(tmp_path, pins):
     model = random_bark_model(64, 2, 2, seed=3).semantic
     expected = _logits_after_one_token(model, False)
@@ -267,7 +284,8 @@ def test_a_process_with_the_cached_graphs_never_imports_onnx(tmp_path, tiny_bark
     )
     env = {**os.environ, "BARK_VOCOS_TUNING_RECORD": str(tmp_path / "tuning.json"), "OMP_NUM_THREADS": "1"}
     runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)]
-    rounded = {path: path.stat().st_mtime_ns for path in (tmp_path / "rounded-weights").iterdir()}
+    # a file written again is a new file (written beside, then renamed over): another inode; a read only marks it used
+    rounded = {path: path.stat().st_ino for path in (tmp_path / "rounded-weights").iterdir()}
     runs.append(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300))
     assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr[-2000:]
     assert [run.stdout.split()[-1] for run in runs] == ["True", "False"]
@@ -275,4 +293,4 @@ def test_a_process_with_the_cached_graphs_never_imports_onnx(tmp_path, tiny_bark
     # the 8-bit weights too were read back, not rounded and written again: for each linear layer and the head, the
     # step graph's codes (the exact engine's drafts and the fast engine's steps share them) and the int8 layer's
     assert len(rounded) == 2 * (4 * len(BarkModel.from_pretrained(tiny_bark_dir).semantic.layers) + 1)
-    assert {path: path.stat().st_mtime_ns for path in (tmp_path / "rounded-weights").iterdir()} == rounded
+    assert {path: path.stat().st_ino for path in (tmp_path / "rounded-weights").iterdir()} == rounded

@@ -2,7 +2,9 @@
 weight that changed, one warning for an unreadable file or an unwritable folder; the int8 layers' codes and the
 step graphs' both."""
 
+import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +103,31 @@ def test_an_unwritable_folder_is_skipped_with_one_warning(tmp_path):
         got = [source.blocks(layer.weight) for layer in _layers(model)]
     assert len(caught) == 1
     assert all(_same(RoundedWeights().blocks(layer.weight), g) for layer, g in zip(_layers(model), got, strict=True))
+
+
+def _age(path, days: float) -> None:
+    stamp = time.time() - days * 86400
+    os.utime(path, (stamp, stamp))
+
+
+def test_files_not_read_for_30_days_are_deleted_when_new_ones_are_written(tmp_path):
+    """A file read is marked used; one neither read nor written for 30 days (an old checkpoint's, a crashed write's
+    temporary) is deleted before new rounded weights are written; recent files stay."""
+    layers = _layers(_semantic(tmp_path / "bark"))
+    cache = tmp_path / "rounded"
+    RoundedWeights(cache).blocks(layers[0].weight)
+    (read,) = cache.iterdir()
+    stale, recent, temporary = cache / "stale.safetensors", cache / "recent.safetensors", cache / ".x.tmp"
+    for path in (stale, recent, temporary):
+        path.write_bytes(b"old")
+    for path in (read, stale, temporary):
+        _age(path, 40)
+    _age(recent, 20)
+    RoundedWeights(cache).blocks(layers[0].weight)  # read: marked used, nothing written, nothing deleted
+    assert time.time() - read.stat().st_mtime < 60 and stale.exists()
+    RoundedWeights(cache).blocks(layers[1].weight)  # a new file written: the unused ones go first
+    assert not stale.exists() and not temporary.exists()
+    assert read.exists() and recent.exists() and len(list(cache.iterdir())) == 3
 
 
 @pytest.mark.skipif(not onnx_step_available(), reason="onnxruntime or onnx is not installed")

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..permissions import write_cache_file
+from ..permissions import mark_used, prune_unused, write_cache_file
 from ..tuning import rounded_weight_folder, step_graph_folder
 from .rounding import RoundedWeights, block_size
 
@@ -265,7 +265,8 @@ def build_step_graph(
 
     With `cache` (a folder), the serialized graph is read from there when a graph of the same description was
     written before (`_GraphBuilder.key`: the weights' values are not part of it, they are always computed here), and
-    written there (atomically) otherwise; a folder that cannot be written is skipped with one warning.
+    written there (atomically) otherwise; a folder that cannot be written is skipped with one warning. Graphs not read
+    for `permissions.UNUSED_CACHE_DAYS` days are deleted when a new one is written.
     `rounded` gives the 8-bit weights (read from its cache, else rounded here; `rounding.RoundedWeights`); None:
     rounded here every time.
 
@@ -282,8 +283,10 @@ def build_step_graph(
         return StepGraph(builder.serialize(), builder.external)
     path = cache / f"step-{builder.key()}.onnx"
     if path.is_file():
+        mark_used(path)
         return StepGraph(path.read_bytes(), builder.external, path)
     serialized = builder.serialize()
+    prune_unused(cache)
     try:
         write_cache_file(path, serialized)
     except OSError as error:

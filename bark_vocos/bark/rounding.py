@@ -6,7 +6,8 @@ A weight is found again by where its values are (`bark_vocos.residency.file_iden
 mapped from, with its size and modification time, and the weight's offset in it) and its shape, strides, dtype and
 layout, so finding it costs no pass over its values; a weight that is not unwritten pages of a file (made in memory,
 changed in place) is rounded every time. A cached file that cannot be read or has the wrong shapes is ignored with
-one warning and written again; a folder that cannot be written is skipped with one warning.
+one warning and written again; a folder that cannot be written is skipped with one warning. A file not read for
+`permissions.UNUSED_CACHE_DAYS` days is deleted when new ones are written (`permissions.prune_unused`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..permissions import write_cache_file
+from ..permissions import mark_used, prune_unused, write_cache_file
 from ..residency import file_identity, release_file_pages
 
 __all__ = ["BLOCK_SIZE", "RoundedWeights", "block_size", "round_symmetric"]
@@ -77,6 +78,7 @@ class RoundedWeights:
         self.release_float32 = release_float32
         self.warned = False  # one warning per object, whatever goes wrong
         self.writable = True
+        self.pruned = False  # the folder's unused files deleted, once per object, before its first write
 
     def rows(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`weight` `(N, K)` as int8 codes `(N, K)` with one float32 scale per row `(N,)` (`int8.Int8Linear`)."""
@@ -119,6 +121,7 @@ class RoundedWeights:
                 with safe_open(str(path), "pt") as cached:
                     codes, scales = cached.get_tensor("codes"), cached.get_tensor("scales")
                 if (codes.dtype, tuple(codes.shape), scales.dtype, tuple(scales.shape)) == expected:
+                    mark_used(path)
                     return codes, scales
             except (OSError, SafetensorError):
                 pass
@@ -128,6 +131,9 @@ class RoundedWeights:
         if self.release_float32:
             release_file_pages([weight])
         if path is not None and self.writable:
+            if not self.pruned:
+                self.pruned = True
+                prune_unused(path.parent)
             try:
                 write_cache_file(path, save({"codes": codes, "scales": scales}))
             except OSError as error:
