@@ -53,9 +53,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-# The slowest tests are listed at the end (two pytest-xdist workers were tried: slower on 2 cores, both busy already).
+# The suite on TEST_WORKERS pytest-xdist workers (each test on one of them; tests/conftest.py gives each worker its
+# share of the cores as torch threads): most of its time is processes that import torch and transformers on one
+# core. The slowest tests are listed at the end. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: setup browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --durations=20
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q --durations=20 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 
 # The suite on the oldest transformers pyproject.toml accepts: `make test` in a second venv (not part of CI).
 OLDEST_TRANSFORMERS := $(shell sed -n 's/.*"transformers>=\([0-9.]*\),.*/\1/p' pyproject.toml)

@@ -15,7 +15,10 @@ os.environ["BARK_VOCOS_TUNING_RECORD"] = "off"
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+# Two threads; under pytest-xdist (`make test` runs two workers) at most each worker's share of the cores, since two
+# workers of two threads on two cores oversubscribe them.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, len(os.sched_getaffinity(0)) // _WORKERS)))
 
 
 import pytest  # noqa: E402
