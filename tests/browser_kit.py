@@ -27,7 +27,13 @@ async () => Promise.all([...document.querySelectorAll('audio')].map(audio => new
   audio.addEventListener('canplay', async () => {
     audio.muted = true;
     await audio.play();
-    await new Promise(done => setTimeout(done, 300));
+    // until the playback clock has moved (a busy machine may take longer than any fixed wait), at most 15 s
+    await new Promise(done => {
+      const check = () => { if (audio.currentTime > 0) done(); };
+      audio.addEventListener('timeupdate', check);
+      setTimeout(done, 15000);
+      check();
+    });
     audio.pause();
     resolve({duration: audio.duration, played: audio.currentTime > 0});
   }, {once: true});
